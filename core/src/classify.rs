@@ -1,0 +1,854 @@
+//! Classification: what came back (status + headers + body, or how the connection broke) →
+//! a [`Category`], a machine-readable [`Reason`], and everything the envelope and headers said.
+//!
+//! The order of evidence, strongest first:
+//! 1. the caller's [`Rules`] (per error code, then per status);
+//! 2. a 2xx/3xx is a success unless its body says it failed (`{"ok": false}`, GraphQL `errors`);
+//! 3. the error *code*: quota codes stop the batch even on a 429, rate-limit codes are retryable
+//!    even on AWS's 400 `ThrottlingException`, auth codes stop the batch;
+//! 4. the status, refined by the code (422 `corrupted` is `corrupted`, not just `unprocessable`);
+//! 5. the server's explicit word (`x-should-retry`, `Stripe-Should-Retry`, a body `retryable`)
+//!    flips retryable ⇄ permanent, but never overrides auth, quota or pending;
+//! 6. last, whether repeating the request is safe: a retryable failure of a non-idempotent
+//!    request (POST without an Idempotency-Key) becomes permanent (`not_safe_to_repeat`) unless
+//!    the failure proves the server never acted on it (connect errors, 429, 503, 408, …).
+
+use crate::envelope::{parse_envelope, Dialect, Envelope, Limits, Violation};
+use crate::headers::read_headers;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// What a driver should do with a call, in one word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Category {
+    /// A 2xx/3xx that carries no error: keep the result.
+    Success,
+    /// Transient (408, 429 rate limit, 5xx, timeouts, resets, refused connections): wait, try again.
+    Retryable,
+    /// Still processing (412 + `retryable: true`, 202): poll again after an interval.
+    Pending,
+    /// The request or the item is bad (400, 404, 413, 422, corrupted, …): quarantine it, go on.
+    Permanent,
+    /// 401/403, revoked key, bad signature: stop the whole batch.
+    Auth,
+    /// Quota or billing exhausted: stop the whole batch.
+    Quota,
+}
+
+impl Category {
+    /// Every category, in declaration order.
+    pub const ALL: [Category; 6] = [
+        Category::Success,
+        Category::Retryable,
+        Category::Pending,
+        Category::Permanent,
+        Category::Auth,
+        Category::Quota,
+    ];
+
+    /// The snake_case name (`"retryable"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Success => "success",
+            Category::Retryable => "retryable",
+            Category::Pending => "pending",
+            Category::Permanent => "permanent",
+            Category::Auth => "auth",
+            Category::Quota => "quota",
+        }
+    }
+
+    /// True for the categories that stop a whole batch (auth, quota).
+    pub fn stops_batch(self) -> bool {
+        matches!(self, Category::Auth | Category::Quota)
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Category {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Category::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| crate::Error::UnknownName {
+                kind: "category",
+                value: s.chars().take(64).collect(),
+            })
+    }
+}
+
+/// How a call broke when no response came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The host name did not resolve.
+    Dns,
+    /// The server refused the connection.
+    ConnectRefused,
+    /// The connection could not be set up in time.
+    ConnectTimeout,
+    /// The TLS handshake failed.
+    Tls,
+    /// The connection was reset after it was set up, before any response.
+    ResetBeforeResponse,
+    /// The request was sent, and no response came in time.
+    TimeoutAfterSend,
+    /// The server closed the connection before responding.
+    ClosedBeforeResponse,
+    /// A response started but its body was cut short.
+    BodyTruncated,
+}
+
+impl TransportError {
+    /// Every kind, in declaration order.
+    pub const ALL: [TransportError; 8] = [
+        TransportError::Dns,
+        TransportError::ConnectRefused,
+        TransportError::ConnectTimeout,
+        TransportError::Tls,
+        TransportError::ResetBeforeResponse,
+        TransportError::TimeoutAfterSend,
+        TransportError::ClosedBeforeResponse,
+        TransportError::BodyTruncated,
+    ];
+
+    /// The snake_case name (`"connect_refused"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportError::Dns => "dns",
+            TransportError::ConnectRefused => "connect_refused",
+            TransportError::ConnectTimeout => "connect_timeout",
+            TransportError::Tls => "tls",
+            TransportError::ResetBeforeResponse => "reset_before_response",
+            TransportError::TimeoutAfterSend => "timeout_after_send",
+            TransportError::ClosedBeforeResponse => "closed_before_response",
+            TransportError::BodyTruncated => "body_truncated",
+        }
+    }
+
+    /// False when the failure proves the request never reached the server (no connection was
+    /// ever established), so even a non-idempotent request is safe to send again.
+    pub fn may_have_reached_server(self) -> bool {
+        !matches!(
+            self,
+            TransportError::Dns
+                | TransportError::ConnectRefused
+                | TransportError::ConnectTimeout
+                | TransportError::Tls
+        )
+    }
+
+    fn reason(self) -> Reason {
+        match self {
+            TransportError::Dns => Reason::Dns,
+            TransportError::ConnectRefused => Reason::ConnectRefused,
+            TransportError::ConnectTimeout => Reason::ConnectTimeout,
+            TransportError::Tls => Reason::Tls,
+            TransportError::ResetBeforeResponse => Reason::ResetBeforeResponse,
+            TransportError::TimeoutAfterSend => Reason::TimeoutAfterSend,
+            TransportError::ClosedBeforeResponse => Reason::ClosedBeforeResponse,
+            TransportError::BodyTruncated => Reason::BodyTruncated,
+        }
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TransportError {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TransportError::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| crate::Error::UnknownName {
+                kind: "transport error",
+                value: s.chars().take(64).collect(),
+            })
+    }
+}
+
+macro_rules! reasons {
+    ($( $(#[$doc:meta])* $variant:ident => $name:literal, )*) => {
+        /// Why a call got its category: a stable, machine-readable name (`"rate_limited"`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        #[non_exhaustive]
+        pub enum Reason {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl Reason {
+            /// Every reason, in declaration order.
+            pub const ALL: &'static [Reason] = &[$(Reason::$variant,)*];
+
+            /// The snake_case name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Reason::$variant => $name,)* }
+            }
+        }
+    };
+}
+
+reasons! {
+    /// A 2xx/3xx without an error.
+    Ok => "ok",
+    /// 202 Accepted: the work goes on elsewhere.
+    Accepted => "accepted",
+    /// Not ready yet (412 with `retryable: true`, a pending code).
+    NotReady => "not_ready",
+    /// Throttled (429, a rate-limit code, a 403 with Retry-After).
+    RateLimited => "rate_limited",
+    /// The server says it is overloaded (529, `overloaded_error`).
+    Overloaded => "overloaded",
+    /// 500 and other 5xx.
+    ServerError => "server_error",
+    /// 502.
+    BadGateway => "bad_gateway",
+    /// 503.
+    ServiceUnavailable => "service_unavailable",
+    /// 504.
+    GatewayTimeout => "gateway_timeout",
+    /// 408.
+    RequestTimeout => "request_timeout",
+    /// 425.
+    TooEarly => "too_early",
+    /// 409 while a request with the same Idempotency-Key is still in flight.
+    IdempotencyInFlight => "idempotency_in_flight",
+    /// A 4xx the server explicitly marked retryable.
+    ServerSaysRetry => "server_says_retry",
+    /// DNS failure.
+    Dns => "dns",
+    /// Connection refused.
+    ConnectRefused => "connect_refused",
+    /// Connection timed out.
+    ConnectTimeout => "connect_timeout",
+    /// TLS handshake failed.
+    Tls => "tls",
+    /// Connection reset before a response.
+    ResetBeforeResponse => "reset_before_response",
+    /// Timed out after the request was sent.
+    TimeoutAfterSend => "timeout_after_send",
+    /// Connection closed before a response.
+    ClosedBeforeResponse => "closed_before_response",
+    /// Response body cut short.
+    BodyTruncated => "body_truncated",
+    /// 400.
+    BadRequest => "bad_request",
+    /// Field validation failed (violations, or a validation code).
+    Validation => "validation",
+    /// 404.
+    NotFound => "not_found",
+    /// 410.
+    Gone => "gone",
+    /// 405.
+    MethodNotAllowed => "method_not_allowed",
+    /// 409 that is not an in-flight idempotent request.
+    Conflict => "conflict",
+    /// 413 or a too-large code.
+    PayloadTooLarge => "payload_too_large",
+    /// 415.
+    UnsupportedMediaType => "unsupported_media_type",
+    /// 422 without a more precise code.
+    Unprocessable => "unprocessable",
+    /// The file is corrupted or truncated.
+    Corrupted => "corrupted",
+    /// The file is encrypted or password-protected.
+    Encrypted => "encrypted",
+    /// The format, variant or route is not supported.
+    Unsupported => "unsupported",
+    /// 412 that is not a "still processing" signal.
+    PreconditionFailed => "precondition_failed",
+    /// 501, 505.
+    NotImplemented => "not_implemented",
+    /// Another 4xx.
+    ClientError => "client_error",
+    /// A 1xx or a status outside 100..=599.
+    UnexpectedStatus => "unexpected_status",
+    /// A 2xx whose body carries an error with no more precise code.
+    ErrorInBody => "error_in_body",
+    /// A transient-looking failure the server marked not retryable.
+    ServerSaysNoRetry => "server_says_no_retry",
+    /// Retryable in itself, but the request is not safe to repeat (POST without an
+    /// Idempotency-Key) and may have reached the server.
+    NotSafeToRepeat => "not_safe_to_repeat",
+    /// 401 or an authentication code.
+    Unauthenticated => "unauthenticated",
+    /// 403 or a permission code.
+    Forbidden => "forbidden",
+    /// A quota code (`quota_exceeded`, `insufficient_quota`, …).
+    QuotaExceeded => "quota_exceeded",
+    /// 402.
+    PaymentRequired => "payment_required",
+    /// Decided by a caller's per-status rule.
+    StatusRule => "status_rule",
+    /// Decided by a caller's per-code rule.
+    CodeRule => "code_rule",
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Reason {
+    type Err = crate::Error;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Reason::ALL
+            .iter()
+            .copied()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| crate::Error::UnknownName {
+                kind: "reason",
+                value: s.chars().take(64).collect(),
+            })
+    }
+}
+
+/// The request that was sent, as far as classification cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Request {
+    idempotent_method: bool,
+    idempotency_key: bool,
+}
+
+impl Request {
+    /// A request with this method. GET, HEAD, OPTIONS, TRACE, PUT and DELETE are idempotent
+    /// (RFC 9110 §9.2.2); anything else (POST, PATCH, unknown methods) is not.
+    pub fn new(method: &str) -> Self {
+        let idempotent_method = ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]
+            .iter()
+            .any(|m| m.eq_ignore_ascii_case(method.trim()));
+        Request {
+            idempotent_method,
+            idempotency_key: false,
+        }
+    }
+
+    /// A request whose method is not known: treated as safe to repeat, so the classification is
+    /// that of the response alone.
+    pub fn unknown() -> Self {
+        Request {
+            idempotent_method: true,
+            idempotency_key: false,
+        }
+    }
+
+    /// Whether the request carried an `Idempotency-Key` header.
+    #[must_use]
+    pub fn with_idempotency_key(mut self, has_key: bool) -> Self {
+        self.idempotency_key = has_key;
+        self
+    }
+
+    /// True when sending the request twice cannot do the work twice.
+    pub fn is_repeatable(&self) -> bool {
+        self.idempotent_method || self.idempotency_key
+    }
+}
+
+/// A response, as plain parts: no HTTP client's types.
+#[derive(Debug, Clone, Copy)]
+pub struct Response<'a> {
+    /// The status code.
+    pub status: u16,
+    /// Header name/value pairs; names are matched case-insensitively, repeats are allowed.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The body bytes (as much as was read).
+    pub body: &'a [u8],
+    /// How much of the body to examine.
+    pub limits: Limits,
+}
+
+impl<'a> Response<'a> {
+    /// A response with the default [`Limits`].
+    pub fn new(status: u16, headers: &'a [(&'a str, &'a str)], body: &'a [u8]) -> Self {
+        Response {
+            status,
+            headers,
+            body,
+            limits: Limits::DEFAULT,
+        }
+    }
+
+    /// The same response with other parsing limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}
+
+/// A caller's overrides: "409 is retryable here", "code `locked` is pending".
+///
+/// A code rule matches the envelope's code after normalization (case and punctuation ignored,
+/// so `rate_limited`, `RATE_LIMITED` and `RateLimited` are one code). Code rules win over
+/// status rules, and both win over the built-in rules.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    /// Per-status overrides.
+    #[serde(default)]
+    pub status: std::collections::BTreeMap<u16, Category>,
+    /// Per-code overrides (keys as given; matched normalized).
+    #[serde(default)]
+    pub codes: std::collections::BTreeMap<String, Category>,
+}
+
+impl Rules {
+    /// No overrides.
+    pub fn new() -> Self {
+        Rules::default()
+    }
+
+    /// Add a per-status override.
+    #[must_use]
+    pub fn status(mut self, status: u16, category: Category) -> Self {
+        self.status.insert(status, category);
+        self
+    }
+
+    /// Add a per-code override.
+    #[must_use]
+    pub fn code(mut self, code: &str, category: Category) -> Self {
+        self.codes.insert(code.to_owned(), category);
+        self
+    }
+
+    fn for_code(&self, norm: &str) -> Option<Category> {
+        if self.codes.is_empty() || norm.is_empty() {
+            return None;
+        }
+        self.codes
+            .iter()
+            .find(|(k, _)| normalize_code(k) == norm)
+            .map(|(_, c)| *c)
+    }
+
+    /// True when no override is set.
+    pub fn is_empty(&self) -> bool {
+        self.status.is_empty() && self.codes.is_empty()
+    }
+}
+
+/// The verdict on one call, with everything that was read to reach it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Classification {
+    /// What to do, in one word.
+    pub category: Category,
+    /// Why.
+    pub reason: Reason,
+    /// The HTTP status, when a response came back.
+    pub status: Option<u16>,
+    /// How the call broke, when no response came back.
+    pub transport_error: Option<TransportError>,
+    /// The error code from the body.
+    pub code: Option<String>,
+    /// The message from the body (or the `<title>` of an HTML page).
+    pub message: Option<String>,
+    /// The request id from the headers, else from the body.
+    pub request_id: Option<String>,
+    /// A second support reference from the body.
+    pub reference_id: Option<String>,
+    /// The server's word on retrying: `x-should-retry` / `Stripe-Should-Retry`, else the body's
+    /// `retryable` flag.
+    pub retryable_hint: Option<bool>,
+    /// How long the server asked to wait: `retry-after-ms`, `x-ms-retry-after-ms`,
+    /// `Retry-After`, a body hint, and on a 429/503 (or with no requests left) the rate-limit
+    /// reset, in that order.
+    pub retry_after: Option<Duration>,
+    /// Requests left in the rate-limit window, when the headers say.
+    pub rate_limit_remaining: Option<u64>,
+    /// Field-level problems.
+    pub violations: Vec<Violation>,
+    /// Which body dialect was read.
+    pub dialect: Dialect,
+    /// Structured details from the body.
+    pub details: Option<Value>,
+    /// True when the failure proves the server did not act on the request, so that repeating
+    /// even a non-idempotent request is safe.
+    pub request_not_processed: bool,
+}
+
+impl Classification {
+    fn bare(category: Category, reason: Reason) -> Self {
+        Classification {
+            category,
+            reason,
+            status: None,
+            transport_error: None,
+            code: None,
+            message: None,
+            request_id: None,
+            reference_id: None,
+            retryable_hint: None,
+            retry_after: None,
+            rate_limit_remaining: None,
+            violations: Vec::new(),
+            dialect: Dialect::Empty,
+            details: None,
+            request_not_processed: false,
+        }
+    }
+
+    /// `retry_after` in seconds as a float, as the CLI and the bindings show it.
+    pub fn retry_after_seconds(&self) -> Option<f64> {
+        self.retry_after.map(|d| d.as_secs_f64())
+    }
+}
+
+/// Classify a transport failure (no response came back).
+pub fn classify_transport(kind: TransportError, request: &Request) -> Classification {
+    let mut c = Classification::bare(Category::Retryable, kind.reason());
+    c.transport_error = Some(kind);
+    c.request_not_processed = !kind.may_have_reached_server();
+    apply_safety(&mut c, request);
+    c
+}
+
+/// Classify a response. `now_unix_ms` (the caller's wall clock, Unix milliseconds) resolves
+/// HTTP-dates in `Retry-After` and epoch `X-RateLimit-Reset` values.
+pub fn classify(
+    response: &Response<'_>,
+    request: &Request,
+    now_unix_ms: i64,
+    rules: &Rules,
+) -> Classification {
+    let status = response.status;
+    let hints = read_headers(response.headers, now_unix_ms);
+    let success_status = (200..400).contains(&status);
+
+    // A success body is only parsed when it may carry an error: the parser's own sniff keeps
+    // large successful downloads cheap.
+    let env: Envelope = if success_status && response.body.is_empty() {
+        Envelope::default()
+    } else {
+        parse_envelope(response.body, hints.content_type, &response.limits)
+    };
+
+    let norm = env.code.as_deref().map(normalize_code).unwrap_or_default();
+    let retryable_hint = hints.should_retry.or(env.retryable);
+    let retry_after = hints.retry_after.or(env.retry_after).or_else(|| {
+        let throttled = matches!(status, 429 | 503) || hints.rate_limit_remaining == Some(0);
+        if throttled {
+            hints.rate_limit_reset
+        } else {
+            None
+        }
+    });
+
+    let (category, reason, not_processed) = if let Some(cat) = rules.for_code(&norm) {
+        (cat, Reason::CodeRule, false)
+    } else if let Some(cat) = rules.status.get(&status) {
+        (*cat, Reason::StatusRule, false)
+    } else {
+        by_evidence(
+            status,
+            &env,
+            &norm,
+            retryable_hint,
+            retry_after.is_some(),
+            hints.rate_limit_remaining,
+            success_status,
+        )
+    };
+
+    let mut c = Classification {
+        category,
+        reason,
+        status: Some(status),
+        transport_error: None,
+        code: env.code,
+        message: env.message,
+        request_id: hints.request_id.map(str::to_owned).or(env.request_id),
+        reference_id: env.reference_id,
+        retryable_hint,
+        retry_after,
+        rate_limit_remaining: hints.rate_limit_remaining,
+        violations: env.violations,
+        dialect: env.dialect,
+        details: env.details,
+        request_not_processed: not_processed || retryable_hint == Some(true),
+    };
+    apply_safety(&mut c, request);
+    c
+}
+
+/// A retryable failure of a request that is not safe to repeat, and that may have been acted
+/// on, must not be sent again: give it up instead.
+fn apply_safety(c: &mut Classification, request: &Request) {
+    if c.category == Category::Retryable && !request.is_repeatable() && !c.request_not_processed {
+        c.category = Category::Permanent;
+        c.reason = Reason::NotSafeToRepeat;
+    }
+}
+
+/// Built-in rules: (category, reason, request_not_processed).
+fn by_evidence(
+    status: u16,
+    env: &Envelope,
+    norm: &str,
+    hint: Option<bool>,
+    has_retry_after: bool,
+    remaining: Option<u64>,
+    success_status: bool,
+) -> (Category, Reason, bool) {
+    use Category::*;
+
+    if success_status {
+        if !env.signals_error {
+            return if status == 202 {
+                (Pending, Reason::Accepted, false)
+            } else {
+                (Success, Reason::Ok, false)
+            };
+        }
+        // A 2xx that says it failed: only the code and the hints can tell what it is.
+        if let Some(v) = by_code(norm) {
+            return v;
+        }
+        return match hint {
+            Some(true) => (Retryable, Reason::ServerSaysRetry, true),
+            _ => (Permanent, Reason::ErrorInBody, false),
+        };
+    }
+
+    if !(100..=599).contains(&status) || status < 200 {
+        return (Permanent, Reason::UnexpectedStatus, false);
+    }
+
+    // The code is stronger evidence than the status for quota, throttling and auth.
+    if let Some(v) = by_code(norm) {
+        if matches!(v.0, Quota | Auth) || v.1 == Reason::RateLimited || v.1 == Reason::Overloaded {
+            return v;
+        }
+    }
+
+    let base = match status {
+        401 | 407 | 511 => (Auth, Reason::Unauthenticated, true),
+        403 => {
+            // GitHub-style secondary rate limits answer 403 with Retry-After or no requests left.
+            if has_retry_after || remaining == Some(0) {
+                (Retryable, Reason::RateLimited, true)
+            } else {
+                (Auth, Reason::Forbidden, true)
+            }
+        }
+        402 => (Quota, Reason::PaymentRequired, true),
+        429 => (Retryable, Reason::RateLimited, true),
+        412 => match hint {
+            Some(true) => (Pending, Reason::NotReady, true),
+            _ => (Permanent, Reason::PreconditionFailed, false),
+        },
+        409 => {
+            if has_retry_after || is_in_flight_code(norm) {
+                (Retryable, Reason::IdempotencyInFlight, true)
+            } else {
+                (Permanent, Reason::Conflict, false)
+            }
+        }
+        408 => (Retryable, Reason::RequestTimeout, true),
+        425 => (Retryable, Reason::TooEarly, true),
+        400 => (Permanent, Reason::BadRequest, false),
+        404 => (Permanent, Reason::NotFound, false),
+        405 => (Permanent, Reason::MethodNotAllowed, false),
+        410 => (Permanent, Reason::Gone, false),
+        413 => (Permanent, Reason::PayloadTooLarge, false),
+        415 => (Permanent, Reason::UnsupportedMediaType, false),
+        422 => (Permanent, Reason::Unprocessable, false),
+        500 => (Retryable, Reason::ServerError, false),
+        502 => (Retryable, Reason::BadGateway, false),
+        503 => (Retryable, Reason::ServiceUnavailable, true),
+        504 => (Retryable, Reason::GatewayTimeout, false),
+        529 => (Retryable, Reason::Overloaded, true),
+        501 | 505 => (Permanent, Reason::NotImplemented, false),
+        400..=499 => (Permanent, Reason::ClientError, false),
+        _ => (Retryable, Reason::ServerError, false),
+    };
+
+    let (mut cat, mut reason, not_processed) = base;
+
+    // A pending code ("processing", "not_ready") on an error status means poll.
+    if cat == Permanent && is_pending_code(norm) && hint != Some(false) {
+        return (Pending, Reason::NotReady, true);
+    }
+
+    // Refine a permanent verdict by the code: 422 `corrupted` → corrupted.
+    if cat == Permanent && reason != Reason::NotImplemented {
+        if let Some((Permanent, r, _)) = by_code(norm) {
+            reason = r;
+        } else if !env.violations.is_empty() && matches!(status, 400 | 422) {
+            reason = Reason::Validation;
+        }
+    }
+
+    // The server's explicit word flips retryable ⇄ permanent.
+    match (cat, hint) {
+        (Retryable, Some(false)) => {
+            cat = Permanent;
+            reason = Reason::ServerSaysNoRetry;
+        }
+        (Permanent, Some(true)) if status != 501 => {
+            return (Retryable, Reason::ServerSaysRetry, true);
+        }
+        _ => {}
+    }
+    (cat, reason, not_processed)
+}
+
+/// Categories the code alone decides, whatever the status.
+fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
+    use Category::*;
+    if norm.is_empty() {
+        return None;
+    }
+    let has = |s: &str| norm.contains(s);
+
+    // Throttling first: "RateLimitExceeded" and AWS "RequestLimitExceeded" are not quotas.
+    if has("ratelimit")
+        || has("throttl")
+        || has("toomanyrequests")
+        || norm == "slowdown"
+        || has("requestlimitexceeded")
+        || has("provisionedthroughputexceeded")
+        || norm == "resourceexhausted"
+    {
+        return Some((Retryable, Reason::RateLimited, true));
+    }
+    if has("overloaded") || norm == "serverbusy" || norm == "temporarilyunavailable" {
+        return Some((Retryable, Reason::Overloaded, true));
+    }
+    if has("quota")
+        || has("insufficientfunds")
+        || has("creditbalance")
+        || has("billing")
+        || norm == "paymentrequired"
+        || norm == "insufficientcredits"
+    {
+        return Some((Quota, Reason::QuotaExceeded, true));
+    }
+    const FORBIDDEN: &[&str] = &[
+        "accessdenied",
+        "accessdeniedexception",
+        "permissiondenied",
+        "permissionerror",
+        "forbidden",
+        "insufficientpermissions",
+        "authorizationerror",
+        "notauthorized",
+        "notauthorizedexception",
+    ];
+    const UNAUTHENTICATED: &[&str] = &[
+        "invalidapikey",
+        "authenticationerror",
+        "authenticationfailed",
+        "authfailed",
+        "unauthenticated",
+        "unauthorized",
+        "invalidtoken",
+        "tokenexpired",
+        "expiredtoken",
+        "expiredtokenexception",
+        "invalidsignature",
+        "invalidsignatureexception",
+        "signaturedoesnotmatch",
+        "unrecognizedclientexception",
+        "invalidclienttokenid",
+        "missingauthenticationtoken",
+        "missingauthenticationtokenexception",
+        "incompletesignature",
+        "invalidcredentials",
+        "invalidaccesskeyid",
+        "apikeyinvalid",
+        "apikeyrevoked",
+        "revokedapikey",
+    ];
+    if FORBIDDEN.contains(&norm) {
+        return Some((Auth, Reason::Forbidden, true));
+    }
+    if UNAUTHENTICATED.contains(&norm) {
+        return Some((Auth, Reason::Unauthenticated, true));
+    }
+    if has("corrupt") || norm == "truncatedfile" || norm == "damagedfile" {
+        return Some((Permanent, Reason::Corrupted, false));
+    }
+    if has("encrypted") || has("passwordprotected") {
+        return Some((Permanent, Reason::Encrypted, false));
+    }
+    if has("toolarge") || norm == "entitytoolarge" {
+        return Some((Permanent, Reason::PayloadTooLarge, false));
+    }
+    if has("unsupported") {
+        return Some((Permanent, Reason::Unsupported, false));
+    }
+    if has("validation")
+        || norm == "invalidargument"
+        || norm == "invalidparameter"
+        || norm == "invalidparametervalue"
+        || norm == "unprocessableentity"
+        || norm == "baduserinput"
+    {
+        return Some((Permanent, Reason::Validation, false));
+    }
+    if norm == "notfound" || norm == "resourcenotfound" || norm == "nosuchkey" || has("notfound") {
+        return Some((Permanent, Reason::NotFound, false));
+    }
+    if norm == "badrequest" || norm == "invalidjson" || norm == "invalidrequest" || norm == "invalidrequesterror" {
+        return Some((Permanent, Reason::BadRequest, false));
+    }
+    if norm == "internalservererror" || norm == "internalerror" || norm == "internal" || norm == "apierror" || norm == "unavailable" {
+        return Some((Retryable, Reason::ServerError, false));
+    }
+    if norm == "gatewaytimeout" || norm == "deadlineexceeded" {
+        return Some((Retryable, Reason::GatewayTimeout, false));
+    }
+    None
+}
+
+fn is_pending_code(norm: &str) -> bool {
+    matches!(
+        norm,
+        "notready"
+            | "processing"
+            | "inprogress"
+            | "pending"
+            | "stillprocessing"
+            | "resultsnotready"
+            | "notyetavailable"
+            | "jobnotfinished"
+    )
+}
+
+fn is_in_flight_code(norm: &str) -> bool {
+    norm.contains("inflight")
+        || norm.contains("inprogress")
+        || norm.contains("idempotency")
+        || norm.contains("concurrent")
+}
+
+/// Lowercase ASCII letters and digits only: `RATE_LIMITED`, `rate-limited` and `RateLimited`
+/// are one code. Bounded: a code longer than 256 bytes is cut.
+pub fn normalize_code(code: &str) -> String {
+    code.bytes()
+        .take(256)
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_lowercase() as char)
+        .collect()
+}
