@@ -41,6 +41,11 @@
 //! - [`breaker`], [`budget`], [`gate`]: small state machines shared by concurrent callers, each
 //!   with `now` passed in and a serializable snapshot.
 //! - [`ledger`]: the batch ledger record format, replay and report.
+//! - [`wire`]: the JSON-lines contract of `http-triage classify`, shared by the CLI, the
+//!   vectors and the bindings.
+//!
+//! Behind features: `reqwest` adds the async driver ([`client`]) and the crash-safe batch
+//! runner ([`batch`]); `serve` the fault-injecting fake API ([`serve`]); `cli` the binary.
 
 pub mod breaker;
 pub mod budget;
@@ -48,7 +53,18 @@ pub mod classify;
 pub mod envelope;
 pub mod gate;
 pub mod headers;
+pub mod ledger;
 pub mod policy;
+pub mod wire;
+
+#[cfg(feature = "reqwest")]
+pub mod batch;
+#[cfg(feature = "cli")]
+pub mod cli;
+#[cfg(feature = "reqwest")]
+pub mod client;
+#[cfg(feature = "serve")]
+pub mod serve;
 
 pub use breaker::{BreakerConfig, CircuitBreaker};
 pub use budget::{BudgetConfig, RetryBudget};

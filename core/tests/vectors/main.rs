@@ -11,6 +11,7 @@ mod classify;
 mod decide;
 mod envelope;
 mod headers;
+mod ledger;
 mod machines;
 
 use serde_json::{Map, Value};
@@ -29,6 +30,7 @@ fn runner(suite: &str) -> Option<Runner> {
         "breaker" => machines::run_breaker_case,
         "budget" => machines::run_budget_case,
         "gate" => machines::run_gate_case,
+        "ledger" => ledger::run_case,
         _ => return None,
     })
 }

@@ -1,0 +1,1 @@
+//! The batch runner (placeholder, being written).

@@ -1,0 +1,1 @@
+//! The reqwest driver (placeholder, being written).

@@ -1,0 +1,1 @@
+//! Batch ledger records (placeholder, being written).

@@ -1,0 +1,1 @@
+//! The fault-injecting fake API (placeholder, being written).

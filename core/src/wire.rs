@@ -1,0 +1,1 @@
+//! The `classify` JSON-lines contract (being written).
