@@ -651,6 +651,10 @@ fn by_evidence(
                 (Auth, Reason::Forbidden, true)
             }
         }
+        // Stripe answers 402 for a declined card: that item's problem, not the account's.
+        402 if norm.contains("card") || norm.contains("declined") => {
+            (Permanent, Reason::ClientError, false)
+        }
         402 => (Quota, Reason::PaymentRequired, true),
         429 => (Retryable, Reason::RateLimited, true),
         412 => match hint {
@@ -679,7 +683,7 @@ fn by_evidence(
         504 => (Retryable, Reason::GatewayTimeout, false),
         529 => (Retryable, Reason::Overloaded, true),
         501 | 505 => (Permanent, Reason::NotImplemented, false),
-        400..=499 => (Permanent, Reason::ClientError, false),
+        _ if status < 500 => (Permanent, Reason::ClientError, false),
         _ => (Retryable, Reason::ServerError, false),
     };
 
@@ -738,6 +742,7 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
     if has("quota")
         || has("insufficientfunds")
         || has("creditbalance")
+        || has("outofcredit")
         || has("billing")
         || norm == "paymentrequired"
         || norm == "insufficientcredits"
@@ -779,6 +784,10 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
         "apikeyinvalid",
         "apikeyrevoked",
         "revokedapikey",
+        "invalidauth",
+        "notauthed",
+        "tokenrevoked",
+        "accountinactive",
     ];
     if FORBIDDEN.contains(&norm) {
         return Some((Auth, Reason::Forbidden, true));
@@ -810,10 +819,19 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
     if norm == "notfound" || norm == "resourcenotfound" || norm == "nosuchkey" || has("notfound") {
         return Some((Permanent, Reason::NotFound, false));
     }
-    if norm == "badrequest" || norm == "invalidjson" || norm == "invalidrequest" || norm == "invalidrequesterror" {
+    if norm == "badrequest"
+        || norm == "invalidjson"
+        || norm == "invalidrequest"
+        || norm == "invalidrequesterror"
+    {
         return Some((Permanent, Reason::BadRequest, false));
     }
-    if norm == "internalservererror" || norm == "internalerror" || norm == "internal" || norm == "apierror" || norm == "unavailable" {
+    if norm == "internalservererror"
+        || norm == "internalerror"
+        || norm == "internal"
+        || norm == "apierror"
+        || norm == "unavailable"
+    {
         return Some((Retryable, Reason::ServerError, false));
     }
     if norm == "gatewaytimeout" || norm == "deadlineexceeded" {

@@ -66,16 +66,20 @@ pub mod client;
 #[cfg(feature = "serve")]
 pub mod serve;
 
-pub use breaker::{BreakerConfig, CircuitBreaker};
-pub use budget::{BudgetConfig, RetryBudget};
+pub use breaker::{
+    Admission, BreakerConfig, BreakerSnapshot, BreakerState, CircuitBreaker, WindowBucket,
+};
+pub use budget::{BudgetConfig, BudgetSnapshot, RetryBudget};
 pub use classify::{
     classify, classify_transport, Category, Classification, Reason, Request, Response, Rules,
     TransportError,
 };
 pub use envelope::{parse_envelope, Dialect, Envelope, Limits, Violation};
-pub use gate::RateGate;
+pub use gate::{GateSnapshot, RateGate};
 pub use headers::{read_headers, HeaderHints};
-pub use policy::{Attempt, Decision, DelaySource, GiveUpReason, Jitter, LongWait, RetryPolicy, StopReason};
+pub use policy::{
+    Attempt, Decision, DelaySource, GiveUpReason, Jitter, LongWait, RetryPolicy, StopReason,
+};
 
 /// Errors for bad input to the core's constructors and restore functions.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

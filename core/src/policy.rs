@@ -368,7 +368,10 @@ impl RetryPolicy {
             })
         };
         if self.max_attempts == 0 {
-            return bad("max_attempts", "must be at least 1 (the first request counts)");
+            return bad(
+                "max_attempts",
+                "must be at least 1 (the first request counts)",
+            );
         }
         if !self.multiplier.is_finite() || self.multiplier < 1.0 {
             return bad("multiplier", "must be a finite number ≥ 1");
@@ -376,7 +379,9 @@ impl RetryPolicy {
         if self.base_delay > self.max_delay {
             return bad("base_delay", "must not exceed max_delay");
         }
-        if !self.server_delay_jitter.is_finite() || !(0.0..=10.0).contains(&self.server_delay_jitter) {
+        if !self.server_delay_jitter.is_finite()
+            || !(0.0..=10.0).contains(&self.server_delay_jitter)
+        {
             return bad("server_delay_jitter", "must be a fraction in [0, 10]");
         }
         Ok(())

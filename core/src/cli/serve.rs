@@ -1,13 +1,185 @@
-//! `http-triage serve` (placeholder, being written).
+//! `http-triage serve`: run the fault-injecting fake conversion API on 127.0.0.1.
 
+use crate::serve::{ErrorDialect, ServeConfig, Server};
+use std::fmt;
+use std::io::Write;
 use std::process::ExitCode;
+use std::str::FromStr;
+
+/// A secret read from a flag or the environment; its `Debug` never shows it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.is_empty() {
+            Err("the key must not be empty".to_owned())
+        } else {
+            Ok(Secret(s.to_owned()))
+        }
+    }
+}
 
 /// Arguments of `serve`.
 #[derive(Debug, clap::Args)]
-pub struct ServeArgs {}
+pub struct ServeArgs {
+    /// Port on 127.0.0.1 (0 = any free port; the chosen one is printed).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// The accepted bearer key (`Authorization: Bearer KEY`). Prefer the environment variable:
+    /// a key on the command line is visible to other users of the machine.
+    #[arg(
+        long = "key",
+        env = "HTTP_TRIAGE_SERVE_KEY",
+        default_value = "demo-key",
+        hide_env_values = true,
+        hide_default_value = true
+    )]
+    pub key: Secret,
+    /// Error body shape: nested (seed 001), flat (seed 002), minimal, or problem (RFC 9457).
+    #[arg(long, default_value = "nested")]
+    pub dialect: ErrorDialect,
+    /// Fraction of files that fail permanently (422/413/400), in [0, 1].
+    #[arg(long, default_value_t = 0.03)]
+    pub permanent_rate: f64,
+    /// Fraction of files that fail transiently 1-2 times, then convert, in [0, 1].
+    #[arg(long, default_value_t = 0.05)]
+    pub transient_rate: f64,
+    /// Requests per second per key before 429 rate_limited (0 = no limit).
+    #[arg(long, default_value_t = 200)]
+    pub rate_limit: u32,
+    /// Successful conversions allowed before 429 quota_exceeded (default: no quota).
+    #[arg(long)]
+    pub quota: Option<u64>,
+    /// Answer every conversion with 503 service_unavailable.
+    #[arg(long)]
+    pub outage: bool,
+    /// How long a "hang" fault stalls before answering 504, in milliseconds.
+    #[arg(long, default_value_t = 30_000)]
+    pub hang_ms: u64,
+    /// Latency added to every conversion, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Seed mixed into each file's fate (another seed, other failing files).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
 
-/// Run `serve`.
-pub fn run(_args: ServeArgs) -> ExitCode {
-    eprintln!("http-triage serve: not built yet");
-    ExitCode::from(3)
+impl ServeArgs {
+    /// The server configuration these flags describe (not yet validated).
+    pub fn to_config(&self) -> ServeConfig {
+        ServeConfig {
+            port: self.port,
+            api_key: self.key.expose().to_owned(),
+            dialect: self.dialect,
+            permanent_rate: self.permanent_rate,
+            transient_rate: self.transient_rate,
+            rate_limit_per_sec: (self.rate_limit > 0).then_some(self.rate_limit),
+            quota: self.quota,
+            outage: self.outage,
+            hang_ms: self.hang_ms,
+            latency_ms: self.latency_ms,
+            seed: self.seed,
+            ..ServeConfig::default()
+        }
+    }
+}
+
+/// Run `serve`: print `listening on http://127.0.0.1:PORT` on stdout, serve until Ctrl-C or
+/// SIGTERM. Exit 3 on bad options, 1 when the server cannot start.
+pub fn run(args: ServeArgs) -> ExitCode {
+    let config = args.to_config();
+    if let Err(e) = config.validate() {
+        let e = e
+            .replace("permanent_rate", "--permanent-rate")
+            .replace("transient_rate", "--transient-rate")
+            .replace("api_key", "--key");
+        eprintln!("http-triage serve: {e}");
+        return ExitCode::from(3);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("http-triage serve: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let summary = format!(
+            "dialect={} permanent_rate={} transient_rate={} rate_limit={} quota={} outage={} hang_ms={} latency_ms={} seed={}",
+            config.dialect,
+            config.permanent_rate,
+            config.transient_rate,
+            config.rate_limit_per_sec.map_or("off".to_owned(), |r| format!("{r}/s")),
+            config.quota.map_or("none".to_owned(), |q| q.to_string()),
+            config.outage,
+            config.hang_ms,
+            config.latency_ms,
+            config.seed,
+        );
+        let server = match Server::start(config).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("http-triage serve: cannot listen: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening on {}", server.url());
+            let _ = out.flush();
+        }
+        eprintln!("http-triage serve: {summary}");
+        eprintln!(
+            "http-triage serve: POST {}/v1/convert?target=EXT with `Authorization: Bearer <key>`; GET /stats; Ctrl-C to stop",
+            server.url()
+        );
+        wait_for_signal().await;
+        let stats = server.stats();
+        server.shutdown().await;
+        eprintln!(
+            "http-triage serve: stopped after {} requests, {} conversions, {} replays",
+            stats.requests, stats.conversions, stats.replays
+        );
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

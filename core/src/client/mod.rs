@@ -1,1 +1,387 @@
-//! The reqwest driver (placeholder, being written).
+//! The async driver: a retrying HTTP client over [`reqwest`] that acts on the core's decisions.
+//!
+//! [`Client::execute`] sends one [`reqwest::Request`] and loops:
+//!
+//! 1. **wait for the host's [`RateGate`]**: one 429 with `Retry-After` pauses every concurrent
+//!    call to that host (`host:port`), not only the one that got it;
+//! 2. **ask the host's [`CircuitBreaker`]**: an open breaker fails the call fast with
+//!    [`CallError::CircuitOpen`] (see below);
+//! 3. **send** with the per-attempt timeout (and never past the call's deadline);
+//! 4. **read the body** (all of it for 2xx/3xx, at most [`Limits::max_body_bytes`] otherwise) and
+//!    **[`classify`]** it, or map the transport failure to a [`TransportError`];
+//! 5. **record** the outcome in the host's gate, breaker and [`RetryBudget`];
+//! 6. **[`decide`](RetryPolicy::decide)**: done → [`Success`]; retry/poll → sleep exactly the
+//!    delay (the server's `Retry-After`, or the backoff with jitter) and go to 1; give up, stop or
+//!    defer → the matching [`CallError`]. A retry (not a poll) is only sent while the host's
+//!    budget allows it, otherwise [`CallError::BudgetExhausted`].
+//!
+//! ```no_run
+//! use http_triage::client::{CallError, CallOptions, Client, ClientConfig};
+//! use std::time::Duration;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::new(ClientConfig::default())?;
+//! let request = client
+//!     .http()
+//!     .post("http://127.0.0.1:8080/v1/convert?target=pdf")
+//!     .bearer_auth("sk-secret")
+//!     .body(b"file bytes".to_vec())
+//!     .build()?;
+//! // A POST gets a generated Idempotency-Key, the same on every attempt of this call.
+//! match client.execute(request, CallOptions::new().with_deadline(Duration::from_secs(60))).await {
+//!     Ok(done) => println!("{} bytes after {} attempt(s)", done.body.len(), done.attempts),
+//!     Err(CallError::Stopped { reason, .. }) => eprintln!("stop everything: {}", reason.as_str()),
+//!     Err(e) => eprintln!("{e}"), // never shows header values, query strings or userinfo
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Choices worth knowing
+//! - **An open breaker fails fast.** The call gets [`CallError::CircuitOpen`] with the time
+//!   until the breaker lets a probe through; it does not sleep until then. During an outage a
+//!   batch then ends quickly instead of parking every item for `open_for` × attempts; the caller
+//!   decides when to come back. The first call after the open time is the probe.
+//! - **A closed rate gate is waited for** when it reopens within the policy's
+//!   `max_server_delay` and the deadline. A longer closure follows `long_wait`: `defer` →
+//!   [`CallError::Deferred`], `give_up` → [`CallError::GaveUp`] (or `Deferred` when this call
+//!   has no answer of its own yet), `clamp` → wait `max_server_delay` once and send anyway.
+//! - **Idempotency keys.** [`CallOptions::idempotency_key`] is set on every attempt. Without
+//!   one, a request whose method is not idempotent (POST, PATCH) gets a generated random key
+//!   unless [`CallOptions::auto_idempotency_key`] is false or the request already carries the
+//!   header. Either way the key is the same on every attempt of one call.
+//! - **Bodies that cannot be cloned** (streams) are sent once: the call is not repeatable, so a
+//!   retryable failure gives up with `attempts_exhausted` and a pending answer with
+//!   `polls_exhausted`.
+//! - **A poll re-sends the same request** (the style of APIs that answer 412 "not ready" until the
+//!   result exists). Polls do not count towards `max_attempts`.
+//! - **Secrets.** Errors and `tracing` events carry the method, the host, the path (never the
+//!   query string or userinfo), status, category, reason, code and request id; never a header
+//!   value or a body.
+//!
+//! Behind the `middleware` feature, [`TriageMiddleware`] runs the same loop as a
+//! `reqwest_middleware::Middleware`.
+
+mod driver;
+mod error;
+#[cfg(feature = "middleware")]
+mod middleware;
+mod transport;
+
+pub use error::{CallError, ClientError};
+#[cfg(feature = "middleware")]
+pub use middleware::TriageMiddleware;
+
+use crate::breaker::{BreakerConfig, BreakerState};
+use crate::budget::BudgetConfig;
+use crate::classify::{Category, Reason, Rules, TransportError};
+use crate::envelope::Limits;
+use crate::policy::RetryPolicy;
+#[allow(unused_imports)] // named in the module docs
+use crate::{breaker::CircuitBreaker, budget::RetryBudget, classify::classify, gate::RateGate};
+use driver::Shared;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything a [`Client`] (or [`TriageMiddleware`]) needs to know, with working defaults.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// When and how long to retry. Default [`RetryPolicy::DEFAULT`].
+    pub policy: RetryPolicy,
+    /// The caller's classification overrides. Default none.
+    pub rules: Rules,
+    /// One breaker per host with these options. Default [`BreakerConfig::DEFAULT`].
+    pub breaker: BreakerConfig,
+    /// One retry budget per host with these options. Default [`BudgetConfig::DEFAULT`].
+    pub budget: BudgetConfig,
+    /// Time for one attempt, from sending to the last byte of the body. Default 30 s. A
+    /// per-request timeout set on the `reqwest::Request` wins when shorter, and no attempt runs
+    /// past the call's deadline.
+    pub attempt_timeout: Duration,
+    /// Time to open a connection, for the `reqwest::Client` that [`Client::new`] builds (a client
+    /// given to [`Client::with_reqwest`] keeps its own). Default 10 s.
+    pub connect_timeout: Duration,
+    /// How much of an error body is read and parsed. Default [`Limits::DEFAULT`] (64 KiB). A
+    /// 2xx/3xx body is always read whole.
+    pub limits: Limits,
+    /// The header that carries the idempotency key. Default `Idempotency-Key`.
+    pub idempotency_header: String,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            policy: RetryPolicy::DEFAULT,
+            rules: Rules::default(),
+            breaker: BreakerConfig::DEFAULT,
+            budget: BudgetConfig::DEFAULT,
+            attempt_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            limits: Limits::DEFAULT,
+            idempotency_header: "Idempotency-Key".to_owned(),
+        }
+    }
+}
+
+impl ClientConfig {
+    /// With a retry policy.
+    #[must_use]
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+    /// With classification overrides.
+    #[must_use]
+    pub fn with_rules(mut self, rules: Rules) -> Self {
+        self.rules = rules;
+        self
+    }
+    /// With breaker options.
+    #[must_use]
+    pub fn with_breaker(mut self, breaker: BreakerConfig) -> Self {
+        self.breaker = breaker;
+        self
+    }
+    /// With retry budget options.
+    #[must_use]
+    pub fn with_budget(mut self, budget: BudgetConfig) -> Self {
+        self.budget = budget;
+        self
+    }
+    /// With a per-attempt timeout.
+    #[must_use]
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+    /// With a connect timeout (for the client [`Client::new`] builds).
+    #[must_use]
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+    /// With body limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+    /// With another idempotency header name.
+    #[must_use]
+    pub fn with_idempotency_header(mut self, name: impl Into<String>) -> Self {
+        self.idempotency_header = name.into();
+        self
+    }
+
+    /// Check every option (policy, breaker, budget, a non-zero attempt timeout, a valid header
+    /// name).
+    pub fn validate(&self) -> Result<(), ClientError> {
+        self.policy.validate()?;
+        self.breaker.validate()?;
+        self.budget.validate()?;
+        if self.attempt_timeout.is_zero() {
+            return Err(crate::Error::InvalidOption {
+                name: "attempt_timeout",
+                why: "must be more than zero".to_owned(),
+            }
+            .into());
+        }
+        if http::HeaderName::from_bytes(self.idempotency_header.as_bytes()).is_err() {
+            return Err(crate::Error::InvalidOption {
+                name: "idempotency_header",
+                why: "is not a valid header name".to_owned(),
+            }
+            .into());
+        }
+        Ok(())
+    }
+}
+
+/// Per-call options for [`Client::execute`] (or, as a request extension, for
+/// [`TriageMiddleware`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// The idempotency key to send on every attempt. `None`: see
+    /// [`auto_idempotency_key`](Self::auto_idempotency_key).
+    pub idempotency_key: Option<String>,
+    /// Generate a random key for a request whose method is not idempotent (POST, PATCH) when none
+    /// is given and the request carries none. Default true.
+    pub auto_idempotency_key: bool,
+    /// Total time for the call, waits included. The shorter of this and the policy's `deadline`
+    /// applies. Default none.
+    pub deadline: Option<Duration>,
+}
+
+impl Default for CallOptions {
+    fn default() -> Self {
+        CallOptions {
+            idempotency_key: None,
+            auto_idempotency_key: true,
+            deadline: None,
+        }
+    }
+}
+
+impl CallOptions {
+    /// The defaults: no key given (one is generated for POST/PATCH), no deadline.
+    pub fn new() -> Self {
+        CallOptions::default()
+    }
+    /// With an idempotency key (for example derived from the item, so a resumed batch reuses it).
+    #[must_use]
+    pub fn with_idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+    /// Without a generated key.
+    #[must_use]
+    pub fn with_auto_idempotency_key(mut self, on: bool) -> Self {
+        self.auto_idempotency_key = on;
+        self
+    }
+    /// With a total deadline.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: Duration) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+}
+
+/// A call that ended well: the final response, whole.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Success {
+    /// The HTTP status (2xx or 3xx).
+    pub status: u16,
+    /// The response headers.
+    pub headers: http::HeaderMap,
+    /// The whole body.
+    pub body: Vec<u8>,
+    /// Requests sent, polls included.
+    pub attempts: u32,
+    /// The request id of the final response (headers, else body).
+    pub request_id: Option<String>,
+    /// One record per request sent.
+    pub history: Vec<AttemptRecord>,
+}
+
+/// What happened on one request of a call.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct AttemptRecord {
+    /// 1-based index of the request within the call (polls included).
+    pub attempt: u32,
+    /// The status, when a response came back.
+    pub status: Option<u16>,
+    /// How the request broke, when no response came back.
+    pub transport_error: Option<TransportError>,
+    /// The classification's category.
+    pub category: Category,
+    /// The classification's reason.
+    pub reason: Reason,
+    /// The error code from the body, if any.
+    pub code: Option<String>,
+    /// The request id, if any.
+    pub request_id: Option<String>,
+    /// What was decided: `"done"`, `"retry"`, `"poll"`, `"defer"`, `"give_up"`, `"stop"`, or
+    /// `"budget_exhausted"` when a retry was refused by the budget.
+    pub decision: &'static str,
+    /// The wait before the next request, for retries and polls.
+    pub delay_ms: Option<u64>,
+    /// Time since the call started, at the end of this request, in milliseconds.
+    pub elapsed_ms: u64,
+}
+
+/// How one host looks to a [`Client`] right now (see [`Client::host_status`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct HostStatus {
+    /// Time until the host's rate gate reopens (zero when open).
+    pub gate_wait: Duration,
+    /// The host's breaker.
+    pub breaker: BreakerState,
+    /// Tokens in the host's retry budget.
+    pub budget_tokens: f64,
+    /// Whether the budget allows retries now.
+    pub can_retry: bool,
+}
+
+/// A retrying client: a `reqwest::Client` plus one rate gate, breaker and retry budget per host,
+/// shared by every clone of it. See the [module docs](self).
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// A client over a new `reqwest::Client` (with [`ClientConfig::connect_timeout`]). Fails on
+    /// invalid options, or when the TLS backend cannot be set up.
+    pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
+        config.validate()?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .build()
+            .map_err(|e| ClientError::Build(transport::error_chain(&e.without_url())))?;
+        Client::with_reqwest(http, config)
+    }
+
+    /// A client over a `reqwest::Client` set up by the caller (proxies, certificates, …). Fails on
+    /// invalid options.
+    pub fn with_reqwest(
+        inner: reqwest::Client,
+        config: ClientConfig,
+    ) -> Result<Client, ClientError> {
+        Ok(Client {
+            http: inner,
+            shared: Arc::new(Shared::new(config)?),
+        })
+    }
+
+    /// The inner `reqwest::Client`, to build requests with (`client.http().post(url)…build()`).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// The options this client was made with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.shared.config
+    }
+
+    /// The gate, breaker and budget of a host (`"host:port"`, the port always written), or
+    /// `None` when no call went to it yet.
+    pub fn host_status(&self, host: &str) -> Option<HostStatus> {
+        self.shared.host_status(host)
+    }
+
+    /// Send `request`, retrying, polling and waiting as the policy decides, until it succeeds or
+    /// a decision ends it. The body must be in memory (bytes) for the request to be repeated;
+    /// a streaming body is sent once. See the [module docs](self) for the loop.
+    pub async fn execute(
+        &self,
+        request: reqwest::Request,
+        options: CallOptions,
+    ) -> Result<Success, CallError> {
+        let mut sender = driver::Sender::Client(&self.http);
+        match driver::run(&self.shared, &mut sender, request, &options).await {
+            driver::Outcome::Done(done) => Ok(done.success),
+            driver::Outcome::Failed { error, .. } => Err(error),
+            #[cfg(feature = "middleware")]
+            driver::Outcome::Foreign(e) => Err(CallError::InvalidRequest(format!(
+                "middleware error: {}",
+                transport::error_chain(&e)
+            ))),
+        }
+    }
+}

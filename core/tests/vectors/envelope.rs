@@ -1,1 +1,68 @@
-// suite module: being written
+//! Suite `envelope`: `parse_envelope(body, content_type, limits)` → the normalized record.
+//!
+//! Input: `body` | `body_hex` | `body_repeat`, `content_type` (string or null), optional
+//! `limits` (`{"max_body_bytes", "max_depth"}`). Expect (each optional, compared exactly when
+//! present, null = absent): `dialect`, `code`, `message`, `details`, `request_id`,
+//! `reference_id`, `retryable`, `retry_after_ms`, `violations`, `signals_error`.
+
+use http_triage::{parse_envelope, Limits};
+use serde_json::{json, Map, Value};
+
+pub fn run_case(input: &Value, expect: &Value) -> Result<(), String> {
+    let mut input = input.as_object().ok_or("input must be an object")?.clone();
+    let body = super::take_body(&mut input)?.unwrap_or_default();
+    super::only_keys(&input, &["content_type", "limits"])?;
+
+    let content_type = match input.get("content_type") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(other) => {
+            return Err(format!(
+                "content_type must be a string or null, got {other}"
+            ))
+        }
+    };
+
+    let mut limits = Limits::default();
+    match input.get("limits") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(l)) => {
+            super::only_keys(l, &["max_body_bytes", "max_depth"])
+                .map_err(|e| format!("limits: {e}"))?;
+            if let Some(v) = l.get("max_body_bytes") {
+                limits.max_body_bytes = v
+                    .as_u64()
+                    .ok_or("limits.max_body_bytes must be an integer")?
+                    as usize;
+            }
+            if let Some(v) = l.get("max_depth") {
+                limits.max_depth =
+                    v.as_u64().ok_or("limits.max_depth must be an integer")? as usize;
+            }
+        }
+        Some(other) => return Err(format!("limits must be an object, got {other}")),
+    }
+
+    let env = parse_envelope(&body, content_type.as_deref(), &limits);
+
+    let mut actual = Map::new();
+    actual.insert("dialect".into(), json!(env.dialect.as_str()));
+    actual.insert("code".into(), json!(env.code));
+    actual.insert("message".into(), json!(env.message));
+    actual.insert("details".into(), env.details.clone().unwrap_or(Value::Null));
+    actual.insert("request_id".into(), json!(env.request_id));
+    actual.insert("reference_id".into(), json!(env.reference_id));
+    actual.insert("retryable".into(), json!(env.retryable));
+    actual.insert("retry_after_ms".into(), super::ms_json(env.retry_after));
+    actual.insert(
+        "violations".into(),
+        Value::Array(
+            env.violations
+                .iter()
+                .map(|v| json!({"field": v.field, "message": v.message}))
+                .collect(),
+        ),
+    );
+    actual.insert("signals_error".into(), json!(env.signals_error));
+    super::compare(expect, &actual)
+}

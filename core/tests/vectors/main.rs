@@ -65,8 +65,8 @@ fn shared_vectors() {
             );
         }
         let suite = obj["suite"].as_str().expect("suite is a string");
-        let run = runner(suite)
-            .unwrap_or_else(|| panic!("{}: unknown suite `{suite}`", file.display()));
+        let run =
+            runner(suite).unwrap_or_else(|| panic!("{}: unknown suite `{suite}`", file.display()));
         let cases = obj["cases"].as_array().expect("cases is an array");
         let mut names = std::collections::HashSet::new();
         for case in cases {
@@ -79,7 +79,11 @@ fn shared_vectors() {
                 );
             }
             let name = c["name"].as_str().expect("case name");
-            assert!(names.insert(name.to_owned()), "{}: duplicate case name `{name}`", file.display());
+            assert!(
+                names.insert(name.to_owned()),
+                "{}: duplicate case name `{name}`",
+                file.display()
+            );
             let empty = Value::Object(Map::new());
             let input = c.get("input").unwrap_or(&empty);
             let expect = c.get("expect").unwrap_or(&empty);
@@ -93,8 +97,16 @@ fn shared_vectors() {
             }
         }
     }
-    println!("shared vectors: ran {ran} cases from {} files: {per_suite:?}", files.len());
-    assert!(failures.is_empty(), "{} of {ran} vector cases failed:\n{}", failures.len(), failures.join("\n"));
+    println!(
+        "shared vectors: ran {ran} cases from {} files: {per_suite:?}",
+        files.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {ran} vector cases failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 // ---- helpers shared by the suite modules ----
@@ -104,9 +116,12 @@ fn shared_vectors() {
 pub fn compare(expect: &Value, actual: &Map<String, Value>) -> Result<(), String> {
     let exp = expect.as_object().ok_or("expect must be an object")?;
     for (k, want) in exp {
-        let got = actual
-            .get(k)
-            .ok_or_else(|| format!("unknown expect field `{k}` (known: {:?})", actual.keys().collect::<Vec<_>>()))?;
+        let got = actual.get(k).ok_or_else(|| {
+            format!(
+                "unknown expect field `{k}` (known: {:?})",
+                actual.keys().collect::<Vec<_>>()
+            )
+        })?;
         if !json_eq(want, got) {
             return Err(format!("`{k}`: expected {want}, got {got}"));
         }
@@ -124,7 +139,9 @@ pub fn json_eq(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_eq(a, b))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
         }
         _ => a == b,
     }
@@ -162,7 +179,10 @@ pub fn take_body(input: &mut Map<String, Value>) -> Result<Option<Vec<u8>>, Stri
             }
         }
         let s = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-        let count = o.get("count").and_then(Value::as_u64).ok_or("body_repeat.count")? as usize;
+        let count = o
+            .get("count")
+            .and_then(Value::as_u64)
+            .ok_or("body_repeat.count")? as usize;
         let mut b = s("prefix");
         b.push_str(&s("unit").repeat(count));
         // `suffix_unit` is repeated `count` times too (closing brackets of a deep nest).
@@ -179,19 +199,35 @@ pub fn read_header_list(v: Option<&Value>) -> Result<Vec<(String, String)>, Stri
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Object(m)) => m
             .iter()
-            .map(|(k, v)| Ok((k.clone(), v.as_str().ok_or("header value must be a string")?.to_owned())))
+            .map(|(k, v)| {
+                Ok((
+                    k.clone(),
+                    v.as_str()
+                        .ok_or("header value must be a string")?
+                        .to_owned(),
+                ))
+            })
             .collect(),
         Some(Value::Array(a)) => a
             .iter()
             .map(|p| {
-                let p = p.as_array().filter(|p| p.len() == 2).ok_or("a header pair is [name, value]")?;
+                let p = p
+                    .as_array()
+                    .filter(|p| p.len() == 2)
+                    .ok_or("a header pair is [name, value]")?;
                 Ok((
-                    p[0].as_str().ok_or("header name must be a string")?.to_owned(),
-                    p[1].as_str().ok_or("header value must be a string")?.to_owned(),
+                    p[0].as_str()
+                        .ok_or("header name must be a string")?
+                        .to_owned(),
+                    p[1].as_str()
+                        .ok_or("header value must be a string")?
+                        .to_owned(),
                 ))
             })
             .collect(),
-        Some(other) => Err(format!("headers must be an object or a list of pairs, got {other}")),
+        Some(other) => Err(format!(
+            "headers must be an object or a list of pairs, got {other}"
+        )),
     }
 }
 
@@ -218,5 +254,6 @@ pub fn only_keys(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), Strin
 
 /// A millisecond count as JSON (null when absent).
 pub fn ms_json(d: Option<std::time::Duration>) -> Value {
-    d.map(|d| Value::from(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))).unwrap_or(Value::Null)
+    d.map(|d| Value::from(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+        .unwrap_or(Value::Null)
 }

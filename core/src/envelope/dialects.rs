@@ -1,0 +1,1366 @@
+//! Dialect detection and extraction over a parsed JSON [`Tree`].
+//!
+//! Every object that matters is looked at once: [`Slots::of`] walks its members and records
+//! where each well-known member name is (aliases share a slot, the last duplicate wins), so
+//! detection is a series of cheap slot checks rather than repeated lookups.
+
+use super::json::{Kind, Tree};
+use super::{
+    cut, Dialect, Envelope, Violation, MAX_CODE, MAX_FIELD, MAX_ID, MAX_MESSAGE, MAX_VIOLATIONS,
+};
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// Well-known member names. Aliases map to one slot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum K {
+    Error,
+    ErrorCode,
+    Code,
+    Message,
+    MsgAlt,
+    ErrorDescription,
+    ErrorUri,
+    Description,
+    Detail,
+    Details,
+    Errors,
+    Data,
+    Type,
+    Title,
+    Status,
+    StatusCode,
+    Instance,
+    KindKey,
+    ApiVersion,
+    Reason,
+    Timestamp,
+    Path,
+    OkFlag,
+    Success,
+    AwsType,
+    OdataError,
+    InvalidParams,
+    NonFieldErrors,
+    Param,
+    StripeOnly,
+    Target,
+    InnerError,
+    Retryable,
+    RetryAfter,
+    RetryAfterMs,
+    RequestId,
+    ReferenceId,
+    TraceId,
+    Loc,
+    Field,
+    FieldViolations,
+    RetryDelay,
+    AtType,
+    Causes,
+    Source,
+    Pointer,
+    Parameter,
+    Extensions,
+    Locations,
+    Value,
+    Name,
+    DefaultMessage,
+    Messages,
+    Classification,
+    Metadata,
+}
+
+const N_SLOTS: usize = K::Metadata as usize + 1;
+const NONE: u32 = u32::MAX;
+
+fn slot_of(key: &str) -> Option<K> {
+    Some(match key {
+        "error" => K::Error,
+        "error_code" | "errorCode" | "ErrorCode" => K::ErrorCode,
+        "code" | "Code" => K::Code,
+        "message" | "Message" => K::Message,
+        "msg" | "errmsg" | "error_message" | "errorMessage" | "ErrorMessage" => K::MsgAlt,
+        "error_description" => K::ErrorDescription,
+        "error_uri" => K::ErrorUri,
+        "description" => K::Description,
+        "detail" => K::Detail,
+        "details" => K::Details,
+        "errors" => K::Errors,
+        "data" => K::Data,
+        "type" => K::Type,
+        "title" => K::Title,
+        "status" => K::Status,
+        "statusCode" | "status_code" => K::StatusCode,
+        "instance" => K::Instance,
+        "kind" => K::KindKey,
+        "apiVersion" => K::ApiVersion,
+        "reason" => K::Reason,
+        "timestamp" => K::Timestamp,
+        "path" => K::Path,
+        "ok" => K::OkFlag,
+        "success" => K::Success,
+        "__type" => K::AwsType,
+        "odata.error" => K::OdataError,
+        "invalid-params" | "invalid_params" | "invalidParams" => K::InvalidParams,
+        "non_field_errors" => K::NonFieldErrors,
+        "param" => K::Param,
+        "doc_url"
+        | "decline_code"
+        | "request_log_url"
+        | "charge"
+        | "payment_intent"
+        | "setup_intent"
+        | "payment_method"
+        | "advice_code"
+        | "network_decline_code" => K::StripeOnly,
+        "target" => K::Target,
+        "innererror" | "innerError" => K::InnerError,
+        "retryable" | "retriable" | "is_retryable" | "isRetryable" => K::Retryable,
+        "retry_after" | "retryAfter" | "retry_after_seconds" | "retryAfterSeconds" => K::RetryAfter,
+        "retry_after_ms" | "retryAfterMs" => K::RetryAfterMs,
+        "request_id" | "requestId" | "RequestId" | "request-id" | "requestID" => K::RequestId,
+        "reference_id" | "referenceId" => K::ReferenceId,
+        "traceId" | "trace_id" => K::TraceId,
+        "loc" => K::Loc,
+        "field" => K::Field,
+        "fieldViolations" | "field_violations" => K::FieldViolations,
+        "retryDelay" | "retry_delay" => K::RetryDelay,
+        "@type" => K::AtType,
+        "causes" => K::Causes,
+        "source" => K::Source,
+        "pointer" => K::Pointer,
+        "parameter" => K::Parameter,
+        "extensions" => K::Extensions,
+        "locations" => K::Locations,
+        "value" => K::Value,
+        "name" => K::Name,
+        "defaultMessage" => K::DefaultMessage,
+        "messages" => K::Messages,
+        "classification" => K::Classification,
+        "metadata" => K::Metadata,
+        _ => return None,
+    })
+}
+
+/// Where each well-known member of one object is.
+struct Slots {
+    at: [u32; N_SLOTS],
+    /// Members whose names are not well known.
+    other: u32,
+}
+
+impl Slots {
+    fn empty() -> Slots {
+        Slots {
+            at: [NONE; N_SLOTS],
+            other: 0,
+        }
+    }
+
+    fn of(t: &Tree<'_>, obj: usize) -> Slots {
+        let mut s = Slots::empty();
+        for c in t.children(obj) {
+            let Some(n) = t.node(c) else { continue };
+            let k = if n.key_esc {
+                slot_of(&super::json::decode(n.key, true, 64))
+            } else {
+                slot_of(n.key)
+            };
+            match k {
+                Some(k) => {
+                    if let (Some(slot), Ok(c)) = (s.at.get_mut(k as usize), u32::try_from(c)) {
+                        *slot = c;
+                    }
+                }
+                None => s.other += 1,
+            }
+        }
+        s
+    }
+
+    fn get(&self, k: K) -> Option<usize> {
+        match self.at.get(k as usize) {
+            Some(&v) if v != NONE => Some(v as usize),
+            _ => None,
+        }
+    }
+
+    fn has(&self, k: K) -> bool {
+        self.get(k).is_some()
+    }
+
+    /// No members besides `allowed`.
+    fn only(&self, allowed: &[K]) -> bool {
+        self.other == 0
+            && self
+                .at
+                .iter()
+                .enumerate()
+                .all(|(i, &v)| v == NONE || allowed.iter().any(|k| *k as usize == i))
+    }
+}
+
+/// A slot's node, when it has kind `kind`.
+fn kind_at(t: &Tree<'_>, s: &Slots, k: K, kind: Kind) -> Option<usize> {
+    s.get(k).filter(|&i| t.kind(i) == Some(kind))
+}
+
+fn obj_at(t: &Tree<'_>, s: &Slots, k: K) -> Option<usize> {
+    kind_at(t, s, k, Kind::Obj)
+}
+
+fn arr_at(t: &Tree<'_>, s: &Slots, k: K) -> Option<usize> {
+    kind_at(t, s, k, Kind::Arr)
+}
+
+fn is_str(t: &Tree<'_>, i: Option<usize>) -> bool {
+    i.is_some_and(|i| matches!(t.kind(i), Some(Kind::Str | Kind::StrEsc)))
+}
+
+fn msg(t: &Tree<'_>, i: Option<usize>) -> Option<String> {
+    t.text(i?, MAX_MESSAGE)
+}
+
+fn code_str(t: &Tree<'_>, i: Option<usize>) -> Option<String> {
+    t.text(i?, MAX_CODE)
+}
+
+fn code_any(t: &Tree<'_>, i: Option<usize>) -> Option<String> {
+    t.code(i?, MAX_CODE)
+}
+
+fn id(t: &Tree<'_>, i: Option<usize>) -> Option<String> {
+    t.code(i?, MAX_ID)
+}
+
+fn fill<T>(slot: &mut Option<T>, v: impl FnOnce() -> Option<T>) {
+    if slot.is_none() {
+        *slot = v();
+    }
+}
+
+/// A single word that reads like a machine code (`invalid_auth`, `RATE_LIMITED`, `Unauthorized`).
+fn code_like(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b':'))
+        && s.bytes().any(|c| c.is_ascii_alphabetic())
+}
+
+fn push_violation(env: &mut Envelope, field: &str, message: Option<String>) {
+    if env.violations.len() >= MAX_VIOLATIONS {
+        return;
+    }
+    let Some(message) = message else { return };
+    env.violations.push(Violation {
+        field: cut(field, MAX_FIELD).to_owned(),
+        message,
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Durations
+
+/// Seconds as a decimal literal (`"30"`, `"1.5"`, `"1.5s"`, `"2e1"`) → a duration; `None` for
+/// negative, non-finite or absurd values. Decimal literals are read exactly (no float rounding).
+pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
+    let s = s.trim();
+    let s = s.strip_suffix('s').unwrap_or(s).trim_end();
+    if s.is_empty() || s.starts_with('-') {
+        return None;
+    }
+    let s = s.strip_prefix('+').unwrap_or(s);
+    if s.bytes().any(|c| matches!(c, b'e' | b'E')) {
+        let v: f64 = s.parse().ok()?;
+        if !v.is_finite() || v < 0.0 {
+            return None;
+        }
+        return Duration::try_from_secs_f64(v * (unit_nanos as f64) / 1e9).ok();
+    }
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    if !int.bytes().all(|c| c.is_ascii_digit()) || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let whole: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    // The fraction, as units of 1e-9 of the unit.
+    let mut f: u64 = 0;
+    for (i, c) in frac.bytes().take(9).enumerate() {
+        f += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
+    }
+    let total_nanos = u128::from(whole) * u128::from(unit_nanos)
+        + u128::from(f) * u128::from(unit_nanos) / 1_000_000_000;
+    let secs = u64::try_from(total_nanos / 1_000_000_000).ok()?;
+    let nanos = u32::try_from(total_nanos % 1_000_000_000).ok()?;
+    Some(Duration::new(secs, nanos))
+}
+
+/// A duration from a number, a numeric string, or a protobuf `{"seconds", "nanos"}` object.
+fn duration_at(t: &Tree<'_>, i: usize, unit_nanos: u64) -> Option<Duration> {
+    match t.kind(i)? {
+        Kind::Num => parse_secs(t.num_raw(i)?, unit_nanos),
+        Kind::Str | Kind::StrEsc => parse_secs(&t.text(i, 64)?, unit_nanos),
+        Kind::Obj => {
+            let secs = t.get(i, "seconds").and_then(|s| match t.kind(s)? {
+                Kind::Num => t.num_raw(s).map(str::to_owned),
+                _ => t.text(s, 32),
+            });
+            let nanos = t.get(i, "nanos").and_then(|n| t.int(n)).unwrap_or(0);
+            let secs: u64 = secs?.parse().ok()?;
+            let nanos = u32::try_from(nanos).ok().filter(|n| *n < 1_000_000_000)?;
+            Some(Duration::new(secs, nanos))
+        }
+        _ => None,
+    }
+}
+
+const SECS: u64 = 1_000_000_000;
+const MILLIS: u64 = 1_000_000;
+
+/// Fill the request id, reference id, retryable flag and retry-after hint from one object's
+/// well-known members (only what is still missing).
+fn hints(t: &Tree<'_>, s: &Slots, env: &mut Envelope) {
+    fill(&mut env.request_id, || id(t, s.get(K::RequestId)));
+    fill(&mut env.reference_id, || id(t, s.get(K::ReferenceId)));
+    fill(&mut env.retryable, || {
+        s.get(K::Retryable).and_then(|i| t.boolean(i))
+    });
+    fill(&mut env.retry_after, || {
+        s.get(K::RetryAfter)
+            .and_then(|i| duration_at(t, i, SECS))
+            .or_else(|| {
+                s.get(K::RetryAfterMs)
+                    .and_then(|i| duration_at(t, i, MILLIS))
+            })
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Entry
+
+/// Detect the dialect of a parsed document and normalize it.
+pub(super) fn detect(t: &Tree<'_>, problem_ct: bool) -> Envelope {
+    match t.kind(0) {
+        Some(Kind::Obj) => object(t, 0, problem_ct),
+        Some(Kind::Arr) => match t.nth(0, 0) {
+            // A list of envelopes (some gateways wrap the error in an array): read the first.
+            Some(first) if t.kind(first) == Some(Kind::Obj) => object(t, first, problem_ct),
+            _ => json_only(),
+        },
+        Some(Kind::Str | Kind::StrEsc) => Envelope {
+            dialect: Dialect::Json,
+            message: t.text(0, MAX_MESSAGE),
+            ..Envelope::default()
+        },
+        _ => json_only(),
+    }
+}
+
+fn json_only() -> Envelope {
+    Envelope {
+        dialect: Dialect::Json,
+        ..Envelope::default()
+    }
+}
+
+fn object(t: &Tree<'_>, o: usize, problem_ct: bool) -> Envelope {
+    let top = Slots::of(t, o);
+    let err_obj = obj_at(t, &top, K::Error);
+
+    // Kubernetes `Status`.
+    if top.get(K::KindKey).is_some_and(|i| t.str_is(i, "Status")) {
+        return kubernetes(t, &top);
+    }
+    // Anthropic: {"type": "error", "error": {"type", "message"}}.
+    if let Some(e) = err_obj {
+        if top.get(K::Type).is_some_and(|i| t.str_is(i, "error")) {
+            return anthropic(t, &top, e);
+        }
+    }
+    // 2xx-style failure flags.
+    if ok_false(t, &top) {
+        let mut env = generic(t, &top, Dialect::OkFalse, true);
+        env.signals_error = true;
+        return env;
+    }
+    // RFC 9457 problem details.
+    if is_problem(t, &top, problem_ct) {
+        return problem(t, o, &top);
+    }
+    // OData v3 / Azure classic.
+    if let Some(e) = obj_at(t, &top, K::OdataError) {
+        return azure(t, &top, e);
+    }
+    // AWS JSON protocols.
+    if is_str(t, top.get(K::AwsType)) {
+        return aws_json(t, &top);
+    }
+    // {"error": {...}}: Google, Stripe, OpenAI, Azure, or the seeds' nested envelope.
+    if let Some(e) = err_obj {
+        if let Some(env) = error_object(t, &top, e) {
+            return env;
+        }
+    }
+    // Spring Boot's default error attributes.
+    if top.has(K::Timestamp)
+        && kind_at(t, &top, K::Status, Kind::Num).is_some()
+        && (top.has(K::Error) || top.has(K::Path) || top.has(K::Message))
+    {
+        return spring_boot(t, &top);
+    }
+    // {"errors": [...]}: GraphQL, JSON:API, or a plain list of errors.
+    if let Some(errs) = top.get(K::Errors) {
+        if let Some(env) = errors_member(t, &top, errs) {
+            return env;
+        }
+    }
+    // {"error": "...", ...}: flat, minimal, OAuth.
+    let err_str = is_str(t, top.get(K::Error));
+    if err_str || is_str(t, top.get(K::ErrorCode)) {
+        return flat_family(t, &top, err_str);
+    }
+    // {"detail": ...}: FastAPI/pydantic, DRF, framework errors.
+    if let Some(d) = top.get(K::Detail) {
+        if let Some(env) = detail(t, &top, d) {
+            return env;
+        }
+    }
+    // A bare google.rpc.Status.
+    if let Some(env) = bare_status(t, &top) {
+        return env;
+    }
+    // A DRF field dict.
+    if let Some(env) = drf(t, o) {
+        return env;
+    }
+    generic(t, &top, Dialect::Json, false)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Best effort
+
+/// Code and message from whatever well-known members there are; used by `ok_false` and as
+/// the fallback for other JSON. `deep` also looks into `error` and `errors[0]`.
+fn generic(t: &Tree<'_>, top: &Slots, dialect: Dialect, deep: bool) -> Envelope {
+    let mut env = Envelope {
+        dialect,
+        ..Envelope::default()
+    };
+    env.code = code_any(t, top.get(K::ErrorCode)).or_else(|| code_any(t, top.get(K::Code)));
+    env.message = msg(t, top.get(K::Message))
+        .or_else(|| msg(t, top.get(K::MsgAlt)))
+        .or_else(|| msg(t, top.get(K::ErrorDescription)))
+        .or_else(|| msg(t, top.get(K::Detail)));
+    if deep {
+        match top.get(K::Error) {
+            Some(e) if t.kind(e) == Some(Kind::Obj) => {
+                let s = Slots::of(t, e);
+                fill(&mut env.code, || {
+                    code_any(t, s.get(K::Code))
+                        .or_else(|| code_any(t, s.get(K::ErrorCode)))
+                        .or_else(|| code_str(t, s.get(K::Type)))
+                });
+                fill(&mut env.message, || {
+                    msg(t, s.get(K::Message)).or_else(|| msg(t, s.get(K::MsgAlt)))
+                });
+                hints(t, &s, &mut env);
+            }
+            Some(e) => {
+                if let Some(text) = t.text(e, MAX_MESSAGE) {
+                    if env.code.is_none() && code_like(&text) {
+                        env.code = Some(cut(&text, MAX_CODE).to_owned());
+                    }
+                    fill(&mut env.message, || Some(text));
+                }
+            }
+            None => {}
+        }
+        if let Some(first) = arr_at(t, top, K::Errors).and_then(|a| t.nth(a, 0)) {
+            if t.kind(first) == Some(Kind::Obj) {
+                let s = Slots::of(t, first);
+                fill(&mut env.code, || {
+                    code_any(t, s.get(K::Code)).or_else(|| code_any(t, s.get(K::ErrorCode)))
+                });
+                fill(&mut env.message, || {
+                    msg(t, s.get(K::Message))
+                        .or_else(|| msg(t, s.get(K::MsgAlt)))
+                        .or_else(|| msg(t, s.get(K::Detail)))
+                });
+            }
+        }
+    }
+    hints(t, top, &mut env);
+    env
+}
+
+fn ok_false(t: &Tree<'_>, top: &Slots) -> bool {
+    top.get(K::OkFlag).and_then(|i| t.boolean(i)) == Some(false)
+        || top.get(K::Success).and_then(|i| t.boolean(i)) == Some(false)
+        || top.get(K::Error).and_then(|i| t.boolean(i)) == Some(true)
+        || top
+            .get(K::Status)
+            .is_some_and(|i| t.str_is(i, "error") || t.str_is(i, "fail"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes, Anthropic, AWS JSON
+
+fn kubernetes(t: &Tree<'_>, top: &Slots) -> Envelope {
+    let mut env = Envelope {
+        dialect: Dialect::Kubernetes,
+        code: code_str(t, top.get(K::Reason)),
+        message: msg(t, top.get(K::Message)),
+        signals_error: top.get(K::Status).is_some_and(|i| t.str_is(i, "Failure")),
+        ..Envelope::default()
+    };
+    if let Some(d) = obj_at(t, top, K::Details) {
+        env.details = Some(t.to_value(d));
+        let ds = Slots::of(t, d);
+        if let Some(causes) = arr_at(t, &ds, K::Causes) {
+            for c in t.children(causes) {
+                if t.kind(c) != Some(Kind::Obj) {
+                    continue;
+                }
+                let cs = Slots::of(t, c);
+                let field = t.text(cs.get(K::Field).unwrap_or(usize::MAX), MAX_FIELD);
+                let m = msg(t, cs.get(K::Message)).or_else(|| msg(t, cs.get(K::Reason)));
+                push_violation(&mut env, field.as_deref().unwrap_or(""), m);
+            }
+        }
+        hints(t, &ds, &mut env);
+    }
+    hints(t, top, &mut env);
+    env
+}
+
+fn anthropic(t: &Tree<'_>, top: &Slots, e: usize) -> Envelope {
+    let es = Slots::of(t, e);
+    let mut env = Envelope {
+        dialect: Dialect::Anthropic,
+        code: code_str(t, es.get(K::Type)),
+        message: msg(t, es.get(K::Message)),
+        ..Envelope::default()
+    };
+    env.signals_error = true;
+    hints(t, &es, &mut env);
+    hints(t, top, &mut env);
+    env
+}
+
+/// `com.amazon.coral.service#ThrottlingException` → `ThrottlingException`;
+/// `FooError:http://internal.amazon.com/...` → `FooError`.
+fn aws_code(raw: &str) -> &str {
+    let s = raw.split(':').next().unwrap_or(raw);
+    match s.split_once('#') {
+        Some((_, after)) => after,
+        None => s,
+    }
+}
+
+fn aws_json(t: &Tree<'_>, top: &Slots) -> Envelope {
+    let ty = code_str(t, top.get(K::AwsType)).unwrap_or_default();
+    let code = aws_code(&ty).trim();
+    let mut env = Envelope {
+        dialect: Dialect::AwsJson,
+        code: (!code.is_empty()).then(|| code.to_owned()),
+        message: msg(t, top.get(K::Message)).or_else(|| msg(t, top.get(K::MsgAlt))),
+        ..Envelope::default()
+    };
+    env.signals_error = env.code.is_some() || env.message.is_some();
+    hints(t, top, &mut env);
+    env
+}
+
+// ---------------------------------------------------------------------------------------------
+// RFC 9457
+
+fn uri_like(s: &str) -> bool {
+    s.contains(':') || s.starts_with('/')
+}
+
+fn is_problem(t: &Tree<'_>, top: &Slots, problem_ct: bool) -> bool {
+    if problem_ct {
+        return [K::Type, K::Title, K::Status, K::Detail, K::Instance]
+            .iter()
+            .any(|k| top.has(*k));
+    }
+    let typed = top
+        .get(K::Type)
+        .and_then(|i| t.text(i, 2048))
+        .is_some_and(|s| uri_like(&s));
+    let status = top.get(K::Status).and_then(|i| t.int(i));
+    let titled = is_str(t, top.get(K::Title));
+    (typed && (titled || status.is_some() || is_str(t, top.get(K::Detail))))
+        || (titled && status.is_some_and(|s| (400..=599).contains(&s)))
+}
+
+/// The last path segment of a problem `type` URI: `https://example.com/probs/out-of-credit`
+/// → `out-of-credit`. Nothing for `about:blank` or for links to the HTTP RFCs themselves
+/// (ASP.NET's `https://tools.ietf.org/html/rfc9110#section-15.5.1` names no error).
+fn problem_type_code(ty: &str) -> Option<&str> {
+    let ty = ty.trim();
+    if ty.is_empty() || ty.eq_ignore_ascii_case("about:blank") {
+        return None;
+    }
+    if ty.contains("ietf.org/") || ty.contains("rfc-editor.org/") {
+        return None;
+    }
+    let ty = ty.split(['#', '?']).next().unwrap_or(ty);
+    let ty = ty.trim_end_matches('/');
+    let seg = if ty.contains('/') {
+        ty.rsplit('/').next()
+    } else {
+        ty.rsplit(':').next()
+    }?;
+    let seg = seg.strip_suffix(".html").unwrap_or(seg);
+    (!seg.is_empty()).then_some(seg)
+}
+
+fn problem(t: &Tree<'_>, o: usize, top: &Slots) -> Envelope {
+    let mut env = Envelope {
+        dialect: Dialect::Problem,
+        signals_error: true,
+        ..Envelope::default()
+    };
+    env.code = code_any(t, top.get(K::Code))
+        .or_else(|| code_any(t, top.get(K::ErrorCode)))
+        .or_else(|| {
+            let ty = t.text(top.get(K::Type)?, 2048)?;
+            problem_type_code(&ty).map(|c| cut(c, MAX_CODE).to_owned())
+        });
+    env.message = msg(t, top.get(K::Detail)).or_else(|| msg(t, top.get(K::Title)));
+    env.reference_id = id(t, top.get(K::Instance));
+    env.request_id = id(t, top.get(K::RequestId)).or_else(|| id(t, top.get(K::TraceId)));
+    if let Some(errs) = top.get(K::Errors) {
+        collect_field_errors(t, errs, &mut env);
+    }
+    if let Some(ip) = arr_at(t, top, K::InvalidParams) {
+        collect_field_errors(t, ip, &mut env);
+    }
+    // Extension members, as given.
+    let mut ext = Map::new();
+    for c in t.children(o) {
+        let Some(n) = t.node(c) else { continue };
+        let k = super::json::decode(n.key, n.key_esc, usize::MAX);
+        if !matches!(&*k, "type" | "title" | "status" | "detail" | "instance") {
+            ext.insert(k.into_owned(), t.to_value(c));
+        }
+    }
+    if !ext.is_empty() {
+        env.details = Some(Value::Object(ext));
+    }
+    hints(t, top, &mut env);
+    env
+}
+
+/// `"#/age"` or `"/data/attributes/email"` → `age`, `data.attributes.email`.
+fn pointer_field(p: &str) -> String {
+    let p = p.strip_prefix('#').unwrap_or(p);
+    let p = p.strip_prefix('/').unwrap_or(p);
+    let mut out = String::with_capacity(p.len());
+    for (i, seg) in p.split('/').enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        out.push_str(&seg.replace("~1", "/").replace("~0", "~"));
+    }
+    out
+}
+
+/// Field errors in the shapes APIs use: `{"field": ["msg", ...]}` / `{"field": "msg"}`
+/// (ASP.NET, Rails), `[{"pointer"|"field"|"name"|"source", "detail"|"message"|"reason"}]`
+/// (RFC 9457 examples, JSON:API-like), `[{"loc", "msg"}]` (pydantic).
+fn collect_field_errors(t: &Tree<'_>, node: usize, env: &mut Envelope) {
+    match t.kind(node) {
+        Some(Kind::Obj) => {
+            for c in t.children(node) {
+                let Some(n) = t.node(c) else { continue };
+                let field = super::json::decode(n.key, n.key_esc, MAX_FIELD);
+                match t.kind(c) {
+                    Some(Kind::Arr) => {
+                        for m in t.children(c) {
+                            push_violation(env, &field, msg(t, Some(m)));
+                        }
+                    }
+                    _ => push_violation(env, &field, msg(t, Some(c))),
+                }
+            }
+        }
+        Some(Kind::Arr) => {
+            for c in t.children(node) {
+                if env.violations.len() >= MAX_VIOLATIONS {
+                    break;
+                }
+                match t.kind(c) {
+                    Some(Kind::Obj) => {
+                        let s = Slots::of(t, c);
+                        if let Some(loc) = arr_at(t, &s, K::Loc) {
+                            let m = msg(t, s.get(K::MsgAlt)).or_else(|| msg(t, s.get(K::Message)));
+                            push_violation(env, &loc_field(t, loc), m);
+                            continue;
+                        }
+                        let field = if let Some(p) = s.get(K::Pointer) {
+                            t.text(p, MAX_FIELD).map(|p| pointer_field(&p))
+                        } else if let Some(src) = obj_at(t, &s, K::Source) {
+                            source_field(t, src)
+                        } else {
+                            t.text(
+                                s.get(K::Field).or(s.get(K::Name)).unwrap_or(usize::MAX),
+                                MAX_FIELD,
+                            )
+                        };
+                        let m = msg(t, s.get(K::Detail))
+                            .or_else(|| msg(t, s.get(K::Message)))
+                            .or_else(|| msg(t, s.get(K::Reason)))
+                            .or_else(|| msg(t, s.get(K::DefaultMessage)))
+                            .or_else(|| msg(t, s.get(K::Title)));
+                        push_violation(env, field.as_deref().unwrap_or(""), m);
+                    }
+                    _ => push_violation(env, "", msg(t, Some(c))),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// pydantic `loc`: `["body", "items", 0, "sku"]` → `body.items.0.sku`.
+fn loc_field(t: &Tree<'_>, loc: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in t.children(loc).enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if let Some(s) = t.code(c, MAX_FIELD) {
+            out.push_str(&s);
+        }
+        if out.len() > MAX_FIELD * 4 {
+            break;
+        }
+    }
+    out
+}
+
+/// JSON:API `source`: `pointer` (as a dotted path), else `parameter`, else `header`.
+fn source_field(t: &Tree<'_>, src: usize) -> Option<String> {
+    let s = Slots::of(t, src);
+    if let Some(p) = s.get(K::Pointer).and_then(|p| t.text(p, MAX_FIELD)) {
+        return Some(pointer_field(&p));
+    }
+    s.get(K::Parameter)
+        .and_then(|p| t.text(p, MAX_FIELD))
+        .or_else(|| t.get(src, "header").and_then(|h| t.text(h, MAX_FIELD)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// {"error": {...}}
+
+fn error_object(t: &Tree<'_>, top: &Slots, e: usize) -> Option<Envelope> {
+    let es = Slots::of(t, e);
+    let details = es.get(K::Details);
+    let details_typed = details.is_some_and(|d| {
+        t.kind(d) == Some(Kind::Arr)
+            && t.children(d)
+                .any(|c| t.kind(c) == Some(Kind::Obj) && t.get(c, "@type").is_some())
+    });
+    let num_code = kind_at(t, &es, K::Code, Kind::Num).is_some();
+    if (num_code && is_str(t, es.get(K::Status)))
+        || details_typed
+        || (num_code && arr_at(t, &es, K::Errors).is_some())
+    {
+        return Some(google(t, top, &es));
+    }
+    if es.has(K::StripeOnly) {
+        return Some(typed_error(t, top, e, &es, Dialect::Stripe));
+    }
+    if es.has(K::Param) || (is_str(t, es.get(K::Type)) && es.has(K::Code)) {
+        return Some(typed_error(t, top, e, &es, Dialect::Openai));
+    }
+    if is_str(t, es.get(K::Code))
+        && (es.has(K::Target) || arr_at(t, &es, K::Details).is_some() || es.has(K::InnerError))
+    {
+        return Some(azure(t, top, e));
+    }
+    if [K::Code, K::ErrorCode, K::Message, K::MsgAlt, K::Type]
+        .iter()
+        .any(|k| es.has(*k))
+    {
+        return nested(t, top, &es);
+    }
+    None
+}
+
+/// Canonical gRPC status names by number.
+const GRPC_CODES: [&str; 17] = [
+    "OK",
+    "CANCELLED",
+    "UNKNOWN",
+    "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED",
+    "NOT_FOUND",
+    "ALREADY_EXISTS",
+    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED",
+    "FAILED_PRECONDITION",
+    "ABORTED",
+    "OUT_OF_RANGE",
+    "UNIMPLEMENTED",
+    "INTERNAL",
+    "UNAVAILABLE",
+    "DATA_LOSS",
+    "UNAUTHENTICATED",
+];
+
+/// google.rpc.Status, wrapped (`es` is the `error` object) or bare.
+fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
+    let mut env = Envelope {
+        dialect: Dialect::GoogleRpc,
+        code: code_str(t, es.get(K::Status)),
+        message: msg(t, es.get(K::Message)),
+        ..Envelope::default()
+    };
+    let mut reason: Option<String> = None;
+    if let Some(d) = arr_at(t, es, K::Details) {
+        env.details = Some(t.to_value(d));
+        for c in t.children(d) {
+            if t.kind(c) != Some(Kind::Obj) {
+                continue;
+            }
+            let s = Slots::of(t, c);
+            let Some(ty) = s.get(K::AtType).and_then(|i| t.text(i, 256)) else {
+                continue;
+            };
+            let name = ty.rsplit('/').next().unwrap_or(&ty);
+            match name {
+                "google.rpc.RetryInfo" => {
+                    fill(&mut env.retry_after, || {
+                        s.get(K::RetryDelay).and_then(|i| duration_at(t, i, SECS))
+                    });
+                }
+                "google.rpc.BadRequest" => {
+                    if let Some(fv) = arr_at(t, &s, K::FieldViolations) {
+                        for v in t.children(fv) {
+                            let vs = Slots::of(t, v);
+                            let field = t.text(vs.get(K::Field).unwrap_or(usize::MAX), MAX_FIELD);
+                            let m = msg(t, vs.get(K::Description))
+                                .or_else(|| msg(t, vs.get(K::Reason)));
+                            push_violation(&mut env, field.as_deref().unwrap_or(""), m);
+                        }
+                    }
+                }
+                "google.rpc.ErrorInfo" => fill(&mut reason, || code_str(t, s.get(K::Reason))),
+                "google.rpc.RequestInfo" => {
+                    fill(&mut env.request_id, || id(t, s.get(K::RequestId)));
+                }
+                _ => {}
+            }
+        }
+    }
+    // Without a `status` name: the ErrorInfo reason, else the legacy `errors[0].reason`, else
+    // the canonical name of a gRPC code number (bare Status).
+    fill(&mut env.code, || reason);
+    fill(&mut env.code, || {
+        let first = t.nth(arr_at(t, es, K::Errors)?, 0)?;
+        code_str(t, t.get(first, "reason"))
+    });
+    env.signals_error = env.code.is_some() || env.message.is_some();
+    hints(t, es, &mut env);
+    hints(t, top, &mut env);
+    env
+}
+
+fn bare_status(t: &Tree<'_>, top: &Slots) -> Option<Envelope> {
+    let code = top.get(K::Code).and_then(|i| t.int(i))?;
+    let status_named = is_str(t, top.get(K::Status));
+    let typed = arr_at(t, top, K::Details).is_some();
+    if !(status_named || typed)
+        || !top.has(K::Message)
+        || !top.only(&[K::Code, K::Message, K::Details, K::Status])
+    {
+        return None;
+    }
+    let mut env = google(t, &Slots::empty(), top);
+    if !status_named {
+        // A gRPC code number (0..=16) rather than an HTTP status.
+        let name = usize::try_from(code).ok().and_then(|c| GRPC_CODES.get(c))?;
+        if code == 0 {
+            return None;
+        }
+        env.code = Some((*name).to_owned());
+        env.signals_error = true;
+    }
+    Some(env)
+}
+
+/// Stripe and OpenAI: `{"error": {"type", "code", "message", "param", ...}}`. The code is
+/// `code` when it is a string, else `type`; `details` holds the other members.
+fn typed_error(t: &Tree<'_>, top: &Slots, e: usize, es: &Slots, dialect: Dialect) -> Envelope {
+    let mut env = Envelope {
+        dialect,
+        code: code_str(t, es.get(K::Code)).or_else(|| code_str(t, es.get(K::Type))),
+        message: msg(t, es.get(K::Message)),
+        ..Envelope::default()
+    };
+    let mut rest = Map::new();
+    for c in t.children(e) {
+        let Some(n) = t.node(c) else { continue };
+        let k = super::json::decode(n.key, n.key_esc, usize::MAX);
+        if !matches!(&*k, "code" | "message") {
+            rest.insert(k.into_owned(), t.to_value(c));
+        }
+    }
+    if !rest.is_empty() {
+        env.details = Some(Value::Object(rest));
+    }
+    env.signals_error = env.code.is_some() || env.message.is_some();
+    hints(t, es, &mut env);
+    hints(t, top, &mut env);
+    env
+}
+
+/// Azure / OData: `{"error": {"code", "message", "target", "details": [...], "innererror"}}`
+/// and `{"odata.error": {"code", "message": {"lang", "value"}}}`.
+fn azure(t: &Tree<'_>, top: &Slots, e: usize) -> Envelope {
+    let es = Slots::of(t, e);
+    let message = match es.get(K::Message) {
+        Some(m) if t.kind(m) == Some(Kind::Obj) => msg(t, t.get(m, "value")),
+        m => msg(t, m),
+    };
+    let mut env = Envelope {
+        dialect: Dialect::Azure,
+        code: code_any(t, es.get(K::Code)),
+        message,
+        ..Envelope::default()
+    };
+    if let Some(d) = arr_at(t, &es, K::Details) {
+        env.details = Some(t.to_value(d));
+        for c in t.children(d) {
+            if t.kind(c) != Some(Kind::Obj) {
+                continue;
+            }
+            let s = Slots::of(t, c);
+            if let Some(target) = s.get(K::Target).and_then(|i| t.text(i, MAX_FIELD)) {
+                push_violation(&mut env, &target, msg(t, s.get(K::Message)));
+            }
+        }
+    } else if let Some(inner) = es.get(K::InnerError) {
+        env.details = Some(t.to_value(inner));
+    }
+    env.signals_error = env.code.is_some() || env.message.is_some();
+    hints(t, &es, &mut env);
+    hints(t, top, &mut env);
+    env
+}
+
+/// The seeds' nested envelope: `{"error": {"code", "message", "details": {...}}}`.
+fn nested(t: &Tree<'_>, top: &Slots, es: &Slots) -> Option<Envelope> {
+    let mut env = Envelope {
+        dialect: Dialect::Nested,
+        code: code_any(t, es.get(K::Code))
+            .or_else(|| code_any(t, es.get(K::ErrorCode)))
+            .or_else(|| code_str(t, es.get(K::Type))),
+        message: msg(t, es.get(K::Message))
+            .or_else(|| msg(t, es.get(K::MsgAlt)))
+            .or_else(|| msg(t, es.get(K::Reason)))
+            .or_else(|| msg(t, es.get(K::Description))),
+        ..Envelope::default()
+    };
+    if env.code.is_none() && env.message.is_none() {
+        return None;
+    }
+    if let Some(d) = es.get(K::Details) {
+        match t.kind(d) {
+            Some(Kind::Null) | None => {}
+            Some(Kind::Obj) => {
+                env.details = Some(t.to_value(d));
+                hints(t, &Slots::of(t, d), &mut env);
+            }
+            Some(Kind::Arr) => {
+                env.details = Some(t.to_value(d));
+                collect_field_errors(t, d, &mut env);
+            }
+            Some(_) => env.details = Some(t.to_value(d)),
+        }
+    }
+    env.signals_error = true;
+    hints(t, es, &mut env);
+    hints(t, top, &mut env);
+    Some(env)
+}
+
+// ---------------------------------------------------------------------------------------------
+// {"errors": [...]}
+
+fn errors_member(t: &Tree<'_>, top: &Slots, errs: usize) -> Option<Envelope> {
+    match t.kind(errs) {
+        Some(Kind::Arr) => {}
+        Some(Kind::Obj) if t.len(errs) > 0 => {
+            // Rails-style {"errors": {"email": ["is invalid"]}}.
+            let mut env = generic(t, top, Dialect::Json, false);
+            collect_field_errors(t, errs, &mut env);
+            if env.violations.is_empty() {
+                return None;
+            }
+            fill(&mut env.message, || {
+                env.violations.first().map(|v| v.message.clone())
+            });
+            env.signals_error = true;
+            return Some(env);
+        }
+        _ => return None,
+    }
+    let has_data = top.has(K::Data);
+    if t.len(errs) == 0 {
+        return has_data.then(|| Envelope {
+            dialect: Dialect::Graphql,
+            ..Envelope::default()
+        });
+    }
+    let (mut gql, mut japi, mut msg_only) = (false, false, true);
+    for c in t.children(errs).take(20) {
+        if t.kind(c) != Some(Kind::Obj) {
+            msg_only = false;
+            continue;
+        }
+        let s = Slots::of(t, c);
+        gql |= s.has(K::Extensions) || s.has(K::Locations) || s.has(K::Path);
+        japi |=
+            s.has(K::Title) || s.has(K::Detail) || s.has(K::Source) || is_str(t, s.get(K::Status));
+        msg_only &= s.has(K::Message) && !s.has(K::Code);
+    }
+    if gql || (!japi && (has_data || msg_only)) {
+        return Some(graphql(t, top, errs));
+    }
+    if japi {
+        return Some(json_api(t, top, errs));
+    }
+    // A plain list of {"code", "message"} objects (Twitter v1.1 and many others).
+    let mut env = generic(t, top, Dialect::Json, true);
+    env.signals_error = env.code.is_some() || env.message.is_some();
+    Some(env)
+}
+
+fn graphql(t: &Tree<'_>, top: &Slots, errs: usize) -> Envelope {
+    let mut env = Envelope {
+        dialect: Dialect::Graphql,
+        signals_error: true,
+        ..Envelope::default()
+    };
+    for c in t.children(errs).take(MAX_VIOLATIONS) {
+        if t.kind(c) != Some(Kind::Obj) {
+            continue;
+        }
+        let s = Slots::of(t, c);
+        fill(&mut env.message, || msg(t, s.get(K::Message)));
+        let ext = obj_at(t, &s, K::Extensions);
+        if env.code.is_none() {
+            let xs = ext.map(|x| Slots::of(t, x));
+            env.code = xs
+                .as_ref()
+                .and_then(|xs| code_any(t, xs.get(K::Code)))
+                .or_else(|| code_str(t, s.get(K::Type)))
+                .or_else(|| {
+                    xs.as_ref()
+                        .and_then(|xs| code_str(t, xs.get(K::Classification)))
+                });
+            if env.code.is_some() {
+                if let Some(x) = ext {
+                    env.details = Some(t.to_value(x));
+                }
+            }
+        }
+        if let Some(x) = ext {
+            hints(t, &Slots::of(t, x), &mut env);
+        }
+        if env.code.is_some() && env.message.is_some() {
+            break;
+        }
+    }
+    if let Some(x) = obj_at(t, top, K::Extensions) {
+        hints(t, &Slots::of(t, x), &mut env);
+    }
+    hints(t, top, &mut env);
+    env
+}
+
+fn json_api(t: &Tree<'_>, top: &Slots, errs: usize) -> Envelope {
+    let mut env = Envelope {
+        dialect: Dialect::JsonApi,
+        signals_error: true,
+        ..Envelope::default()
+    };
+    for c in t.children(errs) {
+        if t.kind(c) != Some(Kind::Obj) {
+            continue;
+        }
+        let s = Slots::of(t, c);
+        let title = msg(t, s.get(K::Title));
+        fill(&mut env.code, || {
+            code_any(t, s.get(K::Code))
+                .or_else(|| title.as_deref().map(|x| cut(x, MAX_CODE).to_owned()))
+        });
+        let detail = msg(t, s.get(K::Detail));
+        fill(&mut env.message, || {
+            detail.clone().or_else(|| title.clone())
+        });
+        if let Some(src) = obj_at(t, &s, K::Source) {
+            if let Some(field) = source_field(t, src) {
+                push_violation(&mut env, &field, detail.or(title));
+            }
+        }
+        if env.violations.len() >= MAX_VIOLATIONS {
+            break;
+        }
+    }
+    hints(t, top, &mut env);
+    env
+}
+
+// ---------------------------------------------------------------------------------------------
+// Spring Boot, flat / minimal / OAuth, detail, DRF
+
+fn spring_boot(t: &Tree<'_>, top: &Slots) -> Envelope {
+    let message = msg(t, top.get(K::Message)).filter(|m| m != "No message available");
+    let mut env = Envelope {
+        dialect: Dialect::SpringBoot,
+        message: message.or_else(|| msg(t, top.get(K::Error))),
+        ..Envelope::default()
+    };
+    if let Some(errs) = arr_at(t, top, K::Errors) {
+        collect_field_errors(t, errs, &mut env);
+    }
+    env.signals_error = true;
+    hints(t, top, &mut env);
+    env
+}
+
+fn flat_family(t: &Tree<'_>, top: &Slots, err_str: bool) -> Envelope {
+    let error = if err_str {
+        msg(t, top.get(K::Error))
+    } else {
+        None
+    };
+    let error_code = code_any(t, top.get(K::ErrorCode));
+    // OAuth 2.0 (RFC 6749 §5.2, RFC 6750 §3): the `error` member is the code.
+    if err_str && error_code.is_none() && (top.has(K::ErrorDescription) || top.has(K::ErrorUri)) {
+        let mut env = Envelope {
+            dialect: Dialect::Oauth,
+            code: error.as_deref().map(|e| cut(e, MAX_CODE).to_owned()),
+            message: msg(t, top.get(K::ErrorDescription)).or(error),
+            signals_error: true,
+            ..Envelope::default()
+        };
+        hints(t, top, &mut env);
+        return env;
+    }
+    let flat = (error_code.is_some()
+        && [
+            K::Detail,
+            K::Retryable,
+            K::RequestId,
+            K::ReferenceId,
+            K::Message,
+        ]
+        .iter()
+        .any(|k| top.has(*k)))
+        || (err_str
+            && [K::Detail, K::Retryable, K::RequestId, K::ReferenceId]
+                .iter()
+                .any(|k| top.has(*k)));
+    let mut env = Envelope {
+        dialect: if flat {
+            Dialect::Flat
+        } else {
+            Dialect::Minimal
+        },
+        code: error_code,
+        signals_error: true,
+        ..Envelope::default()
+    };
+    if flat {
+        let d = top.get(K::Detail);
+        env.message = msg(t, d)
+            .or_else(|| msg(t, top.get(K::Message)))
+            .or_else(|| error.clone());
+        if let Some(d) = d {
+            if matches!(t.kind(d), Some(Kind::Arr | Kind::Obj)) {
+                collect_field_errors(t, d, &mut env);
+            }
+        }
+    } else {
+        // {"error": "..."} alone, or with `error_code` (seed 003), or NestJS/Boom's
+        // {"statusCode", "error": "Bad Request", "message": "..." | [...]}.
+        match top.get(K::Message) {
+            Some(m) if t.kind(m) == Some(Kind::Arr) => {
+                collect_field_errors(t, m, &mut env);
+                env.message = env.violations.first().map(|v| v.message.clone());
+            }
+            m => env.message = msg(t, m),
+        }
+        fill(&mut env.message, || error.clone());
+        if env.code.is_none() {
+            env.code = error
+                .as_deref()
+                .filter(|e| code_like(e))
+                .map(|e| cut(e, MAX_CODE).to_owned());
+        }
+    }
+    if let Some(e) = obj_at(t, top, K::Details) {
+        hints(t, &Slots::of(t, e), &mut env);
+    }
+    hints(t, top, &mut env);
+    env
+}
+
+fn detail(t: &Tree<'_>, top: &Slots, d: usize) -> Option<Envelope> {
+    match t.kind(d)? {
+        Kind::Arr => {
+            // FastAPI / pydantic: [{"loc": [...], "msg": "...", "type": "..."}].
+            let first = t.nth(d, 0)?;
+            if t.kind(first) != Some(Kind::Obj) {
+                return None;
+            }
+            let fs = Slots::of(t, first);
+            if !(fs.has(K::Loc) || fs.has(K::MsgAlt)) {
+                return None;
+            }
+            let mut env = Envelope {
+                dialect: Dialect::Fastapi,
+                signals_error: true,
+                ..Envelope::default()
+            };
+            collect_field_errors(t, d, &mut env);
+            env.message = env.violations.first().map(|v| v.message.clone());
+            hints(t, top, &mut env);
+            Some(env)
+        }
+        Kind::Str | Kind::StrEsc | Kind::Obj => {
+            // FastAPI's HTTPException and DRF: {"detail": "..."}, maybe with a `code`.
+            let allowed = [
+                K::Detail,
+                K::Code,
+                K::ErrorCode,
+                K::Status,
+                K::StatusCode,
+                K::Messages,
+                K::RequestId,
+            ];
+            if !top.only(&allowed) {
+                return None;
+            }
+            let mut env = Envelope {
+                dialect: Dialect::Detail,
+                code: code_any(t, top.get(K::Code)).or_else(|| code_any(t, top.get(K::ErrorCode))),
+                message: msg(t, Some(d)),
+                ..Envelope::default()
+            };
+            if t.kind(d) == Some(Kind::Obj) {
+                let s = Slots::of(t, d);
+                fill(&mut env.code, || {
+                    code_any(t, s.get(K::Code)).or_else(|| code_any(t, s.get(K::ErrorCode)))
+                });
+                fill(&mut env.message, || {
+                    msg(t, s.get(K::Message))
+                        .or_else(|| msg(t, s.get(K::MsgAlt)))
+                        .or_else(|| msg(t, s.get(K::Detail)))
+                        .or_else(|| msg(t, s.get(K::Error)))
+                });
+                hints(t, &s, &mut env);
+            }
+            env.signals_error = env.code.is_some() || env.message.is_some();
+            hints(t, top, &mut env);
+            Some(env)
+        }
+        _ => None,
+    }
+}
+
+/// A sentence-like validation message (DRF's and Django's all end in `.`): keeps
+/// `{"tags": ["a", "b"]}` or `{"notes": ["call back"]}` from being read as field errors.
+fn sentence(s: &str) -> bool {
+    let s = s.trim();
+    s.len() > 1 && s.ends_with('.')
+}
+
+/// Field → messages, one level of nesting (nested serializers, `many=True` lists).
+fn drf_collect(
+    t: &Tree<'_>,
+    node: usize,
+    prefix: &str,
+    depth: u8,
+    out: &mut Vec<(String, usize)>,
+) -> bool {
+    if depth > 2 {
+        return false;
+    }
+    let mut any = false;
+    for c in t.children(node) {
+        let Some(n) = t.node(c) else { return false };
+        let key = super::json::decode(n.key, n.key_esc, MAX_FIELD);
+        let field = if depth == 0 && key == "non_field_errors" {
+            String::new()
+        } else if prefix.is_empty() {
+            key.into_owned()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match t.kind(c) {
+            Some(Kind::Arr) if t.len(c) > 0 => {
+                for (i, m) in t.children(c).enumerate() {
+                    match t.kind(m) {
+                        Some(Kind::Str | Kind::StrEsc) => {
+                            let Some(raw) = t.text(m, 200) else {
+                                return false;
+                            };
+                            if !sentence(&raw) {
+                                return false;
+                            }
+                            if out.len() < MAX_VIOLATIONS {
+                                out.push((field.clone(), m));
+                            }
+                        }
+                        Some(Kind::Obj) => {
+                            if t.len(m) > 0
+                                && !drf_collect(t, m, &format!("{field}.{i}"), depth + 1, out)
+                            {
+                                return false;
+                            }
+                        }
+                        _ => return false,
+                    }
+                }
+                any = true;
+            }
+            Some(Kind::Obj) if t.len(c) > 0 => {
+                if !drf_collect(t, c, &field, depth + 1, out) {
+                    return false;
+                }
+                any = true;
+            }
+            _ => return false,
+        }
+    }
+    any
+}
+
+fn drf(t: &Tree<'_>, o: usize) -> Option<Envelope> {
+    let mut found = Vec::new();
+    if !drf_collect(t, o, "", 0, &mut found) || found.is_empty() {
+        return None;
+    }
+    let mut env = Envelope {
+        dialect: Dialect::Drf,
+        signals_error: true,
+        ..Envelope::default()
+    };
+    for (field, m) in found {
+        push_violation(&mut env, &field, msg(t, Some(m)));
+    }
+    env.message = env.violations.first().map(|v| v.message.clone());
+    Some(env)
+}

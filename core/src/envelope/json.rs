@@ -1,0 +1,739 @@
+//! A small, bounded JSON reader made for error envelopes.
+//!
+//! It parses into a flat "tape" of [`Node`]s that borrow from the body (strings stay raw until
+//! something asks for them), iteratively (no recursion, so no stack overflow on deep input),
+//! with a depth cap checked at every opening bracket. Besides the full parser there are two
+//! cheap linear scans that never build anything: [`structure`] (does the value close, and how
+//! deep is it) and [`salvage`] (pull a few well-known string members out of broken JSON).
+
+use serde_json::{Map, Number, Value};
+use std::borrow::Cow;
+
+/// What a node is. Strings remember whether their raw text holds escapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Null,
+    True,
+    False,
+    Num,
+    Str,
+    StrEsc,
+    Arr,
+    Obj,
+}
+
+/// One value of the tape, in document order. A container's children follow it; `end` is the
+/// index one past its last descendant, so the next sibling of node `i` is `nodes[i].end`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Node<'a> {
+    pub kind: Kind,
+    /// The member name (raw, between the quotes) when the parent is an object.
+    pub key: &'a str,
+    /// Whether `key` holds escapes.
+    pub key_esc: bool,
+    /// String contents (raw, between the quotes) or a number literal; empty otherwise.
+    pub raw: &'a str,
+    /// One past the last node of this subtree.
+    pub end: u32,
+}
+
+/// Why a parse stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fail {
+    /// The input ended inside a value.
+    Eof,
+    /// A byte that JSON does not allow there.
+    Syntax,
+    /// A container nested deeper than the cap.
+    TooDeep,
+}
+
+/// A parsed document: node 0 is the root.
+#[derive(Debug)]
+pub(super) struct Tree<'a> {
+    pub nodes: Vec<Node<'a>>,
+}
+
+fn skip_ws(b: &[u8], mut pos: usize) -> usize {
+    while let Some(c) = b.get(pos) {
+        if matches!(c, b' ' | b'\n' | b'\r' | b'\t') {
+            pos += 1;
+        } else {
+            break;
+        }
+    }
+    pos
+}
+
+/// Scan a string whose opening quote is at `pos - 1`. Returns (raw contents, has escapes,
+/// position after the closing quote).
+fn scan_string(src: &str, pos: usize) -> Result<(&str, bool, usize), Fail> {
+    let b = src.as_bytes();
+    let start = pos;
+    let mut pos = pos;
+    let mut esc = false;
+    loop {
+        match b.get(pos) {
+            None => return Err(Fail::Eof),
+            Some(b'"') => break,
+            Some(b'\\') => {
+                esc = true;
+                match b.get(pos + 1) {
+                    None => return Err(Fail::Eof),
+                    Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => pos += 2,
+                    Some(b'u') => {
+                        for i in 2..6 {
+                            match b.get(pos + i) {
+                                None => return Err(Fail::Eof),
+                                Some(h) if h.is_ascii_hexdigit() => {}
+                                Some(_) => return Err(Fail::Syntax),
+                            }
+                        }
+                        pos += 6;
+                    }
+                    Some(_) => return Err(Fail::Syntax),
+                }
+            }
+            Some(_) => pos += 1,
+        }
+    }
+    let raw = src.get(start..pos).ok_or(Fail::Syntax)?;
+    Ok((raw, esc, pos + 1))
+}
+
+fn scan_digits(b: &[u8], mut pos: usize) -> Result<usize, Fail> {
+    match b.get(pos) {
+        None => return Err(Fail::Eof),
+        Some(c) if c.is_ascii_digit() => pos += 1,
+        Some(_) => return Err(Fail::Syntax),
+    }
+    while b.get(pos).is_some_and(u8::is_ascii_digit) {
+        pos += 1;
+    }
+    Ok(pos)
+}
+
+/// Scan a number starting at `pos`; returns the position after it.
+fn scan_number(b: &[u8], mut pos: usize) -> Result<usize, Fail> {
+    if b.get(pos) == Some(&b'-') {
+        pos += 1;
+    }
+    match b.get(pos) {
+        None => return Err(Fail::Eof),
+        Some(b'0') => pos += 1,
+        Some(b'1'..=b'9') => pos = scan_digits(b, pos)?,
+        Some(_) => return Err(Fail::Syntax),
+    }
+    if b.get(pos) == Some(&b'.') {
+        pos = scan_digits(b, pos + 1)?;
+    }
+    if matches!(b.get(pos), Some(b'e' | b'E')) {
+        pos += 1;
+        if matches!(b.get(pos), Some(b'+' | b'-')) {
+            pos += 1;
+        }
+        pos = scan_digits(b, pos)?;
+    }
+    Ok(pos)
+}
+
+fn scan_literal(b: &[u8], pos: usize, lit: &[u8]) -> Result<usize, Fail> {
+    for (i, want) in lit.iter().enumerate() {
+        match b.get(pos + i) {
+            None => return Err(Fail::Eof),
+            Some(c) if c == want => {}
+            Some(_) => return Err(Fail::Syntax),
+        }
+    }
+    Ok(pos + lit.len())
+}
+
+/// Parse one JSON value at the start of `src` (leading whitespace allowed). Returns the tree
+/// and the position just after the value. Containers deeper than `max_depth` fail with
+/// [`Fail::TooDeep`] as soon as their opening bracket is seen.
+pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fail> {
+    let b = src.as_bytes();
+    // A rough guess: one node per 12 bytes, bounded so a small body costs one small allocation.
+    let mut nodes: Vec<Node<'_>> = Vec::with_capacity((b.len() / 12).clamp(4, 4096));
+    // Open containers: (node index, is object).
+    let mut stack: Vec<(usize, bool)> = Vec::with_capacity(max_depth.min(16));
+    let mut pos = skip_ws(b, 0);
+    let mut key: &str = "";
+    let mut key_esc = false;
+
+    'value: loop {
+        // Expecting a value at `pos`.
+        let idx = nodes.len();
+        let end_u32 = u32::try_from(idx + 1).map_err(|_| Fail::Syntax)?;
+        let mut node = Node {
+            kind: Kind::Null,
+            key,
+            key_esc,
+            raw: "",
+            end: end_u32,
+        };
+        key = "";
+        key_esc = false;
+        match b.get(pos) {
+            None => return Err(Fail::Eof),
+            Some(&c @ (b'{' | b'[')) => {
+                if stack.len() >= max_depth {
+                    return Err(Fail::TooDeep);
+                }
+                let is_obj = c == b'{';
+                node.kind = if is_obj { Kind::Obj } else { Kind::Arr };
+                nodes.push(node);
+                stack.push((idx, is_obj));
+                pos = skip_ws(b, pos + 1);
+                let close = if is_obj { b'}' } else { b']' };
+                match b.get(pos) {
+                    None => return Err(Fail::Eof),
+                    Some(&c) if c == close => {
+                        // Empty container: closed below, with the general "after a value" code.
+                    }
+                    Some(_) if is_obj => {
+                        let (k, e, p) = member_name(src, pos)?;
+                        key = k;
+                        key_esc = e;
+                        pos = p;
+                        continue 'value;
+                    }
+                    Some(_) => continue 'value,
+                }
+            }
+            Some(b'"') => {
+                let (raw, esc, p) = scan_string(src, pos + 1)?;
+                node.kind = if esc { Kind::StrEsc } else { Kind::Str };
+                node.raw = raw;
+                nodes.push(node);
+                pos = p;
+            }
+            Some(b't') => {
+                pos = scan_literal(b, pos, b"true")?;
+                node.kind = Kind::True;
+                nodes.push(node);
+            }
+            Some(b'f') => {
+                pos = scan_literal(b, pos, b"false")?;
+                node.kind = Kind::False;
+                nodes.push(node);
+            }
+            Some(b'n') => {
+                pos = scan_literal(b, pos, b"null")?;
+                nodes.push(node);
+            }
+            Some(b'-' | b'0'..=b'9') => {
+                let start = pos;
+                pos = scan_number(b, pos)?;
+                node.kind = Kind::Num;
+                node.raw = src.get(start..pos).ok_or(Fail::Syntax)?;
+                nodes.push(node);
+            }
+            Some(_) => return Err(Fail::Syntax),
+        }
+
+        // After a value: close containers or move to the next member / element.
+        loop {
+            let Some(&(open, is_obj)) = stack.last() else {
+                return Ok((Tree { nodes }, pos));
+            };
+            pos = skip_ws(b, pos);
+            match b.get(pos) {
+                None => return Err(Fail::Eof),
+                Some(b',') => {
+                    pos = skip_ws(b, pos + 1);
+                    if is_obj {
+                        let (k, e, p) = member_name(src, pos)?;
+                        key = k;
+                        key_esc = e;
+                        pos = p;
+                    }
+                    continue 'value;
+                }
+                Some(b'}') if is_obj => {}
+                Some(b']') if !is_obj => {}
+                Some(_) => return Err(Fail::Syntax),
+            }
+            pos += 1;
+            let end = u32::try_from(nodes.len()).map_err(|_| Fail::Syntax)?;
+            if let Some(n) = nodes.get_mut(open) {
+                n.end = end;
+            }
+            stack.pop();
+        }
+    }
+}
+
+/// `"name"` then `:` at `pos`; returns (raw name, has escapes, position of the value).
+fn member_name(src: &str, pos: usize) -> Result<(&str, bool, usize), Fail> {
+    let b = src.as_bytes();
+    match b.get(pos) {
+        None => return Err(Fail::Eof),
+        Some(b'"') => {}
+        Some(_) => return Err(Fail::Syntax),
+    }
+    let (k, esc, p) = scan_string(src, pos + 1)?;
+    let p = skip_ws(b, p);
+    match b.get(p) {
+        None => Err(Fail::Eof),
+        Some(b':') => Ok((k, esc, skip_ws(b, p + 1))),
+        Some(_) => Err(Fail::Syntax),
+    }
+}
+
+/// What a cheap pass over brackets (respecting strings) says about a body that starts with
+/// `{` or `[`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Structure {
+    /// The outermost value closes within the bytes seen.
+    pub closes: bool,
+    /// The deepest nesting seen (stops counting once past the cap).
+    pub too_deep: bool,
+}
+
+/// Count brackets, skipping strings, until the outermost container closes or the input ends.
+/// Never allocates.
+pub(super) fn structure(src: &str, max_depth: usize) -> Structure {
+    let b = src.as_bytes();
+    let mut depth = 0usize;
+    let mut too_deep = false;
+    let mut pos = skip_ws(b, 0);
+    while let Some(&c) = b.get(pos) {
+        match c {
+            b'"' => {
+                // Skip the string; an escape skips the next byte.
+                pos += 1;
+                loop {
+                    match b.get(pos) {
+                        None => {
+                            return Structure {
+                                closes: false,
+                                too_deep,
+                            }
+                        }
+                        Some(b'"') => break,
+                        Some(b'\\') => pos += 2,
+                        Some(_) => pos += 1,
+                    }
+                }
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > max_depth {
+                    too_deep = true;
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return Structure {
+                        closes: true,
+                        too_deep,
+                    };
+                }
+            }
+            _ => {}
+        }
+        pos += 1;
+    }
+    Structure {
+        closes: false,
+        too_deep,
+    }
+}
+
+/// String members found by [`salvage`] (raw, escapes not decoded).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Salvaged<'a> {
+    pub code: Option<(&'a str, bool)>,
+    pub error_code: Option<(&'a str, bool)>,
+    pub message: Option<(&'a str, bool)>,
+    pub error: Option<(&'a str, bool)>,
+    pub detail: Option<(&'a str, bool)>,
+    pub request_id: Option<(&'a str, bool)>,
+}
+
+/// Pull the first complete string value of `"code"`, `"error_code"`, `"message"`, `"error"`,
+/// `"detail"` and `"request_id"` members out of JSON that could not be parsed (cut short, too
+/// deep, malformed), at any depth. One linear pass; strings are skipped properly, so a member
+/// name quoted inside another string is not mistaken for one. Never allocates.
+pub(super) fn salvage(src: &str) -> Salvaged<'_> {
+    let b = src.as_bytes();
+    let mut out = Salvaged::default();
+    let mut pos = 0usize;
+    while let Some(&c) = b.get(pos) {
+        if c != b'"' {
+            pos += 1;
+            continue;
+        }
+        let Ok((s, _esc, after)) = scan_string(src, pos + 1) else {
+            // An unterminated or broken string: nothing more to find.
+            break;
+        };
+        let p = skip_ws(b, after);
+        if b.get(p) != Some(&b':') {
+            pos = after;
+            continue;
+        }
+        let slot = match s {
+            "code" => &mut out.code,
+            "error_code" => &mut out.error_code,
+            "message" => &mut out.message,
+            "error" => &mut out.error,
+            "detail" => &mut out.detail,
+            "request_id" => &mut out.request_id,
+            _ => {
+                pos = p + 1;
+                continue;
+            }
+        };
+        let v = skip_ws(b, p + 1);
+        if b.get(v) == Some(&b'"') {
+            match scan_string(src, v + 1) {
+                Ok((val, esc, after_val)) => {
+                    if slot.is_none() {
+                        *slot = Some((val, esc));
+                    }
+                    pos = after_val;
+                }
+                Err(_) => break,
+            }
+        } else {
+            pos = v;
+        }
+    }
+    out
+}
+
+/// Decode the raw contents of a JSON string (escapes resolved, lone surrogates replaced by
+/// U+FFFD), keeping at most `max_chars` characters.
+pub(super) fn decode(raw: &str, esc: bool, max_chars: usize) -> Cow<'_, str> {
+    if !esc {
+        return Cow::Borrowed(cut_chars(raw, max_chars));
+    }
+    let mut out = String::with_capacity(raw.len().min(max_chars.saturating_mul(4)));
+    let mut n = 0usize;
+    let mut it = raw.char_indices();
+    while let Some((i, c)) = it.next() {
+        if n >= max_chars {
+            break;
+        }
+        if c != '\\' {
+            out.push(c);
+            n += 1;
+            continue;
+        }
+        let Some((_, e)) = it.next() else { break };
+        let ch = match e {
+            '"' => '"',
+            '\\' => '\\',
+            '/' => '/',
+            'b' => '\u{8}',
+            'f' => '\u{c}',
+            'n' => '\n',
+            'r' => '\r',
+            't' => '\t',
+            'u' => {
+                let hi = hex4(raw, i + 2);
+                // Skip the four hex digits.
+                for _ in 0..4 {
+                    it.next();
+                }
+                match hi {
+                    Some(h @ 0xD800..=0xDBFF) => {
+                        // A high surrogate: a low one must follow as `\uDC00`..`\uDFFF`.
+                        let lo = if raw.get(i + 6..i + 8) == Some("\\u") {
+                            hex4(raw, i + 8).filter(|l| (0xDC00..=0xDFFF).contains(l))
+                        } else {
+                            None
+                        };
+                        match lo {
+                            Some(l) => {
+                                for _ in 0..6 {
+                                    it.next();
+                                }
+                                let cp = 0x10000 + ((h - 0xD800) << 10) + (l - 0xDC00);
+                                char::from_u32(cp).unwrap_or('\u{FFFD}')
+                            }
+                            None => '\u{FFFD}',
+                        }
+                    }
+                    Some(cp) => char::from_u32(cp).unwrap_or('\u{FFFD}'),
+                    None => '\u{FFFD}',
+                }
+            }
+            other => other,
+        };
+        out.push(ch);
+        n += 1;
+    }
+    Cow::Owned(out)
+}
+
+fn hex4(s: &str, at: usize) -> Option<u32> {
+    let h = s.get(at..at + 4)?;
+    u32::from_str_radix(h, 16).ok()
+}
+
+/// The longest prefix of `s` with at most `max_chars` characters.
+pub(super) fn cut_chars(s: &str, max_chars: usize) -> &str {
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => s.get(..i).unwrap_or(s),
+        None => s,
+    }
+}
+
+impl<'a> Tree<'a> {
+    /// The node at `i`.
+    pub fn node(&self, i: usize) -> Option<&Node<'a>> {
+        self.nodes.get(i)
+    }
+
+    /// The kind of node `i` (`None` when out of range).
+    pub fn kind(&self, i: usize) -> Option<Kind> {
+        self.nodes.get(i).map(|n| n.kind)
+    }
+
+    /// The children of container `i` (empty for scalars).
+    pub fn children(&self, i: usize) -> Children<'_, 'a> {
+        let end = match self.nodes.get(i) {
+            Some(n) if matches!(n.kind, Kind::Arr | Kind::Obj) => n.end as usize,
+            _ => 0,
+        };
+        Children {
+            tree: self,
+            next: i + 1,
+            end,
+        }
+    }
+
+    /// The last member of object `i` named `name` (JSON parsers commonly let the last of
+    /// duplicate names win).
+    pub fn get(&self, i: usize, name: &str) -> Option<usize> {
+        if self.kind(i) != Some(Kind::Obj) {
+            return None;
+        }
+        let mut found = None;
+        for c in self.children(i) {
+            if let Some(n) = self.nodes.get(c) {
+                if key_is(n, name) {
+                    found = Some(c);
+                }
+            }
+        }
+        found
+    }
+
+    /// The number of children of container `i`.
+    pub fn len(&self, i: usize) -> usize {
+        self.children(i).count()
+    }
+
+    /// The `n`-th child of container `i`.
+    pub fn nth(&self, i: usize, n: usize) -> Option<usize> {
+        self.children(i).nth(n)
+    }
+
+    /// The decoded text of string node `i`, trimmed, at most `max_chars` characters; `None`
+    /// for other kinds and for strings that are empty after trimming.
+    pub fn text(&self, i: usize, max_chars: usize) -> Option<String> {
+        let n = self.nodes.get(i)?;
+        let esc = match n.kind {
+            Kind::Str => false,
+            Kind::StrEsc => true,
+            _ => return None,
+        };
+        let s = decode(n.raw.trim_start(), esc, max_chars);
+        let t = s.trim();
+        if t.is_empty() {
+            None
+        } else {
+            Some(t.to_owned())
+        }
+    }
+
+    /// Like [`Tree::text`], but an integer literal also counts (`"code": 404` → `"404"`).
+    pub fn code(&self, i: usize, max_chars: usize) -> Option<String> {
+        let n = self.nodes.get(i)?;
+        if n.kind == Kind::Num {
+            if n.raw.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
+                return Some(cut_chars(n.raw, max_chars).to_owned());
+            }
+            return None;
+        }
+        self.text(i, max_chars)
+    }
+
+    /// True when node `i` is a string equal to `s` (escapes resolved).
+    pub fn str_is(&self, i: usize, s: &str) -> bool {
+        match self.nodes.get(i) {
+            Some(n) if n.kind == Kind::Str => n.raw == s,
+            Some(n) if n.kind == Kind::StrEsc => decode(n.raw, true, s.len() + 1) == s,
+            _ => false,
+        }
+    }
+
+    /// Node `i` as a boolean.
+    pub fn boolean(&self, i: usize) -> Option<bool> {
+        match self.kind(i)? {
+            Kind::True => Some(true),
+            Kind::False => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The literal of number node `i`.
+    pub fn num_raw(&self, i: usize) -> Option<&'a str> {
+        match self.nodes.get(i) {
+            Some(n) if n.kind == Kind::Num => Some(n.raw),
+            _ => None,
+        }
+    }
+
+    /// Node `i` as an integer, when it is an integer literal.
+    pub fn int(&self, i: usize) -> Option<i64> {
+        self.num_raw(i)?.parse().ok()
+    }
+
+    /// Node `i` as a [`serde_json::Value`]. Recursion is bounded by the parse depth cap.
+    pub fn to_value(&self, i: usize) -> Value {
+        let Some(n) = self.nodes.get(i) else {
+            return Value::Null;
+        };
+        match n.kind {
+            Kind::Null => Value::Null,
+            Kind::True => Value::Bool(true),
+            Kind::False => Value::Bool(false),
+            Kind::Num => number(n.raw),
+            Kind::Str => Value::String(n.raw.to_owned()),
+            Kind::StrEsc => Value::String(decode(n.raw, true, usize::MAX).into_owned()),
+            Kind::Arr => Value::Array(self.children(i).map(|c| self.to_value(c)).collect()),
+            Kind::Obj => {
+                let mut m = Map::new();
+                for c in self.children(i) {
+                    if let Some(cn) = self.nodes.get(c) {
+                        m.insert(
+                            decode(cn.key, cn.key_esc, usize::MAX).into_owned(),
+                            self.to_value(c),
+                        );
+                    }
+                }
+                Value::Object(m)
+            }
+        }
+    }
+}
+
+/// A number literal as a JSON number: integers exactly when they fit, else a float; a float
+/// that does not fit (`1e999`) becomes `null`.
+fn number(raw: &str) -> Value {
+    if !raw.bytes().any(|c| matches!(c, b'.' | b'e' | b'E')) {
+        if let Ok(v) = raw.parse::<i64>() {
+            return Value::Number(v.into());
+        }
+        if let Ok(v) = raw.parse::<u64>() {
+            return Value::Number(v.into());
+        }
+    }
+    raw.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+/// True when node `n`'s member name is `name`.
+pub(super) fn key_is(n: &Node<'_>, name: &str) -> bool {
+    if n.key_esc {
+        decode(n.key, true, name.len() + 1) == name
+    } else {
+        n.key == name
+    }
+}
+
+/// Iterator over the children of a container.
+pub(super) struct Children<'t, 'a> {
+    tree: &'t Tree<'a>,
+    next: usize,
+    end: usize,
+}
+
+impl Iterator for Children<'_, '_> {
+    type Item = usize;
+    fn next(&mut self) -> Option<usize> {
+        if self.next >= self.end {
+            return None;
+        }
+        let cur = self.next;
+        let after = self
+            .tree
+            .nodes
+            .get(cur)
+            .map_or(self.end, |n| n.end as usize);
+        // Always make progress, whatever the tape says.
+        self.next = after.max(cur + 1);
+        Some(cur)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_navigates() {
+        let src = r#" {"a": [1, 2, {"b": "x\ny"}], "c": null, "a": true} "#;
+        let (t, end) = parse(src, 8).unwrap();
+        assert_eq!(src.get(end..), Some(" "));
+        let a = t.get(0, "a").unwrap();
+        assert_eq!(t.boolean(a), Some(true), "last duplicate wins");
+        let first_a = t.nth(0, 0).unwrap();
+        assert_eq!(t.len(first_a), 3);
+        let obj = t.nth(first_a, 2).unwrap();
+        assert_eq!(
+            t.text(t.get(obj, "b").unwrap(), 100).as_deref(),
+            Some("x\ny")
+        );
+        assert_eq!(t.len(0), 3);
+        let v = t.to_value(0);
+        assert_eq!(v, serde_json::json!({"a": true, "c": null}));
+    }
+
+    #[test]
+    fn failures() {
+        assert_eq!(parse(r#"{"a": "#, 8).err(), Some(Fail::Eof));
+        assert_eq!(parse(r#"{"a": 1"#, 8).err(), Some(Fail::Eof));
+        assert_eq!(parse(r#"{"a": tr"#, 8).err(), Some(Fail::Eof));
+        assert_eq!(parse(r#"{"a": 1,}"#, 8).err(), Some(Fail::Syntax));
+        assert_eq!(parse(r#"{"a": x}"#, 8).err(), Some(Fail::Syntax));
+        assert_eq!(parse(r#"{"a": "\q"}"#, 8).err(), Some(Fail::Syntax));
+        assert_eq!(parse(r#"[[[]]]"#, 2).err(), Some(Fail::TooDeep));
+        assert!(parse(r#"[[[]]]"#, 3).is_ok());
+        assert_eq!(parse("", 3).err(), Some(Fail::Eof));
+        assert_eq!(parse("-", 3).err(), Some(Fail::Eof));
+        assert_eq!(parse("01", 3).map(|(_, e)| e).ok(), Some(1));
+    }
+
+    #[test]
+    fn decoding() {
+        assert_eq!(
+            decode(r"a\u00e9\ud83d\ude00\ud800x", true, 100),
+            "aé😀\u{FFFD}x"
+        );
+        assert_eq!(decode(r"\\\/\b", true, 100), "\\/\u{8}");
+        assert_eq!(decode("héllo", false, 2), "hé");
+        assert_eq!(decode(r"a\nb", true, 2), "a\n");
+    }
+
+    #[test]
+    fn structure_and_salvage() {
+        let s = structure(r#"{"a":"}]]","b":[[1]]}"#, 2);
+        assert!(s.closes && s.too_deep);
+        let s = structure(r#"{"a":"}]]","b":[1]"#, 8);
+        assert!(!s.closes && !s.too_deep);
+        let g =
+            salvage(r#"{"x":"\"code\":\"no\"","error":{"code":"rate_limited","message":"Too many"#);
+        assert_eq!(g.code.map(|c| c.0), Some("rate_limited"));
+        assert!(g.message.is_none());
+    }
+}

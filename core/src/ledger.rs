@@ -1,1 +1,0 @@
-//! Batch ledger records (placeholder, being written).

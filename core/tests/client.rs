@@ -1,0 +1,1090 @@
+#![cfg(feature = "cli")]
+//! The reqwest driver against real servers on 127.0.0.1: small scripted HTTP/1.1 servers written
+//! here on a `TcpListener`, so each test controls every byte, every delay and every reset.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use http_triage::client::{CallError, CallOptions, Client, ClientConfig};
+use http_triage::{
+    BreakerConfig, BudgetConfig, Category, GiveUpReason, Reason, RetryPolicy, StopReason,
+    TransportError,
+};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+// ---------------------------------------------------------------------------------------------
+// A scripted server.
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    at: Instant,
+}
+
+impl Seen {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the server does with the `n`th request (0-based).
+enum Action {
+    Reply {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    },
+    /// Read the request, then say nothing for this long.
+    Hang(Duration),
+    /// Read the request, then reset the connection (RST).
+    Reset,
+    /// Read the request, then close the connection (FIN) without a response.
+    Close,
+    /// Send the head with `Content-Length: declared`, fewer bytes, then close.
+    Truncated { declared: usize, body: Vec<u8> },
+}
+
+fn reply(status: u16, body: &str) -> Action {
+    Action::Reply {
+        status,
+        headers: Vec::new(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+fn reply_with(status: u16, headers: &[(&'static str, &str)], body: &str) -> Action {
+    Action::Reply {
+        status,
+        headers: headers.iter().map(|(k, v)| (*k, (*v).to_owned())).collect(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+type Script = dyn Fn(usize, &Seen) -> Action + Send + Sync;
+
+struct Server {
+    addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Server {
+    async fn start(script: impl Fn(usize, &Seen) -> Action + Send + Sync + 'static) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let script: Arc<Script> = Arc::new(script);
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let script = Arc::clone(&script);
+                let log = Arc::clone(&log);
+                tokio::spawn(async move {
+                    let _ = serve_one(stream, script, log).await;
+                });
+            }
+        });
+        Server { addr, seen }
+    }
+
+    fn url(&self, path_and_query: &str) -> String {
+        format!("http://{}{}", self.addr, path_and_query)
+    }
+
+    fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+async fn serve_one(
+    mut stream: TcpStream,
+    script: Arc<Script>,
+    log: Arc<Mutex<Vec<Seen>>>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let head_end = loop {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut lines = head.split("\r\n");
+    let mut first = lines.next().unwrap_or_default().split(' ');
+    let method = first.next().unwrap_or_default().to_owned();
+    let target = first.next().unwrap_or_default().to_owned();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < length {
+        let mut chunk = [0u8; 4096];
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    let seen = Seen {
+        method,
+        target,
+        headers,
+        body,
+        at: Instant::now(),
+    };
+    let action = {
+        let mut log = log.lock().unwrap();
+        let n = log.len();
+        log.push(seen.clone());
+        script(n, &seen)
+    };
+    match action {
+        Action::Reply {
+            status,
+            headers,
+            body,
+        } => {
+            let mut out = format!(
+                "HTTP/1.1 {status} Scripted\r\nContent-Length: {}\r\nConnection: close\r\n",
+                body.len()
+            );
+            for (k, v) in headers {
+                out.push_str(&format!("{k}: {v}\r\n"));
+            }
+            out.push_str("\r\n");
+            stream.write_all(out.as_bytes()).await?;
+            stream.write_all(&body).await?;
+            stream.shutdown().await?;
+        }
+        Action::Hang(d) => {
+            tokio::time::sleep(d).await;
+        }
+        Action::Reset => {
+            #[allow(deprecated)] // a zero linger does not block: it is how to send an RST
+            stream.set_linger(Some(Duration::ZERO))?;
+            drop(stream);
+        }
+        Action::Close => {
+            stream.shutdown().await?;
+        }
+        Action::Truncated { declared, body } => {
+            let out = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n"
+            );
+            stream.write_all(out.as_bytes()).await?;
+            stream.write_all(&body).await?;
+            stream.flush().await?;
+            #[allow(deprecated)]
+            stream.set_linger(Some(Duration::ZERO))?;
+            drop(stream);
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers.
+
+/// A policy with millisecond delays, so the file runs fast.
+fn fast_policy(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy::DEFAULT
+        .with_max_attempts(max_attempts)
+        .with_base_delay(Duration::from_millis(5))
+        .with_max_delay(Duration::from_millis(20))
+        .with_poll_interval(Duration::from_millis(10))
+}
+
+/// No breaker trips and no budget limits, unless a test asks for them.
+fn config(max_attempts: u32) -> ClientConfig {
+    ClientConfig::default()
+        .with_policy(fast_policy(max_attempts))
+        .with_breaker(
+            BreakerConfig::DEFAULT
+                .with_failure_threshold(0)
+                .with_failure_ratio(None),
+        )
+        .with_budget(BudgetConfig::DEFAULT.with_max_tokens(1000.0))
+        .with_attempt_timeout(Duration::from_secs(5))
+}
+
+fn client(config: ClientConfig) -> Client {
+    Client::new(config).unwrap()
+}
+
+fn get(client: &Client, url: &str) -> reqwest::Request {
+    client.http().get(url).build().unwrap()
+}
+
+fn post(client: &Client, url: &str, body: &[u8]) -> reqwest::Request {
+    client.http().post(url).body(body.to_vec()).build().unwrap()
+}
+
+fn decisions(history: &[http_triage::client::AttemptRecord]) -> Vec<&'static str> {
+    history.iter().map(|r| r.decision).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tests.
+
+#[tokio::test]
+async fn waits_exactly_the_retry_after_of_a_429_then_succeeds() {
+    let server = Server::start(|n, _| match n {
+        0 => reply_with(
+            429,
+            &[("Retry-After", "1"), ("X-Request-Id", "req-429")],
+            r#"{"error":{"code":"rate_limited","message":"slow down"}}"#,
+        ),
+        _ => reply_with(200, &[("X-Request-Id", "req-ok")], "converted"),
+    })
+    .await;
+    let c = client(config(3));
+    let done = c
+        .execute(get(&c, &server.url("/v1/items")), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(done.status, 200);
+    assert_eq!(done.body, b"converted");
+    assert_eq!(done.attempts, 2);
+    assert_eq!(done.request_id.as_deref(), Some("req-ok"));
+    assert_eq!(decisions(&done.history), ["retry", "done"]);
+    assert_eq!(done.history[0].status, Some(429));
+    assert_eq!(done.history[0].reason, Reason::RateLimited);
+    assert_eq!(done.history[0].delay_ms, Some(1000));
+    let seen = server.seen();
+    let gap = seen[1].at - seen[0].at;
+    assert!(
+        gap >= Duration::from_millis(990),
+        "retried after {gap:?}, the server asked for 1 s"
+    );
+    assert!(
+        gap < Duration::from_millis(1500),
+        "waited too long: {gap:?}"
+    );
+}
+
+#[tokio::test]
+async fn retries_503_three_times_then_succeeds() {
+    let server = Server::start(|n, _| {
+        if n < 3 {
+            reply(503, "busy")
+        } else {
+            reply(200, "ok")
+        }
+    })
+    .await;
+    let c = client(config(5));
+    let done = c
+        .execute(get(&c, &server.url("/x")), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(done.attempts, 4);
+    assert_eq!(
+        decisions(&done.history),
+        ["retry", "retry", "retry", "done"]
+    );
+    assert!(done.history[..3]
+        .iter()
+        .all(|r| r.reason == Reason::ServiceUnavailable));
+    assert_eq!(server.seen().len(), 4);
+}
+
+#[tokio::test]
+async fn gives_up_when_attempts_run_out() {
+    let server = Server::start(|_, _| reply(500, "boom")).await;
+    let c = client(config(3));
+    let err = c
+        .execute(get(&c, &server.url("/x")), CallOptions::new())
+        .await
+        .unwrap_err();
+    match &err {
+        CallError::GaveUp {
+            reason,
+            attempts,
+            classification,
+            ..
+        } => {
+            assert_eq!(*reason, GiveUpReason::AttemptsExhausted);
+            assert_eq!(*attempts, 3);
+            assert_eq!(classification.reason, Reason::ServerError);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(err.history().len(), 3);
+    assert_eq!(server.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn refused_connection_is_connect_refused_and_retried_even_for_a_post_without_key() {
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    }; // dropped: nothing listens there now
+    let c = client(config(3));
+    let url = format!("http://{addr}/v1/convert");
+    let req = post(&c, &url, b"bytes");
+    let err = c
+        .execute(req, CallOptions::new().with_auto_idempotency_key(false))
+        .await
+        .unwrap_err();
+    let cl = err.classification().unwrap();
+    assert_eq!(cl.transport_error, Some(TransportError::ConnectRefused));
+    assert_eq!(
+        cl.category,
+        Category::Retryable,
+        "refused proves the POST never arrived"
+    );
+    assert_eq!(err.attempts(), 3);
+    assert!(matches!(
+        err,
+        CallError::GaveUp {
+            reason: GiveUpReason::AttemptsExhausted,
+            ..
+        }
+    ));
+}
+
+#[tokio::test]
+async fn an_unknown_host_is_dns() {
+    let c = client(config(1));
+    let err = c
+        .execute(get(&c, "http://no-such-host.invalid/x"), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.classification().unwrap().transport_error,
+        Some(TransportError::Dns),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_handshake_is_tls() {
+    // Answers a TLS ClientHello with plain text, as a misconfigured port would.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = stream.read(&mut buf).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+            let _ = stream.shutdown().await;
+        }
+    });
+    let c = client(config(1));
+    let err = c
+        .execute(get(&c, &format!("https://{addr}/x")), CallOptions::new())
+        .await
+        .unwrap_err();
+    let cl = err.classification().unwrap();
+    assert_eq!(cl.transport_error, Some(TransportError::Tls), "{err:?}");
+    assert!(cl.request_not_processed);
+}
+
+#[tokio::test]
+async fn a_hang_past_the_attempt_timeout_is_timeout_after_send() {
+    let server = Server::start(|_, _| Action::Hang(Duration::from_secs(5))).await;
+    let c = client(config(2).with_attempt_timeout(Duration::from_millis(200)));
+    let started = Instant::now();
+    let err = c
+        .execute(get(&c, &server.url("/slow")), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        err.classification().unwrap().transport_error,
+        Some(TransportError::TimeoutAfterSend)
+    );
+    assert_eq!(err.attempts(), 2);
+    assert_eq!(server.seen().len(), 2);
+}
+
+#[tokio::test]
+async fn a_timeout_after_send_of_a_post_without_key_is_not_repeated() {
+    let server = Server::start(|_, _| Action::Hang(Duration::from_secs(5))).await;
+    let c = client(config(3).with_attempt_timeout(Duration::from_millis(150)));
+    let err = c
+        .execute(
+            post(&c, &server.url("/v1/convert"), b"x"),
+            CallOptions::new().with_auto_idempotency_key(false),
+        )
+        .await
+        .unwrap_err();
+    let cl = err.classification().unwrap();
+    assert_eq!(cl.reason, Reason::NotSafeToRepeat);
+    assert_eq!(
+        err.attempts(),
+        1,
+        "the server may have acted on it: never sent twice"
+    );
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn a_reset_after_the_request_is_reset_before_response() {
+    let server = Server::start(|n, _| {
+        if n == 0 {
+            Action::Reset
+        } else {
+            reply(200, "ok")
+        }
+    })
+    .await;
+    let c = client(config(3));
+    let done = c
+        .execute(get(&c, &server.url("/x")), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        done.history[0].transport_error,
+        Some(TransportError::ResetBeforeResponse)
+    );
+    assert_eq!(done.attempts, 2);
+}
+
+#[tokio::test]
+async fn a_close_without_response_is_closed_before_response() {
+    let server = Server::start(|n, _| {
+        if n == 0 {
+            Action::Close
+        } else {
+            reply(200, "ok")
+        }
+    })
+    .await;
+    let c = client(config(3));
+    let done = c
+        .execute(get(&c, &server.url("/x")), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        done.history[0].transport_error,
+        Some(TransportError::ClosedBeforeResponse)
+    );
+    assert_eq!(done.attempts, 2);
+}
+
+#[tokio::test]
+async fn a_2xx_body_cut_short_is_body_truncated() {
+    let server = Server::start(|n, _| {
+        if n == 0 {
+            Action::Truncated {
+                declared: 1000,
+                body: b"only a little".to_vec(),
+            }
+        } else {
+            reply(200, "the whole thing")
+        }
+    })
+    .await;
+    let c = client(config(3));
+    let done = c
+        .execute(get(&c, &server.url("/file")), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(
+        done.history[0].transport_error,
+        Some(TransportError::BodyTruncated)
+    );
+    assert_eq!(done.body, b"the whole thing");
+}
+
+#[tokio::test]
+async fn a_401_stops_and_the_error_never_shows_secrets() {
+    let server = Server::start(|_, _| {
+        reply_with(
+            401,
+            &[("X-Request-Id", "req-401")],
+            r#"{"error":{"code":"invalid_api_key","message":"bad key"}}"#,
+        )
+    })
+    .await;
+    let c = client(config(5));
+    let url = format!(
+        "http://user:hunter2@{}/v1/convert?target=pdf&api_key=QUERYSECRET",
+        server.addr
+    );
+    let req = c
+        .http()
+        .post(&url)
+        .bearer_auth("sk-live-BEARERSECRET")
+        .header("X-Api-Key", "HEADERSECRET")
+        .body(b"bytes".to_vec())
+        .build()
+        .unwrap();
+    let err = c.execute(req, CallOptions::new()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::Stopped {
+                reason: StopReason::Auth,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.stops_batch());
+    assert_eq!(err.request_id(), Some("req-401"));
+    assert_eq!(server.seen().len(), 1);
+    let shown = err.to_string();
+    assert!(
+        shown.contains("auth") && shown.contains("401") && shown.contains("req-401"),
+        "{shown}"
+    );
+    assert!(shown.contains("invalid_api_key"), "{shown}");
+    for secret in [
+        "BEARERSECRET",
+        "QUERYSECRET",
+        "HEADERSECRET",
+        "hunter2",
+        "api_key=",
+        "Bearer",
+    ] {
+        assert!(!shown.contains(secret), "{secret} leaked into {shown}");
+    }
+}
+
+#[tokio::test]
+async fn transport_and_breaker_errors_never_show_secrets() {
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let c = client(
+        config(1).with_breaker(
+            BreakerConfig::DEFAULT
+                .with_failure_threshold(1)
+                .with_failure_ratio(None),
+        ),
+    );
+    let url = format!("http://user:hunter2@{addr}/p?token=QUERYSECRET");
+    let mk = || {
+        c.http()
+            .get(&url)
+            .bearer_auth("BEARERSECRET")
+            .build()
+            .unwrap()
+    };
+    let first = c.execute(mk(), CallOptions::new()).await.unwrap_err();
+    let second = c.execute(mk(), CallOptions::new()).await.unwrap_err();
+    assert!(
+        matches!(second, CallError::CircuitOpen { .. }),
+        "{second:?}"
+    );
+    for err in [first, second] {
+        let shown = format!("{err} {err:?}");
+        for secret in ["BEARERSECRET", "QUERYSECRET", "hunter2", "token="] {
+            assert!(!shown.contains(secret), "{secret} leaked into {shown}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_post_gets_one_generated_idempotency_key_for_all_its_attempts() {
+    let server = Server::start(|n, _| {
+        if n < 2 {
+            reply(503, "")
+        } else {
+            reply(200, "done")
+        }
+    })
+    .await;
+    let c = client(config(5));
+    let done = c
+        .execute(
+            post(&c, &server.url("/v1/convert?target=pdf"), b"file bytes"),
+            CallOptions::new(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.attempts, 3);
+    let seen = server.seen();
+    let keys: Vec<&str> = seen
+        .iter()
+        .map(|s| s.header("idempotency-key").unwrap())
+        .collect();
+    assert_eq!(keys.len(), 3);
+    assert!(keys.iter().all(|k| *k == keys[0]), "{keys:?}");
+    assert_eq!(keys[0].len(), 32);
+    assert!(seen
+        .iter()
+        .all(|s| s.body == b"file bytes" && s.method == "POST"));
+    assert_eq!(seen[0].target, "/v1/convert?target=pdf");
+
+    // Another call gets another key; a given key is used as is; a GET gets none.
+    c.execute(
+        post(&c, &server.url("/v1/convert"), b"other"),
+        CallOptions::new(),
+    )
+    .await
+    .unwrap();
+    c.execute(
+        post(&c, &server.url("/v1/convert"), b"mine"),
+        CallOptions::new().with_idempotency_key("item-42"),
+    )
+    .await
+    .unwrap();
+    c.execute(get(&c, &server.url("/v1/items")), CallOptions::new())
+        .await
+        .unwrap();
+    let seen = server.seen();
+    assert_ne!(seen[3].header("idempotency-key"), Some(keys[0]));
+    assert!(seen[3].header("idempotency-key").is_some());
+    assert_eq!(seen[4].header("idempotency-key"), Some("item-42"));
+    assert_eq!(seen[5].header("idempotency-key"), None);
+}
+
+#[tokio::test]
+async fn a_post_without_a_key_is_not_repeated_after_a_500() {
+    let server = Server::start(|_, _| reply(500, "")).await;
+    let c = client(config(5));
+    let err = c
+        .execute(
+            post(&c, &server.url("/v1/convert"), b"x"),
+            CallOptions::new().with_auto_idempotency_key(false),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        CallError::GaveUp {
+            reason: GiveUpReason::Permanent,
+            attempts: 1,
+            ..
+        }
+    ));
+    assert_eq!(
+        err.classification().unwrap().reason,
+        Reason::NotSafeToRepeat
+    );
+    assert_eq!(server.seen()[0].header("idempotency-key"), None);
+}
+
+#[tokio::test]
+async fn one_429_pauses_every_concurrent_call_to_the_host() {
+    let server = Server::start(|n, _| {
+        if n == 0 {
+            reply_with(
+                429,
+                &[("Retry-After", "1")],
+                r#"{"error":{"code":"rate_limited"}}"#,
+            )
+        } else {
+            reply(200, "ok")
+        }
+    })
+    .await;
+    let c = client(config(3));
+    let first = {
+        let c = c.clone();
+        let url = server.url("/first");
+        tokio::spawn(async move { c.execute(get(&c, &url), CallOptions::new()).await })
+    };
+    // Wait for the 429 to be answered and recorded.
+    let t0 = Instant::now();
+    while c
+        .host_status(&server.host())
+        .map_or(true, |s| s.gate_wait.is_zero())
+    {
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "the 429 never closed the gate"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let closed_at = server.seen()[0].at;
+    let calls: Vec<_> = (0..10)
+        .map(|i| {
+            let c = c.clone();
+            let url = server.url(&format!("/item/{i}"));
+            tokio::spawn(async move { c.execute(get(&c, &url), CallOptions::new()).await })
+        })
+        .collect();
+    for call in calls {
+        let done = call.await.unwrap().unwrap();
+        assert_eq!(
+            done.attempts, 1,
+            "a waiting call sends once, after the gate opens"
+        );
+    }
+    assert_eq!(first.await.unwrap().unwrap().attempts, 2);
+    let seen = server.seen();
+    assert_eq!(
+        seen.len(),
+        12,
+        "one 429, one retry, ten calls: no call earned its own 429"
+    );
+    let during_pause = seen[1..]
+        .iter()
+        .filter(|s| s.at.duration_since(closed_at) < Duration::from_millis(950))
+        .count();
+    assert_eq!(
+        during_pause, 0,
+        "requests reached the host while it asked for a pause"
+    );
+}
+
+#[tokio::test]
+async fn the_breaker_opens_after_consecutive_failures_and_fails_fast() {
+    let server = Server::start(|_, _| reply(500, "down")).await;
+    let c = client(
+        config(1).with_breaker(
+            BreakerConfig::DEFAULT
+                .with_failure_threshold(3)
+                .with_failure_ratio(None)
+                .with_open_for(Duration::from_secs(30)),
+        ),
+    );
+    for _ in 0..3 {
+        let err = c
+            .execute(get(&c, &server.url("/x")), CallOptions::new())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, CallError::GaveUp { .. }), "{err:?}");
+    }
+    let started = Instant::now();
+    let err = c
+        .execute(get(&c, &server.url("/x")), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "not fast: {:?}",
+        started.elapsed()
+    );
+    match &err {
+        CallError::CircuitOpen {
+            retry_after,
+            host,
+            attempts,
+            ..
+        } => {
+            assert!(
+                *retry_after > Duration::from_secs(25) && *retry_after <= Duration::from_secs(30)
+            );
+            assert_eq!(host, &server.host());
+            assert_eq!(*attempts, 0);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(server.seen().len(), 3, "the open breaker sent nothing");
+    let status = c.host_status(&server.host()).unwrap();
+    assert_eq!(status.breaker.as_str(), "open");
+}
+
+#[tokio::test]
+async fn a_spent_budget_stops_retries() {
+    let server = Server::start(|_, _| reply(503, "")).await;
+    // 4 tokens: a failure leaves 3 (retry allowed), the next leaves 2 (not more than half: no).
+    let c = client(config(10).with_budget(BudgetConfig::DEFAULT.with_max_tokens(4.0)));
+    let err = c
+        .execute(get(&c, &server.url("/x")), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CallError::BudgetExhausted { attempts: 2, .. }),
+        "{err:?}"
+    );
+    assert_eq!(decisions(err.history()), ["retry", "budget_exhausted"]);
+    assert_eq!(server.seen().len(), 2);
+    // The next call to the host still gets its first attempt, but no retry.
+    let err = c
+        .execute(get(&c, &server.url("/y")), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CallError::BudgetExhausted { attempts: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(server.seen().len(), 3);
+}
+
+#[tokio::test]
+async fn a_permanent_error_gives_up_at_once_with_the_request_id() {
+    let server = Server::start(|_, _| {
+        reply_with(
+            422,
+            &[
+                ("X-Request-Id", "req-422"),
+                ("Content-Type", "application/json"),
+            ],
+            r#"{"error":{"code":"corrupted","message":"the file is damaged"}}"#,
+        )
+    })
+    .await;
+    let c = client(config(5));
+    let err = c
+        .execute(
+            post(&c, &server.url("/v1/convert"), b"x"),
+            CallOptions::new(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        CallError::GaveUp {
+            reason: GiveUpReason::Permanent,
+            attempts: 1,
+            ..
+        }
+    ));
+    assert_eq!(err.classification().unwrap().reason, Reason::Corrupted);
+    assert_eq!(err.request_id(), Some("req-422"));
+    assert!(
+        !err.to_string().contains("damaged"),
+        "bodies stay out of Display"
+    );
+}
+
+#[tokio::test]
+async fn pending_answers_are_polled() {
+    let server = Server::start(|n, _| {
+        if n < 2 {
+            reply_with(
+                412,
+                &[("Content-Type", "application/json")],
+                r#"{"error":"not ready yet","error_code":"not_ready","retryable":true}"#,
+            )
+        } else {
+            reply(200, "result")
+        }
+    })
+    .await;
+    let c = client(config(1));
+    let done = c
+        .execute(get(&c, &server.url("/result/7")), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(decisions(&done.history), ["poll", "poll", "done"]);
+    assert_eq!(
+        done.attempts, 3,
+        "polls are not limited by max_attempts = 1"
+    );
+}
+
+#[tokio::test]
+async fn the_deadline_ends_a_call() {
+    let server = Server::start(|_, _| reply_with(503, &[("Retry-After", "1")], "")).await;
+    let c = client(config(10));
+    let started = Instant::now();
+    let err = c
+        .execute(
+            get(&c, &server.url("/x")),
+            CallOptions::new().with_deadline(Duration::from_millis(500)),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::GaveUp {
+                reason: GiveUpReason::DeadlineExceeded,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(400),
+        "gave up without sleeping past the deadline"
+    );
+}
+
+#[tokio::test]
+async fn a_long_retry_after_defers() {
+    let server = Server::start(|_, _| reply_with(429, &[("Retry-After", "3600")], "")).await;
+    let c = client(config(5));
+    let err = c
+        .execute(get(&c, &server.url("/x")), CallOptions::new())
+        .await
+        .unwrap_err();
+    match &err {
+        CallError::Deferred {
+            resume_after,
+            classification,
+            ..
+        } => {
+            assert_eq!(*resume_after, Duration::from_secs(3600));
+            assert!(classification.is_some());
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    // The gate is now closed for an hour: another call to the host defers without sending.
+    let err = c
+        .execute(get(&c, &server.url("/y")), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::Deferred {
+                classification: None,
+                attempts: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.seen().len(), 1);
+}
+
+#[tokio::test]
+async fn a_quota_429_stops() {
+    let server = Server::start(|_, _| {
+        reply_with(
+            429,
+            &[("Content-Type", "application/json")],
+            r#"{"error":{"code":"quota_exceeded","message":"monthly quota"}}"#,
+        )
+    })
+    .await;
+    let c = client(config(5));
+    let err = c
+        .execute(get(&c, &server.url("/x")), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::Stopped {
+                reason: StopReason::Quota,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_streaming_body_is_sent_once() {
+    let server = Server::start(|_, _| reply(503, "")).await;
+    let c = client(config(5));
+    // `Body::wrap` makes a streaming body: it cannot be cloned, so it cannot be sent again.
+    let req = c
+        .http()
+        .put(server.url("/x"))
+        .body(reqwest::Body::wrap(String::from("streamed")))
+        .build()
+        .unwrap();
+    let err = c.execute(req, CallOptions::new()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::GaveUp {
+                reason: GiveUpReason::AttemptsExhausted,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.seen().len(), 1);
+    assert_eq!(server.seen()[0].body, b"streamed");
+}
+
+#[cfg(feature = "middleware")]
+mod middleware {
+    use super::*;
+    use http_triage::client::TriageMiddleware;
+    use reqwest_middleware::ClientBuilder;
+
+    #[tokio::test]
+    async fn the_middleware_retries_and_returns_the_final_response() {
+        let server = Server::start(|n, _| match n {
+            0 => reply(503, "busy"),
+            1 => reply_with(429, &[("Retry-After", "0")], ""),
+            _ => reply_with(200, &[("X-Custom", "kept")], "final body"),
+        })
+        .await;
+        let client = ClientBuilder::new(reqwest::Client::new())
+            .with(TriageMiddleware::new(config(5)).unwrap())
+            .build();
+        let response = client
+            .post(server.url("/v1/convert"))
+            .body("data")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-custom"], "kept");
+        assert_eq!(response.url().as_str(), server.url("/v1/convert"));
+        assert_eq!(response.text().await.unwrap(), "final body");
+        let seen = server.seen();
+        assert_eq!(seen.len(), 3);
+        let key = seen[0].header("idempotency-key").unwrap();
+        assert!(seen
+            .iter()
+            .all(|s| s.header("idempotency-key") == Some(key)));
+    }
+
+    #[tokio::test]
+    async fn the_middleware_returns_the_last_response_when_it_gives_up() {
+        let server =
+            Server::start(|_, _| reply_with(404, &[("X-Request-Id", "r-404")], "no such thing"))
+                .await;
+        let client = ClientBuilder::new(reqwest::Client::new())
+            .with(TriageMiddleware::new(config(5)).unwrap())
+            .build();
+        let response = client.get(server.url("/missing")).send().await.unwrap();
+        assert_eq!(response.status(), 404);
+        assert_eq!(response.text().await.unwrap(), "no such thing");
+        assert_eq!(server.seen().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_middleware_reports_transport_failures_as_a_call_error() {
+        let addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let client = ClientBuilder::new(reqwest::Client::new())
+            .with(TriageMiddleware::new(config(2)).unwrap())
+            .build();
+        let err = client
+            .get(format!("http://{addr}/x"))
+            .with_extension(CallOptions::new().with_deadline(Duration::from_secs(5)))
+            .send()
+            .await
+            .unwrap_err();
+        let reqwest_middleware::Error::Middleware(e) = err else {
+            panic!("expected a middleware error, got {err:?}")
+        };
+        let call = e.downcast_ref::<CallError>().expect("a CallError inside");
+        assert_eq!(call.attempts(), 2);
+        assert_eq!(
+            call.classification().unwrap().transport_error,
+            Some(TransportError::ConnectRefused)
+        );
+    }
+}

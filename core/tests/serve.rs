@@ -1,0 +1,1064 @@
+#![cfg(feature = "serve")]
+//! Integration tests of the fault-injecting fake API against the real server on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use http_triage::serve::{
+    converted, fate_of, ErrorDialect, Fate, PermanentKind, ServeConfig, Server, Stats,
+    TransientKind,
+};
+use serde_json::Value;
+use std::time::Duration;
+
+const KEY: &str = "demo-key";
+
+/// A quiet config for tests: no rate limit, short hangs.
+fn cfg() -> ServeConfig {
+    ServeConfig {
+        rate_limit_per_sec: None,
+        hang_ms: 150,
+        ..ServeConfig::default()
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// The first generated input whose fate satisfies `want`.
+fn find(config: &ServeConfig, tag: &str, want: impl Fn(Fate) -> bool) -> Vec<u8> {
+    for i in 0..1_000_000u32 {
+        let b = format!("{tag} file #{i}\n").into_bytes();
+        if want(fate_of(&b, config)) {
+            return b;
+        }
+    }
+    panic!("no input found");
+}
+
+async fn post(
+    c: &reqwest::Client,
+    s: &Server,
+    body: &[u8],
+    idem: Option<&str>,
+) -> reqwest::Result<reqwest::Response> {
+    let mut r = c
+        .post(format!("{}/v1/convert?target=pdf", s.url()))
+        .header("Authorization", format!("Bearer {KEY}"))
+        .body(body.to_vec());
+    if let Some(k) = idem {
+        r = r.header("Idempotency-Key", k);
+    }
+    r.send().await
+}
+
+async fn json_of(r: reqwest::Response) -> (u16, String, Value) {
+    let status = r.status().as_u16();
+    let ct = header(&r, "content-type").unwrap_or_default();
+    let bytes = r.bytes().await.unwrap();
+    let v = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, ct, v)
+}
+
+fn header(r: &reqwest::Response, name: &str) -> Option<String> {
+    r.headers()
+        .get(name)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// The error code in a body of any dialect.
+fn code_of(dialect: ErrorDialect, v: &Value) -> Option<String> {
+    let c = match dialect {
+        ErrorDialect::Nested => &v["error"]["code"],
+        ErrorDialect::Flat | ErrorDialect::Minimal => &v["error_code"],
+        _ => &v["code"],
+    };
+    c.as_str().map(str::to_owned)
+}
+
+fn total_responses(s: &Stats) -> u64 {
+    s.by_status.values().sum()
+}
+
+#[test]
+fn fates_are_deterministic_and_hit_their_rates() {
+    let config = ServeConfig::default();
+    let (mut perm, mut trans) = (0, 0);
+    let mut kinds = std::collections::HashSet::new();
+    let mut tkinds = std::collections::HashSet::new();
+    for i in 0..2000 {
+        let b = format!("input {i}").into_bytes();
+        let f = fate_of(&b, &config);
+        assert_eq!(f, fate_of(&b, &config));
+        match f {
+            Fate::Ok => {}
+            Fate::Permanent(k) => {
+                perm += 1;
+                kinds.insert(k);
+            }
+            Fate::Transient { failures, kind } => {
+                assert!((1..=2).contains(&failures));
+                trans += 1;
+                tkinds.insert(kind);
+            }
+            _ => unreachable!(),
+        }
+    }
+    // 3% and 5% of 2,000: 60 and 100, with room for chance.
+    assert!((35..=90).contains(&perm), "permanent {perm}");
+    assert!((65..=140).contains(&trans), "transient {trans}");
+    assert!(kinds.len() >= 4, "{kinds:?}");
+    assert!(tkinds.len() >= 5, "{tkinds:?}");
+
+    // Every kind shows up with high rates.
+    let high = ServeConfig {
+        permanent_rate: 0.5,
+        transient_rate: 0.5,
+        ..ServeConfig::default()
+    };
+    let mut all = std::collections::HashSet::new();
+    for i in 0..2000 {
+        all.insert(fate_of(format!("x{i}").as_bytes(), &high));
+    }
+    for k in PermanentKind::ALL {
+        assert!(all.contains(&Fate::Permanent(k)), "{k:?}");
+    }
+    for k in TransientKind::ALL {
+        for failures in 1..=2 {
+            assert!(
+                all.contains(&Fate::Transient { failures, kind: k }),
+                "{k:?}"
+            );
+        }
+    }
+    assert!(!all.contains(&Fate::Ok));
+
+    // Another seed moves fates; zero rates mean every file converts.
+    let other = ServeConfig {
+        seed: 7,
+        ..high.clone()
+    };
+    let moved = (0..200)
+        .filter(|i| {
+            let b = format!("x{i}");
+            fate_of(b.as_bytes(), &high) != fate_of(b.as_bytes(), &other)
+        })
+        .count();
+    assert!(moved > 100, "{moved}");
+    let none = ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        ..ServeConfig::default()
+    };
+    assert!((0..500).all(|i| fate_of(format!("{i}").as_bytes(), &none) == Fate::Ok));
+
+    // The converted output is deterministic and carries the input.
+    let out = converted(b"hello", "pdf");
+    assert_eq!(out, converted(b"hello", "pdf"));
+    assert!(out.ends_with(b"hello"));
+    assert_ne!(out, converted(b"hello", "png"));
+}
+
+#[test]
+fn config_validation() {
+    assert!(ServeConfig::default().validate().is_ok());
+    for (p, t) in [(1.5, 0.0), (-0.1, 0.0), (0.0, f64::NAN), (0.6, 0.6)] {
+        let c = ServeConfig {
+            permanent_rate: p,
+            transient_rate: t,
+            ..ServeConfig::default()
+        };
+        assert!(c.validate().is_err(), "{p} {t}");
+    }
+    for d in ErrorDialect::ALL {
+        assert_eq!(d.as_str().parse::<ErrorDialect>().unwrap(), d);
+    }
+    assert!("bogus".parse::<ErrorDialect>().is_err());
+    assert!(!format!("{:?}", ServeConfig::default()).contains("demo-key"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_fails_on_bad_config() {
+    let bad = ServeConfig {
+        permanent_rate: 2.0,
+        ..cfg()
+    };
+    let e = Server::start(bad).await.unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_kinds_in_every_dialect() {
+    let c = client();
+    for dialect in ErrorDialect::ALL {
+        let config = ServeConfig {
+            dialect,
+            permanent_rate: 1.0,
+            transient_rate: 0.0,
+            ..cfg()
+        };
+        let s = Server::start(config.clone()).await.unwrap();
+        for kind in PermanentKind::ALL {
+            let input = find(&config, "perm", |f| f == Fate::Permanent(kind));
+            // Twice: a permanent fate does not change.
+            for _ in 0..2 {
+                let r = post(&c, &s, &input, None).await.unwrap();
+                let rid = header(&r, "x-request-id").unwrap();
+                assert!(rid.starts_with("req_"));
+                let (status, ct, v) = json_of(r).await;
+                assert_eq!(status, kind.status(), "{dialect} {kind:?}");
+                assert_eq!(code_of(dialect, &v).as_deref(), Some(kind.code()), "{v}");
+                match dialect {
+                    ErrorDialect::Nested => {
+                        assert_eq!(ct, "application/json");
+                        assert!(v["error"]["message"].is_string());
+                    }
+                    ErrorDialect::Flat => {
+                        assert_eq!(v["retryable"], Value::Bool(false));
+                        assert_eq!(v["request_id"].as_str(), Some(rid.as_str()));
+                        assert!(v["error"].is_string() && v["detail"].is_string());
+                    }
+                    ErrorDialect::Minimal => {
+                        assert!(v["error"].is_string());
+                        assert_eq!(v.as_object().unwrap().len(), 2);
+                    }
+                    _ => {
+                        assert_eq!(ct, "application/problem+json");
+                        assert_eq!(v["status"].as_u64(), Some(u64::from(kind.status())));
+                        assert!(v["type"].is_string() && v["title"].is_string());
+                    }
+                }
+            }
+        }
+        let st = s.stats();
+        assert_eq!(st.requests, 10);
+        assert_eq!(st.conversions, 0);
+        assert_eq!(st.by_status.get(&422), Some(&6));
+        assert_eq!(st.by_status.get(&413), Some(&2));
+        assert_eq!(st.by_status.get(&400), Some(&2));
+        s.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_files_fail_exactly_then_convert() {
+    let config = ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 1.0,
+        dialect: ErrorDialect::Flat,
+        ..cfg()
+    };
+    let s = Server::start(config.clone()).await.unwrap();
+    let c = client();
+    let mut expected_ok = 0;
+    let mut expected_dropped = 0;
+    let mut expected_hangs = 0;
+    for kind in TransientKind::ALL {
+        for failures in 1..=2u32 {
+            let input = find(&config, "trans", |f| {
+                f == Fate::Transient { failures, kind }
+            });
+            for attempt in 0..failures {
+                let started = std::time::Instant::now();
+                let r = post(&c, &s, &input, None).await;
+                match kind {
+                    TransientKind::Drop => {
+                        assert!(r.is_err(), "{kind:?} attempt {attempt}");
+                        expected_dropped += 1;
+                        continue;
+                    }
+                    TransientKind::Hang => {
+                        expected_hangs += 1;
+                        assert!(started.elapsed() >= Duration::from_millis(140));
+                    }
+                    _ => {}
+                }
+                let r = r.unwrap();
+                let status = r.status().as_u16();
+                assert_eq!(Some(status), kind.status(), "{kind:?}");
+                assert!(header(&r, "x-request-id").is_some());
+                let retry_after = header(&r, "retry-after");
+                let ct = header(&r, "content-type").unwrap();
+                let body = r.bytes().await.unwrap();
+                match kind {
+                    TransientKind::Status502Html => {
+                        assert!(ct.starts_with("text/html"));
+                        assert!(String::from_utf8_lossy(&body)
+                            .contains("<title>502 Bad Gateway</title>"));
+                    }
+                    _ => {
+                        let v: Value = serde_json::from_slice(&body).unwrap();
+                        assert_eq!(v["retryable"], Value::Bool(true));
+                        let want = match kind {
+                            TransientKind::Status500 => "internal_error",
+                            TransientKind::Status503 => "service_unavailable",
+                            _ => "gateway_timeout",
+                        };
+                        assert_eq!(v["error_code"].as_str(), Some(want));
+                        if kind == TransientKind::Status500 {
+                            assert!(v["reference_id"].is_string());
+                        }
+                        if kind == TransientKind::Status503 {
+                            assert_eq!(retry_after.as_deref(), Some("1"));
+                        }
+                    }
+                }
+            }
+            // Then it converts, every time.
+            for _ in 0..2 {
+                let r = post(&c, &s, &input, None).await.unwrap();
+                assert_eq!(r.status().as_u16(), 200, "{kind:?} x{failures}");
+                assert_eq!(
+                    header(&r, "content-type").as_deref(),
+                    Some("application/octet-stream")
+                );
+                assert_eq!(r.bytes().await.unwrap().to_vec(), converted(&input, "pdf"));
+                expected_ok += 1;
+            }
+        }
+    }
+    let st = s.stats();
+    assert_eq!(st.dropped, expected_dropped);
+    assert_eq!(st.hangs, expected_hangs);
+    assert_eq!(st.conversions, expected_ok);
+    // Each of the 6 kinds converted twice (once per failure count) without keys: duplicates.
+    assert_eq!(st.duplicate_conversions, expected_ok / 2);
+    assert_eq!(st.requests, total_responses(&st) + st.dropped);
+    assert_eq!(st.by_status.get(&504), Some(&6)); // 3 for 504, 3 for hangs
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_replay_in_flight_and_reuse() {
+    let config = ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        latency_ms: 400,
+        ..cfg()
+    };
+    let s = Server::start(config).await.unwrap();
+    let c = client();
+    let a = b"file A".to_vec();
+    let first = {
+        let (c, url, a) = (c.clone(), s.url(), a.clone());
+        tokio::spawn(async move {
+            c.post(format!("{url}/v1/convert?target=pdf"))
+                .header("Authorization", format!("Bearer {KEY}"))
+                .header("Idempotency-Key", "k1")
+                .body(a)
+                .send()
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Same key while in flight: 409 + Retry-After: 1.
+    let r = post(&c, &s, &a, Some("k1")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    assert_eq!(header(&r, "retry-after").as_deref(), Some("1"));
+    let (_, _, v) = json_of(r).await;
+    assert_eq!(v["error"]["code"].as_str(), Some("bad_request"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("in flight"));
+
+    let r = first.await.unwrap().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert!(header(&r, "idempotent-replayed").is_none());
+    let rid1 = header(&r, "x-request-id").unwrap();
+    assert_eq!(r.bytes().await.unwrap().to_vec(), converted(&a, "pdf"));
+
+    // Same key, same payload, after completion: replay.
+    let r = post(&c, &s, &a, Some("k1")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(header(&r, "idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(header(&r, "original-request-id"), Some(rid1));
+    assert_eq!(r.bytes().await.unwrap().to_vec(), converted(&a, "pdf"));
+
+    // Same key, another payload: 422.
+    let r = post(&c, &s, b"file B", Some("k1")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+    let (_, _, v) = json_of(r).await;
+    assert_eq!(v["error"]["code"].as_str(), Some("idempotency_key_reuse"));
+
+    // Same key, same bytes, another target: another payload too.
+    let r = c
+        .post(format!("{}/v1/convert?target=png", s.url()))
+        .header("Authorization", format!("Bearer {KEY}"))
+        .header("Idempotency-Key", "k1")
+        .body(a.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 422);
+
+    let st = s.stats();
+    assert_eq!(st.conversions, 1);
+    assert_eq!(st.replays, 1);
+    assert_eq!(st.in_flight_conflicts, 1);
+    assert_eq!(st.idempotency_mismatches, 2);
+    assert_eq!(st.duplicate_conversions, 0);
+
+    // Another key for the same content converts again: a duplicate conversion.
+    let r = post(&c, &s, &a, Some("k2")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let st = s.stats();
+    assert_eq!(st.conversions, 2);
+    assert_eq!(st.duplicate_conversions, 1);
+    assert_eq!(st.requests, 6);
+    assert_eq!(total_responses(&st), 6);
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_attempts_release_the_key() {
+    // A transient failure with a key does not store anything: the retry with the same key converts.
+    let config = ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 1.0,
+        ..cfg()
+    };
+    let s = Server::start(config.clone()).await.unwrap();
+    let c = client();
+    for kind in [TransientKind::Drop, TransientKind::Status500] {
+        let input = find(&config, "rel", |f| {
+            f == Fate::Transient { failures: 1, kind }
+        });
+        let key = format!("key-{kind:?}");
+        let first = post(&c, &s, &input, Some(&key)).await;
+        if kind == TransientKind::Drop {
+            assert!(first.is_err());
+        } else {
+            assert_eq!(first.unwrap().status().as_u16(), 500);
+        }
+        let r = post(&c, &s, &input, Some(&key)).await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(header(&r, "idempotent-replayed").is_none());
+        let r = post(&c, &s, &input, Some(&key)).await.unwrap();
+        assert_eq!(header(&r, "idempotent-replayed").as_deref(), Some("true"));
+    }
+    let st = s.stats();
+    assert_eq!(
+        (st.conversions, st.replays, st.duplicate_conversions),
+        (2, 2, 0)
+    );
+    assert_eq!(st.in_flight_conflicts, 0);
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_answers_429_with_retry_after() {
+    let config = ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        rate_limit_per_sec: Some(5),
+        dialect: ErrorDialect::Problem,
+        ..cfg()
+    };
+    let s = Server::start(config).await.unwrap();
+    let c = client();
+    let mut limited = 0;
+    for i in 0..20 {
+        let r = post(&c, &s, format!("rl {i}").as_bytes(), None)
+            .await
+            .unwrap();
+        match r.status().as_u16() {
+            200 => {}
+            429 => {
+                limited += 1;
+                let ra: u64 = header(&r, "retry-after").unwrap().parse().unwrap();
+                assert!(ra >= 1);
+                let ms: u64 = header(&r, "retry-after-ms").unwrap().parse().unwrap();
+                assert!((1..=1000).contains(&ms), "{ms}");
+                assert!(ra * 1000 >= ms);
+                assert!(header(&r, "ratelimit").unwrap().contains("r=0"));
+                assert!(header(&r, "ratelimit-policy").unwrap().contains("q=5"));
+                let (_, ct, v) = json_of(r).await;
+                assert_eq!(ct, "application/problem+json");
+                assert_eq!(v["code"].as_str(), Some("rate_limited"));
+                assert_eq!(v["status"].as_u64(), Some(429));
+            }
+            other => panic!("status {other}"),
+        }
+    }
+    assert!(limited >= 10, "{limited}");
+    let st = s.stats();
+    assert_eq!(st.rate_limited, limited);
+    assert_eq!(st.by_status.get(&429), Some(&limited));
+    assert_eq!(st.conversions, 20 - limited);
+    // Honouring retry-after-ms gets through.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let r = post(&c, &s, b"after the wait", None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quota_then_429_quota_exceeded() {
+    let config = ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        quota: Some(3),
+        dialect: ErrorDialect::Nested,
+        ..cfg()
+    };
+    let s = Server::start(config).await.unwrap();
+    let c = client();
+    for i in 0..3 {
+        let r = post(&c, &s, format!("q {i}").as_bytes(), Some(&format!("q{i}")))
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    for i in 3..5 {
+        let r = post(&c, &s, format!("q {i}").as_bytes(), None)
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 429);
+        assert!(header(&r, "retry-after").is_none());
+        let (_, _, v) = json_of(r).await;
+        assert_eq!(v["error"]["code"].as_str(), Some("quota_exceeded"));
+        assert_eq!(v["error"]["details"]["limit"].as_u64(), Some(3));
+        assert_eq!(v["error"]["details"]["used"].as_u64(), Some(3));
+    }
+    // A replay of a finished conversion is still served.
+    let r = post(&c, &s, b"q 0", Some("q0")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let st = s.stats();
+    assert_eq!(
+        (st.conversions, st.quota_used, st.quota_rejections),
+        (3, 3, 2)
+    );
+    assert_eq!(st.replays, 1);
+    assert_eq!(st.rate_limited, 0);
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_failures_are_401() {
+    let s = Server::start(ServeConfig {
+        api_key: "s3cret".into(),
+        dialect: ErrorDialect::Minimal,
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let c = client();
+    let url = format!("{}/v1/convert?target=pdf", s.url());
+    let attempts = [
+        None,
+        Some("Bearer wrong"),
+        Some("Basic s3cret"),
+        Some("Bearer s3cre"),
+        Some("Bearer"),
+    ];
+    for auth in attempts {
+        let mut r = c.post(&url).body("x");
+        if let Some(a) = auth {
+            r = r.header("Authorization", a);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{auth:?}");
+        let (_, _, v) = json_of(r).await;
+        assert_eq!(v["error_code"].as_str(), Some("invalid_api_key"));
+        assert!(!v.to_string().contains("s3cret"));
+    }
+    let ok = c
+        .post(&url)
+        .header("Authorization", "bearer s3cret")
+        .body(b"ok file".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(ok.status().as_u16(), 401);
+    let st = s.stats();
+    assert_eq!(st.auth_failures, 5);
+    assert_eq!(
+        st.conversions + st.by_status.get(&401).copied().unwrap_or(0),
+        6
+    );
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outage_toggles_at_runtime() {
+    let s = Server::start(ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        outage: true,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let c = client();
+    for _ in 0..3 {
+        let r = post(&c, &s, b"during outage", None).await.unwrap();
+        assert_eq!(r.status().as_u16(), 503);
+        assert!(header(&r, "retry-after").is_none());
+        let (_, _, v) = json_of(r).await;
+        assert_eq!(v["error"]["code"].as_str(), Some("service_unavailable"));
+    }
+    s.set_outage(false);
+    let r = post(&c, &s, b"during outage", None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    s.set_outage(true);
+    let r = post(&c, &s, b"again", None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    let st = s.stats();
+    assert_eq!(st.by_status.get(&503), Some(&4));
+    assert_eq!(st.conversions, 1);
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_never_panic_and_stats_endpoint_matches() {
+    let s = Server::start(ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        max_body_bytes: 1000,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let c = client();
+    let auth = format!("Bearer {KEY}");
+    let bad_targets = [
+        "/v1/convert",
+        "/v1/convert?",
+        "/v1/convert?target=",
+        "/v1/convert?target=p%20df",
+        "/v1/convert?target=../../etc",
+        "/v1/convert?target=abcdefghijklmnopq",
+        "/v1/convert?foo&&=&target",
+    ];
+    for path in bad_targets {
+        let r = c
+            .post(format!("{}{path}", s.url()))
+            .header("Authorization", &auth)
+            .body("data")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{path}");
+        let (_, _, v) = json_of(r).await;
+        assert_eq!(v["error"]["code"].as_str(), Some("bad_request"));
+    }
+    // Empty body, over-long key, over-large body.
+    let r = post(&c, &s, b"", None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = post(&c, &s, b"x", Some(&"k".repeat(300))).await.unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let r = post(&c, &s, &[7u8; 5000], None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 413);
+    let (_, _, v) = json_of(r).await;
+    assert_eq!(v["error"]["code"].as_str(), Some("file_too_large"));
+    // Wrong method, unknown route (not counted).
+    let r = c
+        .get(format!("{}/v1/convert?target=pdf", s.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    let r = c.get(format!("{}/nope", s.url())).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert!(header(&r, "x-request-id").is_some());
+
+    // Garbage on a raw socket, and a connection cut mid-upload.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut sock = tokio::net::TcpStream::connect(s.addr()).await.unwrap();
+        sock.write_all(b"\x00\x01GARBAGE \xff\xfe\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(2), sock.read_to_end(&mut buf)).await;
+        let mut sock = tokio::net::TcpStream::connect(s.addr()).await.unwrap();
+        sock.write_all(
+            format!("POST /v1/convert?target=pdf HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nContent-Length: 500\r\n\r\nonly a bit").as_bytes(),
+        )
+        .await
+        .unwrap();
+        drop(sock);
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let r = c.get(format!("{}/healthz", s.url())).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let r = post(&c, &s, b"still fine", None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+
+    let st = s.stats();
+    let served: Stats = {
+        let r = c.get(format!("{}/stats", s.url())).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()
+    };
+    assert_eq!(served, st);
+    assert_eq!(st.by_status.get(&400), Some(&9));
+    assert_eq!(st.by_status.get(&413), Some(&1));
+    assert_eq!(st.conversions, 1);
+    // The cut upload was counted as a request but got no response.
+    assert_eq!(st.requests, total_responses(&st) + 1);
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_clients_exact_counters() {
+    let config = ServeConfig {
+        permanent_rate: 0.05,
+        transient_rate: 0.2,
+        hang_ms: 50,
+        ..cfg()
+    };
+    let s = Server::start(config.clone()).await.unwrap();
+    let c = client();
+    let n = 400usize;
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(150));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (c, url, sem) = (c.clone(), s.url(), sem.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await.unwrap();
+            let input = format!("concurrent file {i}").into_bytes();
+            for attempt in 0..5 {
+                let r = c
+                    .post(format!("{url}/v1/convert?target=docx"))
+                    .header("Authorization", format!("Bearer {KEY}"))
+                    .header("Idempotency-Key", format!("item-{i}"))
+                    .body(input.clone())
+                    .send()
+                    .await;
+                let Ok(r) = r else { continue };
+                match r.status().as_u16() {
+                    200 => {
+                        let b = r.bytes().await.unwrap();
+                        assert_eq!(b.to_vec(), converted(&input, "docx"));
+                        return (input, Some(attempt));
+                    }
+                    400 | 413 | 422 => return (input, None),
+                    _ => {}
+                }
+            }
+            panic!("file {i} never converted");
+        }));
+    }
+    let mut ok = 0u64;
+    let mut bad = 0u64;
+    for t in tasks {
+        let (input, got) = t.await.unwrap();
+        match fate_of(&input, &config) {
+            Fate::Ok => assert_eq!(got, Some(0)),
+            Fate::Permanent(_) => assert_eq!(got, None),
+            Fate::Transient { failures, .. } => assert_eq!(got, Some(failures)),
+            _ => unreachable!(),
+        }
+        if got.is_some() {
+            ok += 1;
+        } else {
+            bad += 1;
+        }
+    }
+    assert!(bad > 0 && ok > 300);
+    let st = s.stats();
+    assert_eq!(st.conversions, ok);
+    assert_eq!(st.duplicate_conversions, 0);
+    assert_eq!(st.replays, 0);
+    assert_eq!(st.in_flight_conflicts, 0);
+    assert_eq!(st.requests, total_responses(&st) + st.dropped);
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_is_prompt_even_with_a_hang_in_flight() {
+    let config = ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 1.0,
+        hang_ms: 20_000,
+        ..cfg()
+    };
+    let s = Server::start(config.clone()).await.unwrap();
+    let input = find(&config, "hang", |f| {
+        matches!(
+            f,
+            Fate::Transient {
+                kind: TransientKind::Hang,
+                ..
+            }
+        )
+    });
+    let url = s.url();
+    let hung = tokio::spawn(async move {
+        client()
+            .post(format!("{url}/v1/convert?target=pdf"))
+            .header("Authorization", format!("Bearer {KEY}"))
+            .body(input)
+            .send()
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(s.stats().hangs, 1);
+    let started = std::time::Instant::now();
+    s.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(4));
+    assert!(hung.await.unwrap().is_err());
+}
+
+#[cfg(feature = "cli")]
+mod cli {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+
+    fn bin() -> Command {
+        Command::new(env!("CARGO_BIN_EXE_http-triage"))
+    }
+
+    #[test]
+    fn bad_flags_exit_3() {
+        for args in [
+            &["serve", "--permanent-rate", "1.5"][..],
+            &[
+                "serve",
+                "--permanent-rate",
+                "0.6",
+                "--transient-rate",
+                "0.5",
+            ],
+            &["serve", "--dialect", "bogus"],
+            &["serve", "--port", "notaport"],
+        ] {
+            let out = bin().args(args).output().unwrap();
+            assert_eq!(out.status.code(), Some(3), "{args:?}");
+            assert!(!out.stderr.is_empty());
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serve_prints_its_url_and_serves() {
+        let mut child = bin()
+            .args([
+                "serve",
+                "--port",
+                "0",
+                "--dialect",
+                "flat",
+                "--rate-limit",
+                "0",
+                "--permanent-rate",
+                "0",
+                "--transient-rate",
+                "0",
+            ])
+            .env("HTTP_TRIAGE_SERVE_KEY", "very-secret-key")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("{line:?}"))
+            .to_owned();
+        assert!(url.starts_with("http://127.0.0.1:"));
+        let c = client();
+        let r = c.get(format!("{url}/healthz")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        let r = c
+            .post(format!("{url}/v1/convert?target=pdf"))
+            .header("Authorization", "Bearer wrong")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401);
+        let (_, _, v) = json_of(r).await;
+        assert_eq!(v["error_code"].as_str(), Some("invalid_api_key"));
+        let r = c
+            .post(format!("{url}/v1/convert?target=pdf"))
+            .header("Authorization", "Bearer very-secret-key")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(r.status().as_u16(), 401);
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{status:?}");
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(!rest.contains("very-secret-key") && !err.contains("very-secret-key"));
+        assert!(!line.contains("very-secret-key"));
+    }
+}
+
+/// Classify a live response with the core, as a driver would.
+async fn classify_live(r: reqwest::Response) -> (String, Option<String>, Option<u64>) {
+    let status = r.status().as_u16();
+    let headers: Vec<(String, String)> = r
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    let body = r.bytes().await.unwrap();
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    let response = http_triage::Response::new(status, &pairs, &body);
+    let request = http_triage::Request::new("POST").with_idempotency_key(true);
+    let c = http_triage::classify(
+        &response,
+        &request,
+        1_763_800_000_000,
+        &http_triage::Rules::default(),
+    );
+    let code = c.code.clone();
+    let retry_after_ms = c.retry_after.map(|d| d.as_millis() as u64);
+    (c.category.as_str().to_owned(), code, retry_after_ms)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_core_classifies_every_answer_as_intended() {
+    let c = client();
+    for dialect in ErrorDialect::ALL {
+        // Permanent kinds and transient statuses.
+        let config = ServeConfig {
+            dialect,
+            permanent_rate: 0.5,
+            transient_rate: 0.5,
+            ..cfg()
+        };
+        let s = Server::start(config.clone()).await.unwrap();
+        for kind in PermanentKind::ALL {
+            let input = find(&config, "cls", |f| f == Fate::Permanent(kind));
+            let (cat, code, _) = classify_live(post(&c, &s, &input, None).await.unwrap()).await;
+            assert_eq!(cat, "permanent", "{dialect} {kind:?}");
+            assert_eq!(code.as_deref(), Some(kind.code()), "{dialect} {kind:?}");
+        }
+        for kind in TransientKind::ALL {
+            if kind == TransientKind::Drop {
+                continue;
+            }
+            let input = find(&config, "cls", |f| {
+                f == Fate::Transient { failures: 1, kind }
+            });
+            let (cat, _, _) = classify_live(post(&c, &s, &input, None).await.unwrap()).await;
+            assert_eq!(cat, "retryable", "{dialect} {kind:?}");
+            let (cat, _, _) = classify_live(post(&c, &s, &input, None).await.unwrap()).await;
+            assert_eq!(cat, "success", "{dialect} {kind:?}");
+        }
+        // Auth.
+        let r = c
+            .post(s.convert_url("pdf"))
+            .header("Authorization", "Bearer nope")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(classify_live(r).await.0, "auth", "{dialect}");
+        // Outage.
+        s.set_outage(true);
+        let (cat, code, _) = classify_live(post(&c, &s, b"x", None).await.unwrap()).await;
+        assert_eq!(
+            (cat.as_str(), code.as_deref()),
+            ("retryable", Some("service_unavailable"))
+        );
+        s.shutdown().await;
+
+        // Quota.
+        let s = Server::start(ServeConfig {
+            dialect,
+            quota: Some(0),
+            ..cfg()
+        })
+        .await
+        .unwrap();
+        let (cat, code, _) = classify_live(post(&c, &s, b"q", None).await.unwrap()).await;
+        assert_eq!(
+            (cat.as_str(), code.as_deref()),
+            ("quota", Some("quota_exceeded")),
+            "{dialect}"
+        );
+        s.shutdown().await;
+
+        // Rate limit and in-flight conflicts.
+        let s = Server::start(ServeConfig {
+            dialect,
+            permanent_rate: 0.0,
+            transient_rate: 0.0,
+            rate_limit_per_sec: Some(1),
+            latency_ms: 300,
+            ..cfg()
+        })
+        .await
+        .unwrap();
+        let first = {
+            let (c, url) = (c.clone(), s.convert_url("pdf"));
+            tokio::spawn(async move {
+                c.post(url)
+                    .header("Authorization", format!("Bearer {KEY}"))
+                    .header("Idempotency-Key", "same")
+                    .body("slow")
+                    .send()
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (cat, code, wait) =
+            classify_live(post(&c, &s, b"slow", Some("same")).await.unwrap()).await;
+        assert_eq!(
+            (cat.as_str(), code.as_deref()),
+            ("retryable", Some("rate_limited")),
+            "{dialect}"
+        );
+        assert!(wait.is_some_and(|ms| ms > 0 && ms <= 1000), "{wait:?}");
+        assert_eq!(first.await.unwrap().unwrap().status().as_u16(), 200);
+        s.shutdown().await;
+
+        let s = Server::start(ServeConfig {
+            dialect,
+            permanent_rate: 0.0,
+            transient_rate: 0.0,
+            latency_ms: 300,
+            ..cfg()
+        })
+        .await
+        .unwrap();
+        let first = {
+            let (c, url) = (c.clone(), s.convert_url("pdf"));
+            tokio::spawn(async move {
+                c.post(url)
+                    .header("Authorization", format!("Bearer {KEY}"))
+                    .header("Idempotency-Key", "same")
+                    .body("slow")
+                    .send()
+                    .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (cat, _, wait) =
+            classify_live(post(&c, &s, b"slow", Some("same")).await.unwrap()).await;
+        assert_eq!(cat, "retryable", "409 in {dialect}");
+        assert_eq!(wait, Some(1000));
+        assert_eq!(first.await.unwrap().unwrap().status().as_u16(), 200);
+        let (cat, _, _) = classify_live(post(&c, &s, b"other", Some("same")).await.unwrap()).await;
+        assert_eq!(cat, "permanent", "422 reuse in {dialect}");
+        s.shutdown().await;
+    }
+}
