@@ -1,1 +1,345 @@
-fn main() {}
+//! The batch runner against the fake API on loopback.
+//!
+//! (a) Fault-free server: the runner's throughput (files/s) against a plain reqwest loop with the
+//!     same concurrency that POSTs each file and writes the body (target: within 5% when both do
+//!     the same work), plus what durability costs (fsync of outputs and ledger).
+//! (b) Faulty server (default fates, a rate limit): wall time, requests, 429s and duplicates of
+//!     the runner against naive retry loops (retry at once / after a fixed 100 ms on any error).
+//!
+//! Run: `cargo bench -p http-triage --features cli --bench batch` (about a minute and a half).
+//! `BATCH_BENCH_FILES=N` changes the number of files; `BATCH_BENCH_PART=a` (or `b`) runs one part.
+
+use http_triage::batch::{Batch, BatchConfig, Durability, Item};
+use http_triage::client::{Client, ClientConfig};
+use http_triage::serve::{ServeConfig, Server, Stats};
+use http_triage::RetryPolicy;
+use reqwest::header::{HeaderValue, AUTHORIZATION};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+const CONCURRENCY: usize = 10;
+
+fn files(n: usize, salt: u64) -> Vec<(String, Arc<[u8]>)> {
+    (0..n)
+        .map(|i| {
+            let mut x = (i as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt;
+            let mut body = format!("bench {salt} file {i}\n").into_bytes();
+            for _ in 0..(256 + i % 512) {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                body.extend_from_slice(&x.to_le_bytes());
+            }
+            (format!("d{}/f{i:05}.png", i % 10), body.into())
+        })
+        .collect()
+}
+
+static SCRATCH: AtomicU64 = AtomicU64::new(0);
+
+/// A scratch folder on the same disk as the target dir (not a tmpfs), so fsync costs are real.
+fn scratch(name: &str) -> PathBuf {
+    let base = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let p = base.join(format!(
+        "bench-batch-{name}-{}-{}",
+        std::process::id(),
+        SCRATCH.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&p);
+    p
+}
+
+struct Run {
+    secs: f64,
+    done: usize,
+    stats: Stats,
+}
+
+impl Run {
+    fn line(&self, what: &str, n: usize) {
+        println!(
+            "  {what:<44} {:>7.2}s {:>8.0} files/s  done {:>5}/{n}  requests {:>6}  429s {:>6}  duplicates {}",
+            self.secs,
+            self.done as f64 / self.secs,
+            self.done,
+            self.stats.requests,
+            self.stats.rate_limited,
+            self.stats.duplicate_conversions
+        );
+    }
+}
+
+fn client_config() -> ClientConfig {
+    ClientConfig::default()
+        .with_policy(
+            RetryPolicy::default()
+                .with_max_attempts(6)
+                .with_base_delay(Duration::from_millis(20))
+                .with_max_delay(Duration::from_secs(1)),
+        )
+        .with_attempt_timeout(Duration::from_secs(2))
+}
+
+async fn runner(
+    serve: &ServeConfig,
+    files: &[(String, Arc<[u8]>)],
+    durability: Durability,
+) -> Res<Run> {
+    let server = Server::start(serve.clone()).await?;
+    let dir = scratch("runner");
+    let out = dir.join("out");
+    let mut config = BatchConfig::new(server.convert_url("jpg").parse()?, dir.join("state"));
+    config.headers.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {}", serve.api_key))?,
+    );
+    config.concurrency = CONCURRENCY;
+    config.durability = durability;
+    let items: Vec<Item> = files
+        .iter()
+        .map(|(id, b)| {
+            Item::bytes(
+                id.clone(),
+                Arc::clone(b),
+                Some(out.join(id).with_extension("jpg")),
+            )
+        })
+        .collect();
+    let batch = Batch::new(Client::new(client_config())?, config)?;
+    let t0 = Instant::now();
+    let s = batch.run(items, |_| {}).await?;
+    let secs = t0.elapsed().as_secs_f64();
+    let stats = server.stats();
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Run {
+        secs,
+        done: s.progress.done,
+        stats,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Naive {
+    /// Send once; no retry.
+    Once,
+    /// Send once, with an Idempotency-Key (what the server does with keys costs this much).
+    OnceWithKey,
+    /// Through `http_triage::client::Client::execute` (the driver without the runner).
+    Driver,
+    /// Retry at once on any error, up to 6 attempts.
+    Immediately,
+    /// Sleep 100 ms after any error, up to 6 attempts.
+    FixedSleep,
+}
+
+/// The plain loop: `CONCURRENCY` tasks pulling from a shared index, POST, write the body
+/// (`std::fs::write` into place, no temp file, no fsync, no ledger).
+async fn plain(serve: &ServeConfig, files: &[(String, Arc<[u8]>)], mode: Naive) -> Res<Run> {
+    let server = Server::start(serve.clone()).await?;
+    let dir = scratch("plain");
+    let out = Arc::new(dir.join("out"));
+    let http = reqwest::Client::builder().build()?;
+    let url: reqwest::Url = server.convert_url("jpg").parse()?;
+    let auth = format!("Bearer {}", serve.api_key);
+    let files: Arc<Vec<(String, Arc<[u8]>)>> = Arc::new(files.to_vec());
+    let next = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let driver = Client::new(client_config())?;
+    let t0 = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..CONCURRENCY {
+        let driver = driver.clone();
+        let (http, url, auth, files, next, done, out) = (
+            http.clone(),
+            url.clone(),
+            auth.clone(),
+            Arc::clone(&files),
+            Arc::clone(&next),
+            Arc::clone(&done),
+            Arc::clone(&out),
+        );
+        tasks.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some((id, bytes)) = files.get(i) else {
+                    break;
+                };
+                if matches!(mode, Naive::Driver) {
+                    let Ok(req) = driver
+                        .http()
+                        .post(url.clone())
+                        .header(AUTHORIZATION, &auth)
+                        .body(bytes.to_vec())
+                        .build()
+                    else {
+                        continue;
+                    };
+                    let key = format!("{:032x}", i);
+                    let opts = http_triage::client::CallOptions::new().with_idempotency_key(key);
+                    if let Ok(s) = driver.execute(req, opts).await {
+                        let p = out.join(id).with_extension("jpg");
+                        if let Some(d) = p.parent() {
+                            let _ = std::fs::create_dir_all(d);
+                        }
+                        if std::fs::write(&p, &s.body).is_ok() {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    continue;
+                }
+                let attempts = if matches!(mode, Naive::Once | Naive::OnceWithKey) {
+                    1
+                } else {
+                    6
+                };
+                for _ in 0..attempts {
+                    let mut rb = http
+                        .post(url.clone())
+                        .header(AUTHORIZATION, &auth)
+                        .body(bytes.to_vec())
+                        .timeout(Duration::from_secs(2));
+                    if matches!(mode, Naive::OnceWithKey) {
+                        rb = rb.header("Idempotency-Key", format!("{:032x}", i));
+                    }
+                    let r = rb.send().await;
+                    let ok = match r {
+                        Ok(resp) if resp.status().is_success() => match resp.bytes().await {
+                            Ok(body) => {
+                                let p = out.join(id).with_extension("jpg");
+                                if let Some(d) = p.parent() {
+                                    let _ = std::fs::create_dir_all(d);
+                                }
+                                std::fs::write(&p, &body).is_ok()
+                            }
+                            Err(_) => false,
+                        },
+                        Ok(resp) => {
+                            let _ = resp.bytes().await;
+                            false
+                        }
+                        Err(_) => false,
+                    };
+                    if ok {
+                        done.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                    if matches!(mode, Naive::FixedSleep) {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let secs = t0.elapsed().as_secs_f64();
+    let stats = server.stats();
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Run {
+        secs,
+        done: done.load(Ordering::Relaxed) as usize,
+        stats,
+    })
+}
+
+fn main() -> Res<()> {
+    let n: usize = std::env::var("BATCH_BENCH_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    // `BATCH_BENCH_PART=a` or `b` runs one part only.
+    let part = std::env::var("BATCH_BENCH_PART").unwrap_or_default();
+    let (run_a, run_b) = (part != "b", part != "a");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let none = Durability {
+            sync_outputs: false,
+            sync_ledger: false,
+        };
+        let ledger_only = Durability {
+            sync_outputs: false,
+            sync_ledger: true,
+        };
+        let latencies: &[u64] = if run_a { &[0, 20] } else { &[] };
+        for &latency in latencies {
+            let clean = ServeConfig {
+                permanent_rate: 0.0,
+                transient_rate: 0.0,
+                rate_limit_per_sec: None,
+                latency_ms: latency,
+                ..ServeConfig::default()
+            };
+            let f = files(n, latency);
+            println!("(a) fault-free server, {n} files of 2-6 KiB, concurrency {CONCURRENCY}, server latency {latency} ms");
+            // Warm up (connections, page cache), then alternate to spread noise.
+            let _ = plain(&clean, &f[..n.min(200)], Naive::Once).await?;
+            let mut best_plain = f64::MAX;
+            let mut best_nosync = f64::MAX;
+            for round in 0..3 {
+                let p = plain(&clean, &f, Naive::Once).await?;
+                let r = runner(&clean, &f, none).await?;
+                if round == 0 {
+                    p.line("plain reqwest loop (write, no fsync)", n);
+                    r.line("runner, fsync off (same work + ledger)", n);
+                }
+                best_plain = best_plain.min(p.secs);
+                best_nosync = best_nosync.min(r.secs);
+            }
+            plain(&clean, &f, Naive::OnceWithKey)
+                .await?
+                .line("plain loop + Idempotency-Key header", n);
+            plain(&clean, &f, Naive::Driver)
+                .await?
+                .line("Client::execute loop (driver, no runner)", n);
+            let l = runner(&clean, &f, ledger_only).await?;
+            l.line("runner, ledger fsync only (group commit)", n);
+            let full = runner(&clean, &f, Durability::default()).await?;
+            full.line("runner, full durability (default)", n);
+            println!(
+                "  best of 3: plain {:.0} files/s, runner (fsync off) {:.0} files/s: runner at {:+.1}% of plain",
+                n as f64 / best_plain,
+                n as f64 / best_nosync,
+                (best_plain / best_nosync - 1.0) * 100.0
+            );
+            println!(
+                "  durability cost: ledger fsync {:+.1}%, outputs+dir fsync on top {:+.1}% ({:.2} ms per file)",
+                (l.secs / best_nosync - 1.0) * 100.0,
+                (full.secs / l.secs - 1.0) * 100.0,
+                (full.secs - best_nosync) * 1000.0 / n as f64
+            );
+        }
+
+        if !run_b {
+            return Ok(());
+        }
+        let faulty = ServeConfig {
+            rate_limit_per_sec: Some(200),
+            hang_ms: 500,
+            latency_ms: 5,
+            ..ServeConfig::default()
+        };
+        let nf = n / 2;
+        let f = files(nf, 99);
+        println!(
+            "(b) faulty server: {nf} files, 3% permanent, 5% transient (500/502/503/504/drop/500 ms hang), 200 req/s limit, 5 ms latency, concurrency {CONCURRENCY}"
+        );
+        let good = f
+            .iter()
+            .filter(|(_, b)| !matches!(http_triage::serve::fate_of(b, &faulty), http_triage::serve::Fate::Permanent(_)))
+            .count();
+        println!("  convertible files: {good}");
+        runner(&faulty, &f, Durability::default()).await?.line("runner (default durability)", nf);
+        plain(&faulty, &f, Naive::Immediately).await?.line("naive: retry at once, 6 attempts", nf);
+        plain(&faulty, &f, Naive::FixedSleep).await?.line("naive: sleep 100 ms, 6 attempts", nf);
+        Ok(())
+    })
+}

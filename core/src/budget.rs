@@ -21,7 +21,7 @@
 //! 0.1" is exactly one token and the half-full test never flips on a rounding error; options are
 //! rounded to the nearest thousandth and must not round to zero.
 
-use crate::classify::{Category, Classification};
+use crate::classify::{Category, Classification, Reason};
 use serde::{Deserialize, Serialize};
 
 /// The snapshot format version written by this build.
@@ -169,11 +169,14 @@ impl RetryBudget {
     }
 
     /// Feed a classified call: success, pending and permanent answers count as successes (the
-    /// service answered sanely); retryable ones, rate limits included, as failures; auth and quota
-    /// answers are not counted (they stop the batch and say nothing about load).
+    /// service answered sanely); other retryable ones as failures. Rate limits are not counted:
+    /// a throttling server is healthy and already paces its callers through Retry-After and the
+    /// rate gate, so letting 429s drain the budget would turn a throttle into give-ups. Auth and
+    /// quota answers are not counted either (they stop the batch and say nothing about load).
     pub fn record(&mut self, c: &Classification) {
         match c.category {
             Category::Success | Category::Pending | Category::Permanent => self.on_success(),
+            Category::Retryable if c.reason == Reason::RateLimited => {}
             Category::Retryable => self.on_failure(),
             Category::Auth | Category::Quota => {}
         }
@@ -234,7 +237,7 @@ fn to_milli(x: f64) -> u32 {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::classify::{classify_transport, Reason, Request, TransportError};
+    use crate::classify::{classify_transport, Request, TransportError};
     use proptest::prelude::*;
 
     fn classification(category: Category, reason: Reason) -> Classification {
@@ -284,7 +287,8 @@ mod tests {
     fn record_rules() {
         let mut b = RetryBudget::default();
         b.record(&classification(Category::Retryable, Reason::RateLimited));
-        assert_eq!(b.tokens(), 9.0);
+        assert_eq!(b.tokens(), 10.0);
+        b.record(&classification(Category::Retryable, Reason::ServerError));
         b.record(&classification(Category::Retryable, Reason::ServerError));
         assert_eq!(b.tokens(), 8.0);
         b.record(&classification(Category::Auth, Reason::Unauthenticated));

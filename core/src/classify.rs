@@ -535,15 +535,33 @@ pub fn classify(
     let hints = read_headers(response.headers, now_unix_ms);
     let success_status = (200..400).contains(&status);
 
-    // A success body is only parsed when it may carry an error: the parser's own sniff keeps
-    // large successful downloads cheap.
-    let env: Envelope = if success_status && response.body.is_empty() {
-        Envelope::default()
-    } else {
-        parse_envelope(response.body, hints.content_type, &response.limits)
-    };
+    // A success body is only parsed when it may carry an error, so successful downloads cost
+    // nothing here.
+    let env: Envelope =
+        if success_status && !success_may_carry_error(response.body, hints.content_type) {
+            Envelope::default()
+        } else {
+            let mut limits = response.limits;
+            if success_status {
+                // Errors carried by a 2xx are small; a large JSON success must not cost a full parse.
+                limits.max_body_bytes = limits.max_body_bytes.min(SUCCESS_SNIFF_BYTES);
+            }
+            parse_envelope(response.body, hints.content_type, &limits)
+        };
 
-    let norm = env.code.as_deref().map(normalize_code).unwrap_or_default();
+    let mut env = env;
+    if env.code.is_none() {
+        // AWS restJson1, Azure Storage and gRPC-web put the code in a header, not the body.
+        // gRPC-web answers failures with HTTP 200, so a header code marks a 2xx as failed too.
+        env.code = header_error_code(response.headers);
+        env.signals_error |= env.code.is_some();
+    }
+    let mut norm = env.code.as_deref().map(normalize_code).unwrap_or_default();
+    if norm == "resourceexhausted" && env.details.as_ref().is_some_and(names_long_quota) {
+        // Google uses RESOURCE_EXHAUSTED for per-minute rate limits and per-day quotas alike;
+        // only the QuotaFailure's quota id tells them apart.
+        norm = "quotaexceeded".to_owned();
+    }
     let retryable_hint = hints.should_retry.or(env.retryable);
     let retry_after = hints.retry_after.or(env.retry_after).or_else(|| {
         let throttled = matches!(status, 429 | 503) || hints.rate_limit_remaining == Some(0);
@@ -585,10 +603,105 @@ pub fn classify(
         violations: env.violations,
         dialect: env.dialect,
         details: env.details,
-        request_not_processed: not_processed || retryable_hint == Some(true),
+        // Only the explicit headers (`x-should-retry`, `Stripe-Should-Retry`) are the server's
+        // word that repeating is safe; a body's `retryable: true` says retrying helps, not that
+        // nothing happened.
+        request_not_processed: not_processed || hints.should_retry == Some(true),
     };
     apply_safety(&mut c, request);
     c
+}
+
+/// How much of a 2xx body is read for an error: errors carried by a success are small.
+const SUCCESS_SNIFF_BYTES: usize = 8 * 1024;
+
+/// The error code some APIs send in a header instead of the body: AWS restJson1
+/// `x-amzn-ErrorType` (`ThrottlingException:http://…` → `ThrottlingException`), Azure
+/// `x-ms-error-code`, gRPC-web `grpc-status` (numeric; mapped to its name).
+fn header_error_code(headers: &[(&str, &str)]) -> Option<String> {
+    for (name, value) in headers {
+        let v = value.trim();
+        if v.is_empty() || v.len() > 256 {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("x-amzn-errortype") {
+            let code = v.split(':').next().unwrap_or(v).trim();
+            return Some(code.to_owned()).filter(|c| !c.is_empty());
+        }
+        if name.eq_ignore_ascii_case("x-ms-error-code") {
+            return Some(v.to_owned());
+        }
+        if name.eq_ignore_ascii_case("grpc-status") {
+            const NAMES: [&str; 17] = [
+                "OK",
+                "CANCELLED",
+                "UNKNOWN",
+                "INVALID_ARGUMENT",
+                "DEADLINE_EXCEEDED",
+                "NOT_FOUND",
+                "ALREADY_EXISTS",
+                "PERMISSION_DENIED",
+                "RESOURCE_EXHAUSTED",
+                "FAILED_PRECONDITION",
+                "ABORTED",
+                "OUT_OF_RANGE",
+                "UNIMPLEMENTED",
+                "INTERNAL",
+                "UNAVAILABLE",
+                "DATA_LOSS",
+                "UNAUTHENTICATED",
+            ];
+            if let Some(name) = v.parse::<usize>().ok().and_then(|n| NAMES.get(n)) {
+                if *name != "OK" {
+                    return Some((*name).to_owned());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// True when google.rpc details name a per-day or per-month quota (a QuotaFailure's `quotaId`,
+/// an ErrorInfo's `quota_limit`): that window will not pass in a retry loop.
+fn names_long_quota(details: &Value) -> bool {
+    fn walk(v: &Value, depth: usize) -> bool {
+        if depth > 6 {
+            return false;
+        }
+        match v {
+            Value::Object(m) => m.iter().any(|(k, v)| {
+                let key = k.to_ascii_lowercase();
+                let is_quota_key = key.contains("quotaid")
+                    || key.contains("quota_limit")
+                    || key.contains("quotalimit");
+                (is_quota_key
+                    && v.as_str().is_some_and(|s| {
+                        let s = s.to_ascii_lowercase();
+                        s.contains("perday")
+                            || s.contains("permonth")
+                            || s.contains("daily")
+                            || s.contains("monthly")
+                    }))
+                    || walk(v, depth + 1)
+            }),
+            Value::Array(a) => a.iter().take(32).any(|v| walk(v, depth + 1)),
+            _ => false,
+        }
+    }
+    walk(details, 0)
+}
+
+/// Errors inside a 2xx come as a JSON object (`{"ok": false}`, GraphQL `errors`) or, from S3, an
+/// XML `<Error>` document. Anything else (binary, HTML, a JSON array, a declared non-JSON type)
+/// is a real success and is not parsed.
+fn success_may_carry_error(body: &[u8], content_type: Option<&str>) -> bool {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    match first {
+        Some(b'{') => ct.is_empty() || ct.contains("json") || ct.starts_with("text/plain"),
+        Some(b'<') => ct.contains("xml") && !ct.contains("html"),
+        _ => false,
+    }
 }
 
 /// A retryable failure of a request that is not safe to repeat, and that may have been acted
@@ -625,7 +738,7 @@ fn by_evidence(
             return v;
         }
         return match hint {
-            Some(true) => (Retryable, Reason::ServerSaysRetry, true),
+            Some(true) => (Retryable, Reason::ServerSaysRetry, false),
             _ => (Permanent, Reason::ErrorInBody, false),
         };
     }
@@ -636,7 +749,11 @@ fn by_evidence(
 
     // The code is stronger evidence than the status for quota, throttling and auth.
     if let Some(v) = by_code(norm) {
-        if matches!(v.0, Quota | Auth) || v.1 == Reason::RateLimited || v.1 == Reason::Overloaded {
+        if matches!(v.0, Quota | Auth)
+            || v.1 == Reason::RateLimited
+            || v.1 == Reason::Overloaded
+            || norm == "aborted"
+        {
             return v;
         }
     }
@@ -710,7 +827,7 @@ fn by_evidence(
             reason = Reason::ServerSaysNoRetry;
         }
         (Permanent, Some(true)) if status != 501 => {
-            return (Retryable, Reason::ServerSaysRetry, true);
+            return (Retryable, Reason::ServerSaysRetry, false);
         }
         _ => {}
     }
@@ -733,6 +850,7 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
         || has("requestlimitexceeded")
         || has("provisionedthroughputexceeded")
         || norm == "resourceexhausted"
+        || norm == "limitexceededexception"
     {
         return Some((Retryable, Reason::RateLimited, true));
     }
@@ -750,6 +868,8 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
         return Some((Quota, Reason::QuotaExceeded, true));
     }
     const FORBIDDEN: &[&str] = &[
+        "missingscope",
+        "insufficientscope",
         "accessdenied",
         "accessdeniedexception",
         "permissiondenied",
@@ -788,6 +908,10 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
         "notauthed",
         "tokenrevoked",
         "accountinactive",
+        "invalidgrant",
+        "unauthorizedclient",
+        "invalidclient",
+        "oauthexception",
     ];
     if FORBIDDEN.contains(&norm) {
         return Some((Auth, Reason::Forbidden, true));
@@ -832,6 +956,10 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
         || norm == "apierror"
         || norm == "unavailable"
     {
+        return Some((Retryable, Reason::ServerError, false));
+    }
+    if norm == "aborted" {
+        // google.rpc ABORTED: a concurrency conflict the API says to retry.
         return Some((Retryable, Reason::ServerError, false));
     }
     if norm == "gatewaytimeout" || norm == "deadlineexceeded" {

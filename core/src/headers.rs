@@ -124,7 +124,7 @@ const ID_CLOUD_TRACE: usize = 7;
 const ID_TRACEPARENT: usize = 8;
 
 fn field_of(name: &str) -> Option<Field> {
-    let is = |lit: &str| name.eq_ignore_ascii_case(lit);
+    let is = |lit: &str| eq_name(name.as_bytes(), lit.as_bytes());
     // Length and first letter pick the candidate; one full comparison confirms it. (`| 0x20`
     // lowercases a letter; a false first-byte match is still refused by the comparison.)
     let first = name.as_bytes().first().map_or(0, |b| b | 0x20);
@@ -153,6 +153,46 @@ fn field_of(name: &str) -> Option<Field> {
         (22, b'x') if is("x-rate-limit-remaining") => Field::Remaining(2),
         _ => return None,
     })
+}
+
+/// `name` equals the lowercase `lit`, ASCII case-insensitively; eight bytes at a time.
+#[inline]
+fn eq_name(name: &[u8], lit: &[u8]) -> bool {
+    if name.len() != lit.len() {
+        return false;
+    }
+    let Some(last) = name.len().checked_sub(8) else {
+        return name.eq_ignore_ascii_case(lit);
+    };
+    let word = |s: &[u8], i: usize| {
+        s.get(i..i + 8)
+            .and_then(|w| <[u8; 8]>::try_from(w).ok())
+            .map(u64::from_le_bytes)
+    };
+    let same =
+        |i: usize| matches!((word(name, i), word(lit, i)), (Some(a), Some(b)) if lower8(a) == b);
+    // Whole words, then the last (possibly overlapping) word.
+    let mut i = 0;
+    while i < last {
+        if !same(i) {
+            return false;
+        }
+        i += 8;
+    }
+    same(last)
+}
+
+/// ASCII-lowercase eight bytes at once (exactly what `u8::to_ascii_lowercase` does to each).
+#[inline]
+const fn lower8(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let low7 = x & (0x7f * ONES);
+    // Per byte, bit 7 is set where the low seven bits are >= b'A', resp. > b'Z' (no carries:
+    // 0x7f + 0x3f < 0x100).
+    let ge_a = low7 + (0x80 - b'A' as u64) * ONES;
+    let gt_z = low7 + (0x80 - b'Z' as u64 - 1) * ONES;
+    let upper = ge_a & !gt_z & !x & (0x80 * ONES);
+    x | (upper >> 2)
 }
 
 /// Read the timing and identity headers. `now_unix_ms` resolves HTTP-dates and epoch resets.
@@ -314,56 +354,46 @@ fn parse_ms(value: &str) -> Option<Duration> {
 /// `DIGITS` or `DIGITS.DIGITS` → the value times 1000, rounded up, saturating at `u64::MAX`.
 fn parse_decimal_milli(s: &str) -> Option<u64> {
     let b = s.as_bytes();
-    let mut i = 0;
-    let mut int: Option<u64> = Some(0);
-    while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
-        int = int
-            .and_then(|v| v.checked_mul(10))
-            .and_then(|v| v.checked_add(u64::from(c - b'0')));
-        i += 1;
-    }
-    if i == 0 {
+    let (int, n) = leading_digits(b);
+    if n == 0 {
         return None;
     }
-    let mut frac = 0u64;
-    let mut round_up = false;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let start = i;
-        while let Some(&c) = b.get(i).filter(|c| c.is_ascii_digit()) {
-            match i - start {
-                0..=2 => frac = frac * 10 + u64::from(c - b'0'),
-                _ => round_up |= c != b'0',
+    let mut milli = int.saturating_mul(1000);
+    match b.get(n..) {
+        Some([]) => {}
+        Some([b'.', f @ ..]) => {
+            let (_, m) = leading_digits(f);
+            if m == 0 || m != f.len() {
+                return None;
             }
-            i += 1;
+            // The first three fraction digits are milliseconds; any non-zero digit after them
+            // rounds up.
+            let digit = |k: usize| f.get(k).map_or(0, |c| u64::from(c.wrapping_sub(b'0')));
+            let round_up = f.get(3..).is_some_and(|r| r.iter().any(|&c| c != b'0'));
+            let frac = digit(0) * 100 + digit(1) * 10 + digit(2) + u64::from(round_up);
+            milli = milli.saturating_add(frac);
         }
-        match i - start {
-            0 => return None,
-            1 => frac *= 100,
-            2 => frac *= 10,
-            _ => {}
-        }
+        _ => return None,
     }
-    if i != b.len() {
-        return None;
+    Some(milli)
+}
+
+/// The value (saturating at `u64::MAX`) and the count of the ASCII digits that `b` starts with.
+#[inline]
+fn leading_digits(b: &[u8]) -> (u64, usize) {
+    let mut v = 0u64;
+    let mut n = 0;
+    while let Some(d) = b.get(n).map(|c| c.wrapping_sub(b'0')).filter(|&d| d <= 9) {
+        v = v.saturating_mul(10).saturating_add(u64::from(d));
+        n += 1;
     }
-    Some(match int {
-        Some(v) => v
-            .saturating_mul(1000)
-            .saturating_add(frac)
-            .saturating_add(u64::from(round_up)),
-        None => u64::MAX,
-    })
+    (v, n)
 }
 
 /// A non-negative integer, saturating at `u64::MAX`.
 fn parse_count(s: &str) -> Option<u64> {
-    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    Some(s.bytes().fold(0u64, |v, c| {
-        v.saturating_mul(10).saturating_add(u64::from(c - b'0'))
-    }))
+    let (v, n) = leading_digits(s.as_bytes());
+    (n > 0 && n == s.len()).then_some(v)
 }
 
 fn parse_bool(value: &str) -> Option<bool> {
@@ -573,6 +603,29 @@ mod tests {
     }
 
     #[test]
+    fn lower8_is_to_ascii_lowercase() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let mut w = *b"aZ-9\x80\xffQz";
+                if let Some(x) = w.get_mut(pos) {
+                    *x = b;
+                }
+                let want = u64::from_le_bytes(w.map(|c| c.to_ascii_lowercase()));
+                assert_eq!(lower8(u64::from_le_bytes(w)), want, "byte {b:#x} at {pos}");
+            }
+        }
+        assert!(eq_name(b"X-RateLimit-Remaining", b"x-ratelimit-remaining"));
+        assert!(eq_name(b"CF-RAY", b"cf-ray"));
+        assert!(!eq_name(
+            b"x\rratelimit-remaining",
+            b"x-ratelimit-remaining"
+        ));
+        assert!(!eq_name(b"X-RateLimit-Remaininh", b"x-ratelimit-remaining"));
+        assert!(!eq_name(b"Y-RateLimit-Remaining", b"x-ratelimit-remaining"));
+        assert!(!eq_name(b"x-ratelimit-reset", b"x-ratelimit-remaining"));
+    }
+
+    #[test]
     fn decimals() {
         assert_eq!(parse_decimal_milli("0"), Some(0));
         assert_eq!(parse_decimal_milli("7"), Some(7000));
@@ -724,6 +777,24 @@ mod tests {
             if let Some(d) = h.rate_limit_reset { proptest::prop_assert!(d <= MAX_DELAY); }
             let _ = parse_http_date(&value);
             let _ = parse_retry_after(&value, now);
+        }
+
+        #[test]
+        fn near_misses_never_panic(
+            date in "[A-Za-z]{0,9},? {0,2}[0-9]{0,3}[ -]?[A-Za-z]{0,4}[ -]?[0-9]{0,5} ?[0-9]{0,3}:?[0-9]{0,3}:?[0-9]{0,3} ?[A-Za-z]{0,3}",
+            asctime in "[A-Za-z]{3} [A-Za-z]{3} {1,2}[0-9]{1,2} [0-9]{2}:[0-9]{2}:[0-9]{2} [0-9]{1,5}",
+            number in "-?[0-9]{0,40}(\\.[0-9]{0,30})?",
+            now in proptest::num::i64::ANY,
+        ) {
+            for v in [&date, &asctime, &number] {
+                for name in ["Retry-After", "retry-after-ms", "X-RateLimit-Reset", "RateLimit-Remaining"] {
+                    let h = read_headers(&[(name, v.as_str())], now);
+                    if let Some(d) = h.retry_after { proptest::prop_assert!(d <= MAX_DELAY); }
+                    if let Some(d) = h.rate_limit_reset { proptest::prop_assert!(d <= MAX_DELAY); }
+                }
+                let rl = format!("\"p\";r={v};t={v}, limit={v}, remaining={v}, reset={v}");
+                let _ = read_headers(&[("RateLimit", rl.as_str())], now);
+            }
         }
 
         #[test]

@@ -293,8 +293,9 @@ async fn outage_opens_the_breaker_and_the_budget_caps_requests() -> TestResult {
     let server = Server::start(serve).await?;
     let files = files(n, "outage");
     let t0 = Instant::now();
-    let client =
-        client_config().with_breaker(BreakerConfig::DEFAULT.with_open_for(Duration::from_secs(5)));
+    // The default breaker: open for 30 s, longer than the runner's in-run wait for deferred
+    // items (10 s), so the run ends at once with the items deferred.
+    let client = client_config().with_breaker(BreakerConfig::DEFAULT);
     let s = batch(&server, "demo-key", &state, 10, client)?
         .run(items(&files, &out), quiet)
         .await?;

@@ -164,7 +164,7 @@ pub struct BatchConfig {
     /// What is fsync'd.
     pub durability: Durability,
     /// How many more passes this run makes over the items that ended `Deferred` (a spent retry
-    /// budget, a short wait); a pass that defers every item again ends them. Default 5.
+    /// budget, a short wait); a pass that defers every item again ends them. Default 20.
     pub deferred_rounds: u32,
     /// A deferred item gets another pass only when its resume time is at most this far away;
     /// default 10 s. Longer waits (an open breaker, a long `Retry-After`) are left to the next
@@ -184,7 +184,7 @@ impl BatchConfig {
             retry_quarantined: false,
             item_deadline: None,
             durability: Durability::default(),
-            deferred_rounds: 5,
+            deferred_rounds: 20,
             deferred_wait: Duration::from_secs(10),
         }
     }
@@ -476,6 +476,7 @@ impl Batch {
         // Deferred items whose wait is short (a spent retry budget, a rate gate, a breaker that
         // reopens soon) get another go in this run, after their resume time.
         let mut rounds = 0;
+        let mut stalls = 0u32;
         while !deferred.is_empty()
             && rounds < self.config.deferred_rounds
             && !ctx.stopping.load(Ordering::SeqCst)
@@ -491,12 +492,19 @@ impl Batch {
             soon.sort_by_key(|w| w.not_before_ms.unwrap_or(0));
             let before = soon.len();
             deferred = pass(&ctx, soon).await;
-            // A round that deferred everything again (an outage) ends the retries; one that
-            // got somewhere earns another, up to `deferred_rounds`.
-            if deferred.len() >= before {
-                break;
-            }
+            // A round that got somewhere earns another, up to `deferred_rounds`; rounds that
+            // deferred everything again back off (250 ms, 500 ms, 1 s) and then give up. Long
+            // waits (an open breaker during an outage) never get here: see the horizon above.
             rounds += 1;
+            if deferred.len() >= before {
+                stalls += 1;
+                if stalls > 3 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(125 << stalls)).await;
+            } else {
+                stalls = 0;
+            }
         }
 
         let ctx = match Arc::try_unwrap(ctx) {

@@ -315,6 +315,7 @@ pub(crate) async fn execute(plan: Plan, ui: Ui) -> u8 {
         }
     };
     let state = config.state_dir.clone();
+    let concurrency = config.concurrency;
     let batch = match Batch::new(client, config) {
         Ok(b) => b,
         Err(e) => {
@@ -329,7 +330,7 @@ pub(crate) async fn execute(plan: Plan, ui: Ui) -> u8 {
         out.display(),
         state.join(crate::ledger::LEDGER_FILE).display()
     );
-    let draw = Draw::new(ui);
+    let draw = Draw::new(ui, concurrency);
     let draw_cb = draw.clone();
     let result = batch.run(items, move |p| draw_cb.show(p)).await;
     draw.finish();
@@ -380,11 +381,12 @@ fn print_report(batch: &Batch, summary: &Summary) {
 #[derive(Clone)]
 struct Draw {
     bar: Option<indicatif::ProgressBar>,
+    concurrency: usize,
     next_line: Arc<AtomicUsize>,
 }
 
 impl Draw {
-    fn new(ui: Ui) -> Self {
+    fn new(ui: Ui, concurrency: usize) -> Self {
         let bar = match ui {
             Ui::Bar => {
                 let bar = indicatif::ProgressBar::with_draw_target(
@@ -403,16 +405,22 @@ impl Draw {
         };
         Draw {
             bar,
+            concurrency,
             next_line: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     fn show(&self, p: &Progress) {
         let counts = format!(
-            "{} done, {} quarantined, {} deferred{}",
+            "{} done, {} quarantined, {} deferred{}{}",
             p.done,
             p.quarantined,
             p.deferred,
+            if p.concurrency < self.concurrency {
+                format!(" (host pushing back: {} in flight at most)", p.concurrency)
+            } else {
+                String::new()
+            },
             if p.stopped + p.not_started > 0 {
                 ", stopping"
             } else {

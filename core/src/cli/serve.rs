@@ -40,8 +40,8 @@ pub struct ServeArgs {
     /// Port on 127.0.0.1 (0 = any free port; the chosen one is printed).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// The accepted bearer key (`Authorization: Bearer KEY`). Prefer the environment variable:
-    /// a key on the command line is visible to other users of the machine.
+    /// The accepted bearer key (`Authorization: Bearer KEY`; default `demo-key`). Prefer the
+    /// environment variable: a key on the command line is visible to other users of the machine.
     #[arg(
         long = "key",
         env = "HTTP_TRIAGE_SERVE_KEY",

@@ -210,27 +210,26 @@ impl Progress {
             self.last.take(),
         );
         let elapsed_ms = ms(call.started.elapsed());
-        match &error {
-            CallError::Stopped { .. }
-            | CallError::CircuitOpen { .. }
-            | CallError::BudgetExhausted { .. } => {
-                warn!(
-                    method = call.method,
-                    host = call.host,
-                    path = call.path,
-                    kind = error.kind(),
-                    elapsed_ms,
-                    "call failed: {error}"
-                )
-            }
-            _ => info!(
+        // Only a stop is a warning: during an outage every item gives up or meets the open
+        // breaker, and one warning per item would drown the one that matters.
+        if error.stops_batch() {
+            warn!(
+                method = call.method,
+                host = call.host,
+                path = call.path,
+                kind = error.kind(),
+                elapsed_ms,
+                "call stopped: {error}"
+            );
+        } else {
+            info!(
                 method = call.method,
                 host = call.host,
                 path = call.path,
                 kind = error.kind(),
                 elapsed_ms,
                 "call failed: {error}"
-            ),
+            );
         }
         Outcome::Failed {
             error,

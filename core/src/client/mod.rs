@@ -2,14 +2,14 @@
 //!
 //! [`Client::execute`] sends one [`reqwest::Request`] and loops:
 //!
-//! 1. **wait for the host's [`RateGate`]**: one 429 with `Retry-After` pauses every concurrent
+//! 1. **wait for the host's [`RateGate`](crate::RateGate)**: one 429 with `Retry-After` pauses every concurrent
 //!    call to that host (`host:port`), not only the one that got it;
-//! 2. **ask the host's [`CircuitBreaker`]**: an open breaker fails the call fast with
+//! 2. **ask the host's [`CircuitBreaker`](crate::CircuitBreaker)**: an open breaker fails the call fast with
 //!    [`CallError::CircuitOpen`] (see below);
 //! 3. **send** with the per-attempt timeout (and never past the call's deadline);
 //! 4. **read the body** (all of it for 2xx/3xx, at most [`Limits::max_body_bytes`] otherwise) and
-//!    **[`classify`]** it, or map the transport failure to a [`TransportError`];
-//! 5. **record** the outcome in the host's gate, breaker and [`RetryBudget`];
+//!    **[`classify`](crate::classify())** it, or map the transport failure to a [`TransportError`];
+//! 5. **record** the outcome in the host's gate, breaker and [`RetryBudget`](crate::RetryBudget);
 //! 6. **[`decide`](RetryPolicy::decide)**: done → [`Success`]; retry/poll → sleep exactly the
 //!    delay (the server's `Retry-After`, or the backoff with jitter) and go to 1; give up, stop or
 //!    defer → the matching [`CallError`]. A retry (not a poll) is only sent while the host's
@@ -77,8 +77,6 @@ use crate::budget::BudgetConfig;
 use crate::classify::{Category, Reason, Rules, TransportError};
 use crate::envelope::Limits;
 use crate::policy::RetryPolicy;
-#[allow(unused_imports)] // named in the module docs
-use crate::{breaker::CircuitBreaker, budget::RetryBudget, classify::classify, gate::RateGate};
 use driver::Shared;
 use serde::Serialize;
 use std::sync::Arc;

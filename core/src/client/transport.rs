@@ -10,7 +10,7 @@
 //! | `is_connect()` and `is_timeout()` (or an `io` `TimedOut`) | `connect_timeout` |
 //! | `is_connect()`, an `https` URL, and no TCP-level error in the chain (hyper-util's `tcp …` errors) | `tls` |
 //! | `is_connect()`, anything else (unreachable network, …): the request never left | `connect_refused` |
-//! | `is_timeout()` after the connection was made | `timeout_after_send` |
+//! | `is_timeout()` otherwise: the attempt timeout ran out after the connection was made (or while connecting, on a client without a connect timeout: the conservative reading) | `timeout_after_send` |
 //! | an `io` `ConnectionReset` / `ConnectionAborted` / `BrokenPipe` | `reset_before_response` |
 //! | hyper's "connection closed before message completed", an `io` `UnexpectedEof`, anything else | `closed_before_response` |
 //! | an error while reading a 2xx/3xx body (a timeout included) | `body_truncated` |

@@ -69,6 +69,7 @@ enum K {
     DefaultMessage,
     Messages,
     Classification,
+    Object,
     Metadata,
 }
 
@@ -139,6 +140,7 @@ fn slot_of(key: &str) -> Option<K> {
         "defaultMessage" => K::DefaultMessage,
         "messages" => K::Messages,
         "classification" => K::Classification,
+        "object" => K::Object,
         "metadata" => K::Metadata,
         _ => return None,
     })
@@ -159,14 +161,21 @@ impl Slots {
         }
     }
 
+    #[inline]
     fn of(t: &Tree<'_>, obj: usize) -> Slots {
         let mut s = Slots::empty();
+        s.fill(t, obj);
+        s
+    }
+
+    fn fill(&mut self, t: &Tree<'_>, obj: usize) {
+        let s = self;
         for c in t.children(obj) {
-            let Some(n) = t.node(c) else { continue };
-            let k = if n.key_esc {
-                slot_of(&super::json::decode(n.key, true, 64))
+            let Some((key, esc)) = t.key(c) else { continue };
+            let k = if esc {
+                slot_of(&super::json::decode(key, true, 64))
             } else {
-                slot_of(n.key)
+                slot_of(key)
             };
             match k {
                 Some(k) => {
@@ -177,7 +186,6 @@ impl Slots {
                 None => s.other += 1,
             }
         }
-        s
     }
 
     fn get(&self, k: K) -> Option<usize> {
@@ -396,6 +404,11 @@ fn object(t: &Tree<'_>, o: usize, problem_ct: bool) -> Envelope {
     if let Some(e) = obj_at(t, &top, K::OdataError) {
         return azure(t, &top, e);
     }
+    // OpenAI-compatible servers (Mistral, vLLM) without the wrapper:
+    // {"object": "error", "message", "type", "param", "code"}.
+    if top.get(K::Object).is_some_and(|i| t.str_is(i, "error")) {
+        return typed_error(t, &Slots::empty(), o, &top, Dialect::Openai);
+    }
     // AWS JSON protocols.
     if is_str(t, top.get(K::AwsType)) {
         return aws_json(t, &top);
@@ -406,9 +419,12 @@ fn object(t: &Tree<'_>, o: usize, problem_ct: bool) -> Envelope {
             return env;
         }
     }
-    // Spring Boot's default error attributes.
+    // Spring Boot's default error attributes (only ever sent with an error status).
     if top.has(K::Timestamp)
-        && kind_at(t, &top, K::Status, Kind::Num).is_some()
+        && top
+            .get(K::Status)
+            .and_then(|i| t.int(i))
+            .is_some_and(|s| (400..=599).contains(&s))
         && (top.has(K::Error) || top.has(K::Path) || top.has(K::Message))
     {
         return spring_boot(t, &top);
@@ -420,8 +436,9 @@ fn object(t: &Tree<'_>, o: usize, problem_ct: bool) -> Envelope {
         }
     }
     // {"error": "...", ...}: flat, minimal, OAuth.
-    let err_str = is_str(t, top.get(K::Error));
-    if err_str || is_str(t, top.get(K::ErrorCode)) {
+    // (Empty strings say nothing: `{"data": {...}, "error": ""}` is a success.)
+    let err_str = top.get(K::Error).and_then(|i| t.text(i, 1)).is_some();
+    if err_str || code_any(t, top.get(K::ErrorCode)).is_some() {
         return flat_family(t, &top, err_str);
     }
     // {"detail": ...}: FastAPI/pydantic, DRF, framework errors.
@@ -481,6 +498,8 @@ fn generic(t: &Tree<'_>, top: &Slots, dialect: Dialect, deep: bool) -> Envelope 
             None => {}
         }
         if let Some(first) = arr_at(t, top, K::Errors).and_then(|a| t.nth(a, 0)) {
+            // A list of strings: {"success": false, "errors": ["Invalid email"]}.
+            fill(&mut env.message, || msg(t, Some(first)));
             if t.kind(first) == Some(Kind::Obj) {
                 let s = Slots::of(t, first);
                 fill(&mut env.code, || {
@@ -645,8 +664,8 @@ fn problem(t: &Tree<'_>, o: usize, top: &Slots) -> Envelope {
     // Extension members, as given.
     let mut ext = Map::new();
     for c in t.children(o) {
-        let Some(n) = t.node(c) else { continue };
-        let k = super::json::decode(n.key, n.key_esc, usize::MAX);
+        let Some((key, esc)) = t.key(c) else { continue };
+        let k = super::json::decode(key, esc, usize::MAX);
         if !matches!(&*k, "type" | "title" | "status" | "detail" | "instance") {
             ext.insert(k.into_owned(), t.to_value(c));
         }
@@ -679,8 +698,8 @@ fn collect_field_errors(t: &Tree<'_>, node: usize, env: &mut Envelope) {
     match t.kind(node) {
         Some(Kind::Obj) => {
             for c in t.children(node) {
-                let Some(n) = t.node(c) else { continue };
-                let field = super::json::decode(n.key, n.key_esc, MAX_FIELD);
+                let Some((key, esc)) = t.key(c) else { continue };
+                let field = super::json::decode(key, esc, MAX_FIELD);
                 match t.kind(c) {
                     Some(Kind::Arr) => {
                         for m in t.children(c) {
@@ -876,7 +895,10 @@ fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
 
 fn bare_status(t: &Tree<'_>, top: &Slots) -> Option<Envelope> {
     let code = top.get(K::Code).and_then(|i| t.int(i))?;
-    let status_named = is_str(t, top.get(K::Status));
+    // A canonical status name (`RESOURCE_EXHAUSTED`), not `"ok"` or `"success"`.
+    let status_named = top
+        .get(K::Status)
+        .is_some_and(|i| GRPC_CODES.iter().skip(1).any(|name| t.str_is(i, name)));
     let typed = arr_at(t, top, K::Details).is_some();
     if !(status_named || typed)
         || !top.has(K::Message)
@@ -908,8 +930,8 @@ fn typed_error(t: &Tree<'_>, top: &Slots, e: usize, es: &Slots, dialect: Dialect
     };
     let mut rest = Map::new();
     for c in t.children(e) {
-        let Some(n) = t.node(c) else { continue };
-        let k = super::json::decode(n.key, n.key_esc, usize::MAX);
+        let Some((key, esc)) = t.key(c) else { continue };
+        let k = super::json::decode(key, esc, usize::MAX);
         if !matches!(&*k, "code" | "message") {
             rest.insert(k.into_owned(), t.to_value(c));
         }
@@ -1067,7 +1089,8 @@ fn graphql(t: &Tree<'_>, top: &Slots, errs: usize) -> Envelope {
                 .or_else(|| {
                     xs.as_ref()
                         .and_then(|xs| code_str(t, xs.get(K::Classification)))
-                });
+                })
+                .or_else(|| code_any(t, s.get(K::Code)));
             if env.code.is_some() {
                 if let Some(x) = ext {
                     env.details = Some(t.to_value(x));
@@ -1300,8 +1323,10 @@ fn drf_collect(
     }
     let mut any = false;
     for c in t.children(node) {
-        let Some(n) = t.node(c) else { return false };
-        let key = super::json::decode(n.key, n.key_esc, MAX_FIELD);
+        let Some((key, esc)) = t.key(c) else {
+            return false;
+        };
+        let key = super::json::decode(key, esc, MAX_FIELD);
         let field = if depth == 0 && key == "non_field_errors" {
             String::new()
         } else if prefix.is_empty() {

@@ -24,17 +24,31 @@ pub(super) enum Kind {
 
 /// One value of the tape, in document order. A container's children follow it; `end` is the
 /// index one past its last descendant, so the next sibling of node `i` is `nodes[i].end`.
+/// Text is kept as byte offsets into the source (24 bytes a node).
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Node<'a> {
+pub(super) struct Node {
     pub kind: Kind,
-    /// The member name (raw, between the quotes) when the parent is an object.
-    pub key: &'a str,
-    /// Whether `key` holds escapes.
+    /// Whether the member name holds escapes.
     pub key_esc: bool,
-    /// String contents (raw, between the quotes) or a number literal; empty otherwise.
-    pub raw: &'a str,
-    /// One past the last node of this subtree.
+    /// The member name (raw, between the quotes) when the parent is an object: start, length.
+    key: (u32, u32),
+    /// String contents (raw, between the quotes) or a number literal: start, length.
+    raw: (u32, u32),
+    /// One past the last node of this subtree (while a container is open: its parent).
     pub end: u32,
+}
+
+fn span(src: &str, s: (u32, u32)) -> &str {
+    let a = s.0 as usize;
+    src.get(a..a + s.1 as usize).unwrap_or("")
+}
+
+/// Offsets of `part` (a subslice of `src`) in `src`.
+fn offsets(src: &str, part: &str) -> Result<(u32, u32), Fail> {
+    let start = (part.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
+    let a = u32::try_from(start).map_err(|_| Fail::Syntax)?;
+    let n = u32::try_from(part.len()).map_err(|_| Fail::Syntax)?;
+    Ok((a, n))
 }
 
 /// Why a parse stopped.
@@ -51,7 +65,8 @@ pub(super) enum Fail {
 /// A parsed document: node 0 is the root.
 #[derive(Debug)]
 pub(super) struct Tree<'a> {
-    pub nodes: Vec<Node<'a>>,
+    src: &'a str,
+    nodes: Vec<Node>,
 }
 
 fn skip_ws(b: &[u8], mut pos: usize) -> usize {
@@ -73,10 +88,15 @@ fn scan_string(src: &str, pos: usize) -> Result<(&str, bool, usize), Fail> {
     let mut pos = pos;
     let mut esc = false;
     loop {
-        match b.get(pos) {
+        // Fast path: run to the next quote or backslash.
+        let rest = b.get(pos..).ok_or(Fail::Eof)?;
+        match find_quote_or_backslash(rest) {
             None => return Err(Fail::Eof),
+            Some(n) => pos += n,
+        }
+        match b.get(pos) {
             Some(b'"') => break,
-            Some(b'\\') => {
+            _ => {
                 esc = true;
                 match b.get(pos + 1) {
                     None => return Err(Fail::Eof),
@@ -94,11 +114,36 @@ fn scan_string(src: &str, pos: usize) -> Result<(&str, bool, usize), Fail> {
                     Some(_) => return Err(Fail::Syntax),
                 }
             }
-            Some(_) => pos += 1,
         }
     }
     let raw = src.get(start..pos).ok_or(Fail::Syntax)?;
     Ok((raw, esc, pos + 1))
+}
+
+/// The first `"` or `\\` in `b`, eight bytes at a time (SWAR: a byte equal to the target
+/// becomes zero after XOR, and `(x - 0x01…) & !x & 0x80…` flags the lowest zero byte exactly).
+fn find_quote_or_backslash(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut i = 0usize;
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w);
+        let q = w ^ (ONES * u64::from(b'"'));
+        let s = w ^ (ONES * u64::from(b'\\'));
+        let m = (q.wrapping_sub(ONES) & !q & HIGHS) | (s.wrapping_sub(ONES) & !s & HIGHS);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\')
+        .map(|p| i + p)
 }
 
 fn scan_digits(b: &[u8], mut pos: usize) -> Result<usize, Fail> {
@@ -154,36 +199,42 @@ fn scan_literal(b: &[u8], pos: usize, lit: &[u8]) -> Result<usize, Fail> {
 pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fail> {
     let b = src.as_bytes();
     // A rough guess: one node per 12 bytes, bounded so a small body costs one small allocation.
-    let mut nodes: Vec<Node<'_>> = Vec::with_capacity((b.len() / 12).clamp(4, 4096));
-    // Open containers: (node index, is object).
-    let mut stack: Vec<(usize, bool)> = Vec::with_capacity(max_depth.min(16));
+    let mut nodes: Vec<Node> = Vec::with_capacity((b.len() / 12).clamp(4, 4096));
+    // The open containers form a chain through `end` (each points at its parent), so no
+    // stack is allocated: `open` is the innermost one, `depth` how many there are.
+    const ROOT: u32 = u32::MAX;
+    let mut open: u32 = ROOT;
+    let mut open_is_obj = false;
+    let mut depth = 0usize;
     let mut pos = skip_ws(b, 0);
-    let mut key: &str = "";
+    let mut key = (0u32, 0u32);
     let mut key_esc = false;
 
     'value: loop {
         // Expecting a value at `pos`.
-        let idx = nodes.len();
-        let end_u32 = u32::try_from(idx + 1).map_err(|_| Fail::Syntax)?;
+        let idx = u32::try_from(nodes.len()).map_err(|_| Fail::Syntax)?;
         let mut node = Node {
             kind: Kind::Null,
-            key,
             key_esc,
-            raw: "",
-            end: end_u32,
+            key,
+            raw: (0, 0),
+            end: idx.checked_add(1).ok_or(Fail::Syntax)?,
         };
-        key = "";
+        key = (0, 0);
         key_esc = false;
         match b.get(pos) {
             None => return Err(Fail::Eof),
             Some(&c @ (b'{' | b'[')) => {
-                if stack.len() >= max_depth {
+                if depth >= max_depth {
                     return Err(Fail::TooDeep);
                 }
                 let is_obj = c == b'{';
                 node.kind = if is_obj { Kind::Obj } else { Kind::Arr };
+                node.end = open;
                 nodes.push(node);
-                stack.push((idx, is_obj));
+                open = idx;
+                open_is_obj = is_obj;
+                depth += 1;
                 pos = skip_ws(b, pos + 1);
                 let close = if is_obj { b'}' } else { b']' };
                 match b.get(pos) {
@@ -193,7 +244,7 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                     }
                     Some(_) if is_obj => {
                         let (k, e, p) = member_name(src, pos)?;
-                        key = k;
+                        key = offsets(src, k)?;
                         key_esc = e;
                         pos = p;
                         continue 'value;
@@ -204,7 +255,7 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
             Some(b'"') => {
                 let (raw, esc, p) = scan_string(src, pos + 1)?;
                 node.kind = if esc { Kind::StrEsc } else { Kind::Str };
-                node.raw = raw;
+                node.raw = offsets(src, raw)?;
                 nodes.push(node);
                 pos = p;
             }
@@ -226,7 +277,7 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                 let start = pos;
                 pos = scan_number(b, pos)?;
                 node.kind = Kind::Num;
-                node.raw = src.get(start..pos).ok_or(Fail::Syntax)?;
+                node.raw = offsets(src, src.get(start..pos).ok_or(Fail::Syntax)?)?;
                 nodes.push(node);
             }
             Some(_) => return Err(Fail::Syntax),
@@ -234,32 +285,37 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
 
         // After a value: close containers or move to the next member / element.
         loop {
-            let Some(&(open, is_obj)) = stack.last() else {
-                return Ok((Tree { nodes }, pos));
-            };
+            if open == ROOT {
+                return Ok((Tree { src, nodes }, pos));
+            }
             pos = skip_ws(b, pos);
             match b.get(pos) {
                 None => return Err(Fail::Eof),
                 Some(b',') => {
                     pos = skip_ws(b, pos + 1);
-                    if is_obj {
+                    if open_is_obj {
                         let (k, e, p) = member_name(src, pos)?;
-                        key = k;
+                        key = offsets(src, k)?;
                         key_esc = e;
                         pos = p;
                     }
                     continue 'value;
                 }
-                Some(b'}') if is_obj => {}
-                Some(b']') if !is_obj => {}
+                Some(b'}') if open_is_obj => {}
+                Some(b']') if !open_is_obj => {}
                 Some(_) => return Err(Fail::Syntax),
             }
             pos += 1;
             let end = u32::try_from(nodes.len()).map_err(|_| Fail::Syntax)?;
-            if let Some(n) = nodes.get_mut(open) {
-                n.end = end;
-            }
-            stack.pop();
+            let n = nodes.get_mut(open as usize).ok_or(Fail::Syntax)?;
+            let parent = n.end;
+            n.end = end;
+            open = parent;
+            depth = depth.saturating_sub(1);
+            open_is_obj = match nodes.get(open as usize) {
+                Some(p) => p.kind == Kind::Obj,
+                None => false,
+            };
         }
     }
 }
@@ -477,6 +533,10 @@ fn hex4(s: &str, at: usize) -> Option<u32> {
 
 /// The longest prefix of `s` with at most `max_chars` characters.
 pub(super) fn cut_chars(s: &str, max_chars: usize) -> &str {
+    if s.len() <= max_chars {
+        // Never more characters than bytes.
+        return s;
+    }
     match s.char_indices().nth(max_chars) {
         Some((i, _)) => s.get(..i).unwrap_or(s),
         None => s,
@@ -484,14 +544,21 @@ pub(super) fn cut_chars(s: &str, max_chars: usize) -> &str {
 }
 
 impl<'a> Tree<'a> {
-    /// The node at `i`.
-    pub fn node(&self, i: usize) -> Option<&Node<'a>> {
-        self.nodes.get(i)
-    }
-
     /// The kind of node `i` (`None` when out of range).
     pub fn kind(&self, i: usize) -> Option<Kind> {
         self.nodes.get(i).map(|n| n.kind)
+    }
+
+    /// The raw member name of node `i` and whether it holds escapes.
+    pub fn key(&self, i: usize) -> Option<(&'a str, bool)> {
+        self.nodes
+            .get(i)
+            .map(|n| (span(self.src, n.key), n.key_esc))
+    }
+
+    /// The raw text of node `i` (string contents or a number literal; empty otherwise).
+    fn raw(&self, n: &Node) -> &'a str {
+        span(self.src, n.raw)
     }
 
     /// The children of container `i` (empty for scalars).
@@ -515,8 +582,8 @@ impl<'a> Tree<'a> {
         }
         let mut found = None;
         for c in self.children(i) {
-            if let Some(n) = self.nodes.get(c) {
-                if key_is(n, name) {
+            if let Some((k, esc)) = self.key(c) {
+                if key_is(k, esc, name) {
                     found = Some(c);
                 }
             }
@@ -543,7 +610,7 @@ impl<'a> Tree<'a> {
             Kind::StrEsc => true,
             _ => return None,
         };
-        let s = decode(n.raw.trim_start(), esc, max_chars);
+        let s = decode(self.raw(n).trim_start(), esc, max_chars);
         let t = s.trim();
         if t.is_empty() {
             None
@@ -556,8 +623,9 @@ impl<'a> Tree<'a> {
     pub fn code(&self, i: usize, max_chars: usize) -> Option<String> {
         let n = self.nodes.get(i)?;
         if n.kind == Kind::Num {
-            if n.raw.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
-                return Some(cut_chars(n.raw, max_chars).to_owned());
+            let raw = self.raw(n);
+            if raw.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
+                return Some(cut_chars(raw, max_chars).to_owned());
             }
             return None;
         }
@@ -567,8 +635,8 @@ impl<'a> Tree<'a> {
     /// True when node `i` is a string equal to `s` (escapes resolved).
     pub fn str_is(&self, i: usize, s: &str) -> bool {
         match self.nodes.get(i) {
-            Some(n) if n.kind == Kind::Str => n.raw == s,
-            Some(n) if n.kind == Kind::StrEsc => decode(n.raw, true, s.len() + 1) == s,
+            Some(n) if n.kind == Kind::Str => self.raw(n) == s,
+            Some(n) if n.kind == Kind::StrEsc => decode(self.raw(n), true, s.len() + 1) == s,
             _ => false,
         }
     }
@@ -585,7 +653,7 @@ impl<'a> Tree<'a> {
     /// The literal of number node `i`.
     pub fn num_raw(&self, i: usize) -> Option<&'a str> {
         match self.nodes.get(i) {
-            Some(n) if n.kind == Kind::Num => Some(n.raw),
+            Some(n) if n.kind == Kind::Num => Some(self.raw(n)),
             _ => None,
         }
     }
@@ -604,18 +672,15 @@ impl<'a> Tree<'a> {
             Kind::Null => Value::Null,
             Kind::True => Value::Bool(true),
             Kind::False => Value::Bool(false),
-            Kind::Num => number(n.raw),
-            Kind::Str => Value::String(n.raw.to_owned()),
-            Kind::StrEsc => Value::String(decode(n.raw, true, usize::MAX).into_owned()),
+            Kind::Num => number(self.raw(n)),
+            Kind::Str => Value::String(self.raw(n).to_owned()),
+            Kind::StrEsc => Value::String(decode(self.raw(n), true, usize::MAX).into_owned()),
             Kind::Arr => Value::Array(self.children(i).map(|c| self.to_value(c)).collect()),
             Kind::Obj => {
                 let mut m = Map::new();
                 for c in self.children(i) {
-                    if let Some(cn) = self.nodes.get(c) {
-                        m.insert(
-                            decode(cn.key, cn.key_esc, usize::MAX).into_owned(),
-                            self.to_value(c),
-                        );
+                    if let Some((k, esc)) = self.key(c) {
+                        m.insert(decode(k, esc, usize::MAX).into_owned(), self.to_value(c));
                     }
                 }
                 Value::Object(m)
@@ -642,12 +707,12 @@ fn number(raw: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// True when node `n`'s member name is `name`.
-pub(super) fn key_is(n: &Node<'_>, name: &str) -> bool {
-    if n.key_esc {
-        decode(n.key, true, name.len() + 1) == name
+/// True when the raw member name `key` (with escapes if `esc`) is `name`.
+pub(super) fn key_is(key: &str, esc: bool, name: &str) -> bool {
+    if esc {
+        decode(key, true, name.len() + 1) == name
     } else {
-        n.key == name
+        key == name
     }
 }
 
@@ -712,6 +777,25 @@ mod tests {
         assert_eq!(parse("", 3).err(), Some(Fail::Eof));
         assert_eq!(parse("-", 3).err(), Some(Fail::Eof));
         assert_eq!(parse("01", 3).map(|(_, e)| e).ok(), Some(1));
+    }
+
+    #[test]
+    fn swar_search() {
+        for s in [
+            "",
+            "abc",
+            "abcdefgh",
+            "abcdefgh\"",
+            "\"",
+            "abcdefg\\",
+            "ab\"cdefghijk\\",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\"x",
+        ] {
+            let want = s.bytes().position(|c| c == b'"' || c == b'\\');
+            assert_eq!(find_quote_or_backslash(s.as_bytes()), want, "{s:?}");
+        }
+        // A byte just above the target must not match (0x23 after 0x22, 0x5d after 0x5c).
+        assert_eq!(find_quote_or_backslash(b"########]]]]]]]]"), None);
     }
 
     #[test]

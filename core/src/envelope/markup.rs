@@ -56,7 +56,11 @@ fn element(s: &str, from: usize, name: &str, open_ended: bool) -> Option<(usize,
         // The matching close tag: `</name` then `>` or whitespace.
         let mut search = start;
         loop {
-            match find_ci(s, search, "</") {
+            match s
+                .get(search..)
+                .and_then(|r| r.find("</"))
+                .map(|c| search + c)
+            {
                 Some(c) => {
                     let n_at = c + 2;
                     let n_end = n_at + name.len();
@@ -88,7 +92,7 @@ fn clean(raw: &str, max_chars: usize) -> Option<String> {
         .and_then(|r| r.strip_suffix("]]>"));
     let literal = cdata.is_some();
     let raw = cdata.unwrap_or(raw);
-    let mut out = String::new();
+    let mut out = String::with_capacity(raw.len().min(max_chars.saturating_mul(4)));
     let mut n = 0usize;
     let mut space = false;
     let mut in_tag = false;
@@ -138,7 +142,8 @@ fn clean(raw: &str, max_chars: usize) -> Option<String> {
 
 /// A character reference after `&`: returns the character and the bytes used (incl. `;`).
 fn entity(rest: &str) -> Option<(char, usize)> {
-    let semi = rest.get(..rest.len().min(12))?.find(';')?;
+    // `;` is ASCII, so slicing at it never splits a character.
+    let semi = rest.bytes().take(12).position(|b| b == b';')?;
     let name = rest.get(..semi)?;
     let ch = match name {
         "amp" => '&',
@@ -257,5 +262,10 @@ mod tests {
         );
         assert_eq!(clean("<![CDATA[x < y]]>", 100).as_deref(), Some("x < y"));
         assert_eq!(clean("abcdef", 3).as_deref(), Some("abc"));
+        assert_eq!(clean("&amp;ééééé", 100).as_deref(), Some("&ééééé"));
+        assert_eq!(
+            clean("&#x1F600;&#99999999;", 100).as_deref(),
+            Some("😀\u{FFFD}")
+        );
     }
 }

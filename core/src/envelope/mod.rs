@@ -89,59 +89,115 @@ impl Default for Limits {
 }
 
 /// Which shape the body had. Serialized in snake_case (`"google_rpc"`, `"problem"`, …).
+///
+/// JSON objects are tried in this order (the first match wins): Kubernetes, Anthropic,
+/// ok-false flags, problem, OData, OpenAI-compatible `object: "error"`, AWS JSON, an `error`
+/// object (Google, Stripe, OpenAI, Azure, nested), Spring Boot, an `errors` member (GraphQL,
+/// JSON:API, plain lists), an `error` string or `error_code` (OAuth, flat, minimal), `detail`
+/// (FastAPI, detail), a bare `google.rpc.Status`, a DRF field dict, and last plain JSON. A
+/// top-level array is read through its first element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Dialect {
-    /// No body, or only whitespace.
+    /// No body, or only whitespace (a UTF-8 byte order mark included).
     #[default]
     Empty,
-    /// `{"error": {"code": "...", "message": "...", "details": {...}}}` (seed API 001).
+    /// `{"error": {"code": "...", "message": "...", "details": {...}}}` (seed API 001): an
+    /// `error` object with a code or message that no vendor dialect claims. The code may be a
+    /// number (`404` → `"404"`), else `error.type`; `details.retry_after` (seconds) is the
+    /// retry hint; `details` is kept as given.
     Nested,
-    /// `{"error": "...", "detail": "...", "error_code": "...", "retryable": b, "request_id": "..."}` (seed 002).
+    /// `{"error": "...", "detail": "...", "error_code": "...", "retryable": b, "request_id": "..."}`
+    /// (seed 002): `error_code` or an `error` string together with `detail`, `retryable`,
+    /// `request_id` or `reference_id`. The message is `detail` (more precise than `error`);
+    /// a pydantic `detail` array becomes violations and the message falls back to `error`.
     Flat,
-    /// `{"error": "...", "error_code": "..."}` (seed 003).
+    /// `{"error": "...", "error_code": "..."}` (seed 003), and any other `error` string (NestJS
+    /// and Boom add `statusCode` and a `message`, which is preferred). Without `error_code`, an
+    /// `error` that reads as a code (`"rate_limited"`) is also the code.
     Minimal,
-    /// `{"detail": "..."}` (Django REST framework / FastAPI string detail).
+    /// `{"detail": "..."}` or `{"detail": {...}}` with at most `code`/`status`/`messages`
+    /// beside it (FastAPI `HTTPException`, Django REST framework).
     Detail,
-    /// RFC 9457 / RFC 7807 `application/problem+json`.
+    /// RFC 9457 / RFC 7807 problem details: by the content type `application/problem+json`
+    /// (any of `type`/`title`/`status`/`detail`/`instance`), or by shape (a URI `type` with a
+    /// `title`, `status` or `detail`; or a `title` with an error `status`). The code is a `code`
+    /// or `error_code` extension, else the last path segment of `type` (none for `about:blank`
+    /// or links to the RFCs); the message is `detail`, else `title`; `instance` is the
+    /// reference id; `errors` and `invalid-params` become violations; extension members are
+    /// the details.
     Problem,
-    /// `google.rpc.Status`: `{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": [...]}}`.
+    /// `google.rpc.Status` (AIP-193): `{"error": {"code": 429, "status": "RESOURCE_EXHAUSTED",
+    /// "details": [...]}}` (a numeric code with a `status`, `@type`d details, or the legacy
+    /// `errors[]`), or bare `{"code": 8, "message", "details": []}`. The code is `status`, else
+    /// the `ErrorInfo` reason, else the legacy `errors[0].reason`, else the canonical name of a
+    /// gRPC code number. `RetryInfo.retryDelay` → retry hint, `BadRequest.fieldViolations` →
+    /// violations, `RequestInfo.requestId` → request id; `details` is the details array.
     GoogleRpc,
-    /// JSON:API `{"errors": [{"status", "code", "title", "detail", "source"}]}`.
+    /// JSON:API `{"errors": [{"status", "code", "title", "detail", "source"}]}` (an element with
+    /// `title`, `detail`, `source` or a string `status`). The code is the first `code`, else
+    /// `title`; `source.pointer` (as a dotted path) or `source.parameter` → violations.
     JsonApi,
-    /// GraphQL `{"errors": [{"message", "extensions": {"code"}}], "data": ...}`.
+    /// GraphQL `{"errors": [{"message", "extensions": {"code"}}], "data": ...}` (an element with
+    /// `extensions`, `locations` or `path`, or `data` beside the list, or message-only
+    /// elements). The code is the first `extensions.code`, else `type` (GitHub), else
+    /// `extensions.classification` (graphql-java); signals an error when the list is not empty.
     Graphql,
-    /// Stripe `{"error": {"type", "code", "message", "param", "doc_url"}}`.
+    /// Stripe `{"error": {"type", "code", "message", "param", "doc_url"}}`: an `error` object
+    /// with a Stripe-only member (`doc_url`, `decline_code`, `request_log_url`, …). The code is
+    /// `code`, else `type`; the other members are the details.
     Stripe,
-    /// OpenAI `{"error": {"message", "type", "param", "code"}}`.
+    /// OpenAI `{"error": {"message", "type", "param", "code"}}` (a `param` member, or a string
+    /// `type` with a `code` member), and unwrapped `{"object": "error", ...}`. The code is
+    /// `code` when it is a string (`insufficient_quota`), else `type`; the other members are the
+    /// details.
     Openai,
-    /// Anthropic `{"type": "error", "error": {"type", "message"}}`.
+    /// Anthropic `{"type": "error", "error": {"type", "message"}, "request_id"}`; the code is
+    /// `error.type` (`overloaded_error`).
     Anthropic,
-    /// Azure / OData `{"error": {"code", "message", "target", "details", "innererror"}}` and `odata.error`.
+    /// Azure / OData `{"error": {"code", "message", "target", "details", "innererror"}}` (a
+    /// string code with `target`, a `details` array or `innererror`) and
+    /// `{"odata.error": {"code", "message": {"lang", "value"}}}`. Details with a `target` become
+    /// violations; `details` is the details array, else `innererror`.
     Azure,
-    /// AWS JSON protocols: `{"__type": "...", "message": "..."}`.
+    /// AWS JSON protocols: `{"__type": "com.amazon.coral.service#ThrottlingException",
+    /// "message": "..."}`; the code is the part after `#` (and before any `:`).
     AwsJson,
-    /// AWS XML: `<Error><Code>..</Code><Message>..</Message></Error>` (S3, EC2's `<Response><Errors>`).
+    /// AWS XML: `<Error><Code>..</Code><Message>..</Message></Error>` (S3, Azure Storage, the
+    /// Query protocol's `<ErrorResponse>`, EC2's `<Response><Errors>`); `RequestId`/`RequestID`
+    /// → request id, S3's `HostId` → reference id.
     AwsXml,
-    /// FastAPI / pydantic `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
+    /// FastAPI / pydantic `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`: each item
+    /// is a violation (`loc` joined by `.`); the message is the first `msg`.
     Fastapi,
-    /// Django REST framework field dict `{"field": ["msg", ...], "non_field_errors": [...]}`.
+    /// Django REST framework field dict `{"field": ["msg", ...], "non_field_errors": [...]}`:
+    /// every member a list of sentences ending in `.` (or nested dicts of them, one level);
+    /// `non_field_errors` has the field `""`.
     Drf,
-    /// Spring Boot `{"timestamp", "status", "error", "message", "path"}`.
+    /// Spring Boot `{"timestamp", "status", "error", "message", "path"}` with an error status;
+    /// the message is `message` unless empty or "No message available", else `error`; binding
+    /// `errors` become violations.
     SpringBoot,
-    /// Kubernetes `{"kind": "Status", "status": "Failure", "reason", "message", "code"}`.
+    /// Kubernetes `{"kind": "Status", "status": "Failure", "reason", "message", "code"}`; the
+    /// code is `reason`, `details.retryAfterSeconds` the retry hint, `details.causes`
+    /// violations. Signals an error only for `"status": "Failure"`.
     Kubernetes,
     /// OAuth 2.0 (RFC 6749 §5.2, RFC 6750): `{"error": "invalid_grant", "error_description": "..."}`;
     /// the code is `error`.
     Oauth,
-    /// A 2xx-style body that says it failed: `{"ok": false, "error": ...}`, `{"success": false, ...}`.
+    /// A 2xx-style body that says it failed: `{"ok": false, ...}`, `{"success": false, ...}`,
+    /// `{"error": true, ...}`, JSend `{"status": "error" | "fail", ...}`. Code and message are
+    /// read best-effort (also from an `error` string or object and `errors[0]`).
     OkFalse,
-    /// Any other JSON.
+    /// Any other JSON, code and message read best-effort (`code`/`error_code`,
+    /// `message`/`msg`/`error_description`/`detail`); never signals an error. Also JSON nested
+    /// deeper than [`Limits::max_depth`] (members salvaged).
     Json,
-    /// An HTML page (a gateway's 502 page): the message is its `<title>`.
+    /// An HTML page (a gateway's 502 page): the message is its `<title>`, else its first `<h1>`.
     Html,
-    /// Plain text: the message is its first line.
+    /// Plain text: the message is its first non-empty line. Also JSON that does not parse
+    /// (members salvaged).
     Text,
     /// JSON cut short (by the server, or by [`Limits::max_body_bytes`]); fields are salvaged.
     Truncated,
@@ -214,8 +270,10 @@ pub struct Envelope {
     pub retry_after: Option<Duration>,
     /// Field-level problems.
     pub violations: Vec<Violation>,
-    /// True when the body itself says the call failed (`ok: false`, GraphQL `errors` without
-    /// data, an error object): lets a 2xx that carries an error be told from a real success.
+    /// True when the body itself says the call failed (`ok: false`, a non-empty GraphQL
+    /// `errors` list even beside partial `data`, a recognized error object with a code or
+    /// message, a Kubernetes `Failure`): lets a 2xx that carries an error be told from a real
+    /// success. Always false for empty, text, HTML, binary, truncated and plain JSON bodies.
     pub signals_error: bool,
 }
 
@@ -251,7 +309,7 @@ pub fn parse_envelope(body: &[u8], content_type: Option<&str>, limits: &Limits) 
     match body.as_bytes().first() {
         None if cut_off => with_dialect(Dialect::Truncated),
         None => with_dialect(Dialect::Empty),
-        Some(b'{' | b'[') => json_body(body, cut_off, ct, limits),
+        Some(b'{' | b'[') => json_body(body, cut_off || body.len() > PRESCAN_BYTES, ct, limits),
         Some(b'<') => markup::markup(body, ct == ContentType::Html),
         Some(b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => scalar_body(body),
         Some(_) => markup::text(body),
@@ -291,9 +349,12 @@ impl ContentType {
     }
 }
 
-fn json_body(body: &str, cut_off: bool, ct: ContentType, limits: &Limits) -> Envelope {
+/// A body that starts with `{` or `[`. `prescan`: check completeness and depth with the
+/// allocation-free bracket counter before building anything (large or cut bodies); the
+/// outcome is the same either way, only the cost differs.
+fn json_body(body: &str, prescan: bool, ct: ContentType, limits: &Limits) -> Envelope {
     let max_depth = limits.max_depth.min(HARD_MAX_DEPTH);
-    if cut_off || body.len() > PRESCAN_BYTES {
+    if prescan {
         let s = json::structure(body, max_depth);
         if !s.closes {
             return salvaged(body, Dialect::Truncated);
@@ -354,4 +415,259 @@ fn salvaged(body: &str, dialect: Dialect) -> Envelope {
         env.message = markup::first_line(body);
     }
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn parse(body: &str) -> Envelope {
+        parse_envelope(
+            body.as_bytes(),
+            Some("application/json"),
+            &Limits::default(),
+        )
+    }
+
+    #[test]
+    fn seed_envelope() {
+        let e = parse(
+            r#"{"error":{"code":"rate_limited","message":"slow down","details":{"retry_after":7}}}"#,
+        );
+        assert_eq!(e.dialect, Dialect::Nested);
+        assert_eq!(e.code.as_deref(), Some("rate_limited"));
+        assert_eq!(e.retry_after, Some(Duration::from_secs(7)));
+        assert!(e.signals_error);
+    }
+
+    #[test]
+    fn dialect_names_round_trip_through_serde() {
+        for d in [
+            Dialect::GoogleRpc,
+            Dialect::Oauth,
+            Dialect::OkFalse,
+            Dialect::AwsXml,
+            Dialect::SpringBoot,
+        ] {
+            let json = serde_json::to_value(d).unwrap();
+            assert_eq!(json, Value::String(d.as_str().to_owned()));
+        }
+    }
+
+    #[test]
+    fn content_type_essence() {
+        assert_eq!(
+            ContentType::of(Some("Application/Problem+JSON; charset=utf-8")),
+            ContentType::Problem
+        );
+        assert_eq!(
+            ContentType::of(Some("text/html;charset=UTF-8")),
+            ContentType::Html
+        );
+        assert_eq!(
+            ContentType::of(Some("application/json")),
+            ContentType::Other
+        );
+        assert_eq!(ContentType::of(None), ContentType::Other);
+    }
+
+    #[test]
+    fn retry_after_parsing() {
+        let secs = |s: &str| dialects::parse_secs(s, 1_000_000_000).map(|d| d.as_millis());
+        assert_eq!(secs("1.5s"), Some(1500));
+        assert_eq!(secs("30"), Some(30_000));
+        assert_eq!(secs(" 0.001 "), Some(1));
+        assert_eq!(secs("2e1"), Some(20_000));
+        assert_eq!(secs(".5"), Some(500));
+        assert_eq!(secs("-1"), None);
+        assert_eq!(secs("1e400"), None);
+        assert_eq!(secs("abc"), None);
+        assert_eq!(secs(""), None);
+        assert_eq!(secs("."), None);
+        assert_eq!(secs("99999999999999999999999"), None);
+        assert_eq!(
+            dialects::parse_secs("250", 1_000_000).map(|d| d.as_millis()),
+            Some(250)
+        );
+    }
+
+    #[test]
+    fn huge_limits_do_not_overflow() {
+        let limits = Limits {
+            max_body_bytes: usize::MAX,
+            max_depth: usize::MAX,
+        };
+        let deep = "[".repeat(5000) + &"]".repeat(5000);
+        let e = parse_envelope(deep.as_bytes(), None, &limits);
+        assert_eq!(e.dialect, Dialect::Json);
+        let e = parse_envelope(br#"{"error":"x","error_code":"Y"}"#, None, &limits);
+        assert_eq!(e.dialect, Dialect::Minimal);
+    }
+
+    #[test]
+    fn success_bodies_do_not_signal() {
+        for b in [
+            r#"{"id":1,"status":"done"}"#,
+            r#"{"data":{"id":1},"error":null}"#,
+            r#"{"items":[{"title":"a","type":"b"}],"next":null}"#,
+            r#"{"message":"Created"}"#,
+            r#"{"ok":true}"#,
+            r#"[{"id":1},{"id":2}]"#,
+            r#"{"tags":["one two","three four"]}"#,
+            r#"{"kind":"Status","status":"Success"}"#,
+        ] {
+            assert!(!parse(b).signals_error, "{b}");
+        }
+    }
+
+    /// JSON-ish fragments, so random strings hit the interesting paths.
+    fn jsonish() -> impl Strategy<Value = String> {
+        let tokens = prop::sample::select(vec![
+            "{",
+            "}",
+            "[",
+            "]",
+            "\"",
+            "\\",
+            ":",
+            ",",
+            " ",
+            "\n",
+            "\"error\"",
+            "\"code\"",
+            "\"message\"",
+            "\"details\"",
+            "\"type\"",
+            "\"errors\"",
+            "\"detail\"",
+            "\"status\"",
+            "\"@type\"",
+            "\"kind\"",
+            "\"retry_after\"",
+            "\"retryDelay\"",
+            "\"loc\"",
+            "\"msg\"",
+            "\"source\"",
+            "\"pointer\"",
+            "\"__type\"",
+            "\"ok\"",
+            "false",
+            "true",
+            "null",
+            "1",
+            "-",
+            "0.5",
+            "e9",
+            "\\u",
+            "d83d",
+            "\\n",
+            "é",
+            "😀",
+            "<",
+            ">",
+            "<Error>",
+            "<Code>",
+            "</Code>",
+            "<title>",
+            "</title>",
+            "&amp;",
+            "&#",
+            "\"Status\"",
+            "\"Failure\"",
+            "\"about:blank\"",
+            "\"1.5s\"",
+            "\"google.rpc.RetryInfo\"",
+            "\u{feff}",
+        ]);
+        prop::collection::vec(tokens, 0..60).prop_map(|v| v.concat())
+    }
+
+    fn check_bounds(e: &Envelope) {
+        assert!(e
+            .code
+            .as_ref()
+            .map_or(true, |c| c.chars().count() <= MAX_CODE));
+        assert!(e
+            .message
+            .as_ref()
+            .map_or(true, |m| m.chars().count() <= MAX_MESSAGE));
+        assert!(e
+            .request_id
+            .as_ref()
+            .map_or(true, |m| m.chars().count() <= MAX_ID));
+        assert!(e.violations.len() <= MAX_VIOLATIONS);
+        assert!(e
+            .violations
+            .iter()
+            .all(|v| v.field.chars().count() <= MAX_FIELD));
+        if matches!(
+            e.dialect,
+            Dialect::Empty | Dialect::Text | Dialect::Html | Dialect::Binary | Dialect::Truncated
+        ) {
+            assert!(!e.signals_error);
+        }
+    }
+
+    /// Random JSON values, nested a little.
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(Value::from),
+            ".{0,12}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(6, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(".{0,8}", inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn never_panics_on_bytes(body in prop::collection::vec(any::<u8>(), 0..400),
+                                 max in 0usize..500, depth in 0usize..40) {
+            let limits = Limits { max_body_bytes: max, max_depth: depth };
+            check_bounds(&parse_envelope(&body, None, &limits));
+            check_bounds(&parse_envelope(&body, Some("application/problem+json"), &limits));
+        }
+
+        #[test]
+        fn never_panics_on_jsonish(body in jsonish(), max in 0usize..600, depth in 0usize..12) {
+            let limits = Limits { max_body_bytes: max, max_depth: depth };
+            for ct in [None, Some("application/problem+json"), Some("text/html")] {
+                check_bounds(&parse_envelope(body.as_bytes(), ct, &limits));
+            }
+        }
+
+        #[test]
+        fn prescan_path_agrees(obj in any::<bool>(), rest in jsonish(), depth in 0usize..12) {
+            let body = format!("{}{rest}", if obj { '{' } else { '[' });
+            let body = body.as_str();
+            let limits = Limits { max_body_bytes: usize::MAX, max_depth: depth };
+            let direct = json_body(body, false, ContentType::Other, &limits);
+            let prescanned = json_body(body, true, ContentType::Other, &limits);
+            prop_assert_eq!(direct, prescanned);
+        }
+
+        #[test]
+        fn parser_round_trips_serde_json(v in json_value()) {
+            let text = serde_json::to_string(&v).unwrap();
+            let (tree, end) = json::parse(&text, HARD_MAX_DEPTH).unwrap();
+            prop_assert_eq!(end, text.len());
+            prop_assert_eq!(tree.to_value(0), v.clone());
+            // The whole parser never panics on it either, pretty-printed or not.
+            check_bounds(&parse(&text));
+            check_bounds(&parse(&serde_json::to_string_pretty(&v).unwrap()));
+        }
+    }
 }
