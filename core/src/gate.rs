@@ -13,7 +13,7 @@
 //! | [`close_for`](RateGate::close_for) extends, never shortens | two callers told "wait 5 s" and "wait 30 s" must both be honoured; the later reopening wins |
 //! | times are rounded *up* to the millisecond | the gate never reopens before the server's time, not even by a microsecond |
 //! | arithmetic saturates | a `Retry-After` of 484,289 hours closes the gate "forever", it does not wrap around and open it; whether to wait that long is the [`RetryPolicy`](crate::RetryPolicy)'s `long_wait` decision |
-//! | [`record`](RateGate::record) closes on `rate_limited` / `overloaded` (or status 429 / 503), and on `rate_limit_remaining == 0`, only with a server-given delay | without a delay there is no shared time to wait for: each caller backs off on its own |
+//! | [`record`](RateGate::record) closes on `rate_limited` / `overloaded` (or status 429; not a 503 alone, which is the breaker's), and on `rate_limit_remaining == 0`, only with a server-given delay | without a delay there is no shared time to wait for: each caller backs off on its own |
 //! | a clock reading from the past is fine | `wait` is then just longer; nothing panics |
 
 use crate::classify::{Classification, Reason};
@@ -86,14 +86,18 @@ impl RateGate {
     }
 
     /// Feed a classified call: closes the gate for `c.retry_after` when the server throttled
-    /// (reason `rate_limited` or `overloaded`, or status 429 or 503) or said no requests are
-    /// left (`rate_limit_remaining == 0`, even on a success), and gave a delay.
+    /// (reason `rate_limited` or `overloaded`, or status 429) or said no requests are left
+    /// (`rate_limit_remaining == 0`, even on a success), and gave a delay.
+    ///
+    /// A 503 with Retry-After does not close the gate by itself: it is as often one item's
+    /// transient failure as a host-wide one, and pausing every caller for one item's fault turns
+    /// a 1% fault rate into a stalled batch. Host-wide failure is the circuit breaker's job.
     pub fn record(&mut self, c: &Classification, now_ms: u64) {
         let Some(delay) = c.retry_after else {
             return;
         };
         let throttled = matches!(c.reason, Reason::RateLimited | Reason::Overloaded)
-            || matches!(c.status, Some(429 | 503))
+            || c.status == Some(429)
             || c.rate_limit_remaining == Some(0);
         if throttled {
             self.close_for(now_ms, delay);
@@ -231,7 +235,11 @@ mod tests {
             &classification(Reason::ServiceUnavailable, Some(503), Some(4_000), None),
             0,
         );
-        assert_eq!(g.reopens_at_ms(), Some(4_000));
+        assert_eq!(
+            g.reopens_at_ms(),
+            Some(3_000),
+            "a 503 alone leaves the gate as it was"
+        );
         g.record(
             &classification(Reason::StatusRule, Some(429), Some(5_000), None),
             0,

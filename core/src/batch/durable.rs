@@ -56,6 +56,32 @@ pub(crate) fn write_output(path: &Path, bytes: &[u8], sync: bool) -> io::Result<
     result
 }
 
+/// Remove the temp files that [`write_output`] of an earlier, killed process left in `dir`:
+/// names `.{name}.{pid}.{n}.part` whose pid is not this process's. Best effort.
+pub(crate) fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let me = std::process::id().to_string();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else {
+            continue;
+        };
+        let Some(stem) = name.strip_prefix('.').and_then(|n| n.strip_suffix(".part")) else {
+            continue;
+        };
+        let mut parts = stem.rsplitn(3, '.');
+        let (Some(n), Some(pid), Some(_)) = (parts.next(), parts.next(), parts.next()) else {
+            continue;
+        };
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if digits(n) && digits(pid) && pid != me {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     let dir = if dir.as_os_str().is_empty() {
         Path::new(".")
@@ -95,56 +121,82 @@ pub(crate) fn open_ledger(path: &Path) -> io::Result<(File, String)> {
     Ok((f, String::from_utf8_lossy(&raw).into_owned()))
 }
 
-/// A line for the ledger writer.
-pub(crate) struct Line {
-    pub bytes: Vec<u8>,
-    /// fsync before acknowledging.
-    pub sync: bool,
-    pub ack: oneshot::Sender<io::Result<()>>,
-}
-
-/// The ledger's single writer: a thread that appends lines in the order they arrive, one
-/// `write_all` each, and fsyncs once per group of lines that asked for it (group commit), then
-/// acknowledges every line of the group.
+/// The ledger's writer. Lines are appended in place by the calling task (one `write_all` each,
+/// under a lock: a small write into the page cache, microseconds), so an item's `Started` line
+/// costs no thread hop. A line that must be durable then waits for the sync thread, which
+/// fsyncs once for every line that asked since its last fsync started (group commit): concurrent
+/// `Done` lines share one fsync.
 pub(crate) struct LedgerWriter {
-    tx: Option<mpsc::Sender<Line>>,
+    file: std::sync::Mutex<File>,
+    /// Set when a write failed: every later append fails too (a gap in the ledger would hide
+    /// outcomes).
+    failed: std::sync::atomic::AtomicBool,
+    syncer: Option<mpsc::Sender<oneshot::Sender<io::Result<()>>>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl LedgerWriter {
+    /// `sync` false turns the fsyncs off (for measurements).
     pub(crate) fn start(file: File, sync: bool) -> io::Result<Self> {
-        let (tx, rx) = mpsc::channel::<Line>();
-        let thread = std::thread::Builder::new()
-            .name("http-triage-ledger".into())
-            .spawn(move || writer_loop(file, rx, sync))?;
+        let (syncer, thread) = if sync {
+            let sync_file = file.try_clone()?;
+            let (tx, rx) = mpsc::channel::<oneshot::Sender<io::Result<()>>>();
+            let thread = std::thread::Builder::new()
+                .name("http-triage-ledger-sync".into())
+                .spawn(move || sync_loop(sync_file, rx))?;
+            (Some(tx), Some(thread))
+        } else {
+            (None, None)
+        };
         Ok(LedgerWriter {
-            tx: Some(tx),
-            thread: Some(thread),
+            file: std::sync::Mutex::new(file),
+            failed: std::sync::atomic::AtomicBool::new(false),
+            syncer,
+            thread,
         })
     }
 
-    /// Append a line; resolves once it is written (and fsync'd when `sync`).
+    /// Append a line; with `sync`, resolves once it is fsync'd.
     pub(crate) async fn append(&self, mut bytes: Vec<u8>, sync: bool) -> io::Result<()> {
         if bytes.last() != Some(&b'\n') {
             bytes.push(b'\n');
         }
+        if self.failed.load(Ordering::SeqCst) {
+            return Err(io::Error::other("an earlier append to the ledger failed"));
+        }
+        {
+            let mut f = match self.file.lock() {
+                Ok(f) => f,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if let Err(e) = f.write_all(&bytes) {
+                self.failed.store(true, Ordering::SeqCst);
+                return Err(e);
+            }
+        }
+        if !sync {
+            return Ok(());
+        }
+        let Some(syncer) = &self.syncer else {
+            return Ok(());
+        };
+        let closed = || io::Error::new(io::ErrorKind::BrokenPipe, "the ledger sync thread stopped");
         let (ack, done) = oneshot::channel();
-        let closed = || io::Error::new(io::ErrorKind::BrokenPipe, "the ledger writer stopped");
-        self.tx
-            .as_ref()
-            .ok_or_else(closed)?
-            .send(Line { bytes, sync, ack })
-            .map_err(|_| closed())?;
-        done.await.map_err(|_| closed())?
+        syncer.send(ack).map_err(|_| closed())?;
+        let result = done.await.map_err(|_| closed())?;
+        if result.is_err() {
+            self.failed.store(true, Ordering::SeqCst);
+        }
+        result
     }
 
-    /// Flush, fsync and stop the writer thread.
+    /// fsync what was written and stop the sync thread.
     pub(crate) fn close(mut self) {
         self.shutdown();
     }
 
     fn shutdown(&mut self) {
-        self.tx.take();
+        self.syncer.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -157,45 +209,31 @@ impl Drop for LedgerWriter {
     }
 }
 
-fn writer_loop(mut file: File, rx: mpsc::Receiver<Line>, sync_allowed: bool) {
+fn sync_loop(file: File, rx: mpsc::Receiver<oneshot::Sender<io::Result<()>>>) {
     let mut failed: Option<io::ErrorKind> = None;
+    let mut synced_once = false;
     while let Ok(first) = rx.recv() {
-        let mut group = vec![first];
-        while group.len() < 512 {
-            match rx.try_recv() {
-                Ok(l) => group.push(l),
-                Err(_) => break,
-            }
+        // Everyone who asked before this fsync starts wrote their line before asking: one
+        // fsync covers them all.
+        let mut waiters = vec![first];
+        while let Ok(w) = rx.try_recv() {
+            waiters.push(w);
         }
-        let mut result = match failed {
-            Some(kind) => Err(kind),
-            None => Ok(()),
-        };
-        let mut want_sync = false;
-        for line in &group {
-            if result.is_ok() {
-                if let Err(e) = file.write_all(&line.bytes) {
-                    result = Err(e.kind());
-                }
-            }
-            want_sync |= line.sync;
-        }
-        if result.is_ok() && want_sync && sync_allowed {
+        if failed.is_none() {
             if let Err(e) = file.sync_data() {
-                result = Err(e.kind());
+                failed = Some(e.kind());
             }
+            synced_once = true;
         }
-        if let Err(kind) = result {
-            failed = Some(kind);
-        }
-        for line in group {
-            let _ = line.ack.send(match result {
-                Ok(()) => Ok(()),
-                Err(kind) => Err(io::Error::new(kind, "could not append to the ledger")),
+        for w in waiters {
+            let _ = w.send(match failed {
+                None => Ok(()),
+                Some(kind) => Err(io::Error::new(kind, "could not fsync the ledger")),
             });
         }
     }
-    if failed.is_none() && sync_allowed {
+    // The last lines (`Started`, `Quarantined`, … of the final items) get an fsync too.
+    if failed.is_none() || !synced_once {
         let _ = file.sync_data();
     }
 }

@@ -31,13 +31,25 @@
 //!   is sent again on resume is answered by the server's replay instead of a second conversion.
 //!
 //! ## Durability policy
-//! Outputs are always fsync'd before their `Done` record is written (above). The ledger is
-//! fsync'd by group commit: a single writer thread appends lines in order and, when any line of
-//! the group it just wrote is a `Done`, fsyncs once before acknowledging the whole group, so
-//! concurrent items share one fsync. `Started`, `Quarantined`, `Deferred` and `Stopped` lines are
-//! written but not fsync'd on their own: after a power loss their loss only means an item is run
-//! again, which the Idempotency-Key makes harmless. See [`Durability`] for the switches (meant
-//! for measurements) and the benchmark for the cost.
+//! - **Outputs**: always fsync'd (file, then its directory after the rename) before their `Done`
+//!   line is written, so a `Done` line never outlives its output, even on power loss.
+//! - **Ledger**: every line is appended at once by the item's task (one `write_all` under a
+//!   lock: a SIGKILL loses nothing that was written). `Done` lines are fsync'd by group commit:
+//!   a sync thread fsyncs once for every `Done` that asked since its previous fsync began, and
+//!   the item counts as finished only then. `Started`, `Quarantined`, `Deferred` and `Stopped`
+//!   lines are not fsync'd on their own (the next group commit, or the one at the end of the run,
+//!   covers them): losing one to a power cut only means an item runs again, which its
+//!   Idempotency-Key makes harmless.
+//! - An item gives its concurrency slot back as soon as its request is over: writing its output
+//!   and the ledger's fsync overlap the next requests. At most 2 × concurrency bodies wait for
+//!   the disk; past that, request slots are held (back-pressure).
+//!
+//! Measured on a 2-core VM disk (`cargo bench --bench batch`, 10 in flight, 2-6 KiB files): a
+//! lone fsync costs ~1.4 ms (ledger) and ~6 ms (file + directory). Against a server that
+//! answers in 20 ms, full durability costs nothing measurable (419 files/s against 415-425 for
+//! a plain reqwest loop without any fsync): the fsyncs overlap the next requests. Against an
+//! instant loopback server it costs ~0.35 ms per file amortized (~940 against ~1,400 files/s).
+//! [`Durability`] has the switches (meant for measurements).
 //!
 //! ## Resume
 //! Running the same items again with the same state directory skips what is `Done`, runs again
@@ -63,6 +75,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Bodies up to this size are hashed (and, without fsync, written) on the runtime's thread.
+const INLINE_BYTES: usize = 256 * 1024;
 
 /// What the redaction of secrets puts in their place.
 pub const REDACTED: &str = "[redacted]";
@@ -446,6 +461,21 @@ impl Batch {
         prog.to_run = to_run.len();
         progress(&prog);
 
+        // A run killed mid-write leaves `.NAME.PID.N.part` temp files beside the outputs of the
+        // items it had in hand: exactly the items that run again now. Clear them once per folder.
+        let dirs: std::collections::BTreeSet<PathBuf> = to_run
+            .iter()
+            .filter_map(|(item, _, _)| item.output.as_ref()?.parent().map(Path::to_path_buf))
+            .collect();
+        if !dirs.is_empty() {
+            let _ = tokio::task::spawn_blocking(move || {
+                for d in dirs {
+                    durable::remove_stale_temps(&d);
+                }
+            })
+            .await;
+        }
+
         let writer = durable::LedgerWriter::start(file, self.config.durability.sync_ledger)
             .map_err(ledger_err)?;
         let ctx = Arc::new(Ctx {
@@ -461,6 +491,9 @@ impl Batch {
             progress: Mutex::new(prog),
             callback: Box::new(progress),
             limiter: Limiter::new(self.config.concurrency),
+            writes: Arc::new(tokio::sync::Semaphore::new(
+                self.config.concurrency.saturating_mul(2),
+            )),
         });
 
         let work = to_run
@@ -626,8 +659,8 @@ impl Secrets {
             }
             let Ok(v) = value.to_str() else { continue };
             let v = v.trim();
-            // "Bearer KEY": the key alone, and the whole value.
-            for part in std::iter::once(v).chain(v.split_whitespace()) {
+            // "Bearer KEY": each word but the scheme (so a message keeps "Bearer [redacted]").
+            for part in v.split_whitespace() {
                 if part.len() >= 4 && !out.iter().any(|s: &String| s == part) {
                     out.push(part.to_owned());
                 }
@@ -673,6 +706,8 @@ struct Ctx {
     progress: Mutex<Progress>,
     callback: Box<dyn Fn(&Progress) + Send + Sync>,
     limiter: Limiter,
+    /// Outputs being written (bodies held in memory): at most 2 × concurrency.
+    writes: Arc<tokio::sync::Semaphore>,
 }
 
 /// An item to run, with what earlier runs left of it.
@@ -711,15 +746,7 @@ async fn pass(ctx: &Arc<Ctx>, work: Vec<Work>) -> Vec<Work> {
             continue;
         }
         let task_ctx = Arc::clone(ctx);
-        tasks.spawn(async move {
-            let (deferred, pushed_back) = task_ctx.run_item(w).await;
-            if task_ctx.limiter.release(pushed_back) {
-                permit.forget();
-            } else {
-                drop(permit);
-            }
-            deferred
-        });
+        tasks.spawn(async move { task_ctx.run_item(w, permit).await });
         while let Some(r) = tasks.try_join_next() {
             reap(r, &mut deferred);
         }
@@ -745,6 +772,8 @@ struct End {
     attempts_now: u32,
     /// The host pushed back during the call (429, overload) or the call was deferred.
     pushed_back: bool,
+    /// A 2xx body still to be written to the item's output before the `Done` line.
+    body: Option<Vec<u8>>,
 }
 
 /// The batch's own concurrency, adapted to the host (AIMD): halved when a call meets a rate
@@ -787,6 +816,16 @@ impl Limiter {
 
     fn limit(&self) -> usize {
         lock(&self.state).limit
+    }
+
+    /// A call ended: adapt the limit and hand its permit back (or forget it, when the limit
+    /// went down).
+    fn give_back(&self, permit: tokio::sync::OwnedSemaphorePermit, pushed_back: bool) {
+        if self.release(pushed_back) {
+            permit.forget();
+        } else {
+            drop(permit);
+        }
     }
 
     /// A call ended; returns true when its permit must be forgotten (the limit went down).
@@ -868,15 +907,16 @@ impl Ctx {
     }
 
     /// Run one item; returns it when it ended `Deferred` (to be tried again later).
-    /// Also says whether the host pushed back (for the [`Limiter`]).
-    async fn run_item(&self, w: Work) -> (Option<Work>, bool) {
+    /// `permit` is its place in the [`Limiter`], handed back as soon as the request is over.
+    async fn run_item(&self, w: Work, permit: tokio::sync::OwnedSemaphorePermit) -> Option<Work> {
         if let Some(at) = w.not_before_ms {
             let wait = at.saturating_sub(now_ms());
             if wait > 0 {
                 tokio::time::sleep(Duration::from_millis(wait)).await;
             }
             if self.stopping.load(Ordering::SeqCst) {
-                return (None, false);
+                self.limiter.give_back(permit, false);
+                return None;
             }
             // It counted as deferred; it is in hand again.
             self.update(|p| {
@@ -885,14 +925,29 @@ impl Ctx {
             });
         }
         let started_at_ms = now_ms();
-        let Some(end) = self
+        let end = self
             .call(&w.item, w.prior, w.generation, started_at_ms)
-            .await
-        else {
-            return (None, false);
+            .await;
+        let pushed_back = end.as_ref().is_some_and(|e| e.pushed_back);
+        let mut end = match end {
+            Some(mut end) if end.body.is_some() => {
+                // The request is over: take a write slot, then give the request slot back, so
+                // the next item's request overlaps this output's fsync (and the ledger's) while
+                // bodies waiting for the disk stay bounded (2 × concurrency).
+                let write_slot = Arc::clone(&self.writes).acquire_owned().await.ok();
+                self.limiter.give_back(permit, pushed_back);
+                end = self.write_output(&w.item, end).await;
+                drop(write_slot);
+                end
+            }
+            other => {
+                self.limiter.give_back(permit, pushed_back);
+                other?
+            }
         };
+        end.body = None;
         if !self.append(&end.record, end.sync).await {
-            return (None, false);
+            return None;
         }
         let outcome = end.outcome;
         let attempts = u64::from(end.attempts_now);
@@ -908,13 +963,11 @@ impl Ctx {
             p.last = Some((w.item.id.clone(), outcome));
             p.concurrency = self.limiter.limit();
         });
-        let pushed_back = end.pushed_back;
-        let deferred = (outcome == Outcome::Deferred).then(|| Work {
+        (outcome == Outcome::Deferred).then(|| Work {
             prior: end.record.attempts,
             not_before_ms: Some(end.record.resume_at_ms.unwrap_or(0)),
             ..w
-        });
-        (deferred, pushed_back)
+        })
     }
 
     /// Send one item and turn what happened into its end record. `None` when the ledger failed.
@@ -944,11 +997,16 @@ impl Ctx {
                         sync: false,
                         attempts_now: 0,
                         pushed_back: false,
+                        body: None,
                     });
                 }
             },
         };
-        let key = {
+        // Hashing a small body inline beats a hop to the blocking pool (which on a busy machine
+        // costs a scheduler time slice); a large one would stall the runtime's worker.
+        let key = if bytes.len() <= INLINE_BYTES {
+            idempotency_key(&item.id, &bytes, generation)
+        } else {
             let id = item.id.clone();
             let b = Arc::clone(&bytes);
             tokio::task::spawn_blocking(move || idempotency_key(&id, &b, generation))
@@ -990,43 +1048,6 @@ impl Ctx {
         let mut end = match result {
             Ok(success) => {
                 let attempts_now = success.attempts;
-                if let Some(out) = &item.output {
-                    let out = out.clone();
-                    let sync = self.config.durability.sync_outputs;
-                    let body = success.body;
-                    let written = tokio::task::spawn_blocking(move || {
-                        durable::write_output(&out, &body, sync)
-                    })
-                    .await
-                    .unwrap_or_else(|e| Err(io::Error::other(e.to_string())));
-                    if let Err(e) = written {
-                        let msg = self.secrets.redact(&format!(
-                            "could not write {}: {e}",
-                            item.output.as_deref().unwrap_or(Path::new("")).display()
-                        ));
-                        self.stopping.store(true, Ordering::SeqCst);
-                        {
-                            let mut slot = lock(&self.output_error);
-                            if slot.is_none() {
-                                *slot = Some(msg.clone());
-                            }
-                        }
-                        let mut r = self.record(item, Outcome::Deferred, started_at_ms);
-                        r.category = Some(Category::Success);
-                        r.reason = Some("output_write_failed".into());
-                        r.status = Some(success.status);
-                        r.request_id = self.secrets.redact_opt(success.request_id);
-                        r.message = Some(msg);
-                        r.attempts = prior + attempts_now;
-                        return Some(End {
-                            outcome: Outcome::Deferred,
-                            record: r,
-                            sync: false,
-                            attempts_now,
-                            pushed_back: false,
-                        });
-                    }
-                }
                 let mut r = self.record(item, Outcome::Done, started_at_ms);
                 r.category = Some(Category::Success);
                 r.status = Some(success.status);
@@ -1039,6 +1060,7 @@ impl Ctx {
                     sync: true,
                     attempts_now,
                     pushed_back: false,
+                    body: item.output.is_some().then_some(success.body),
                 }
             }
             Err(e) => self.end_of_error(item, e, prior, started_at_ms),
@@ -1048,11 +1070,71 @@ impl Ctx {
         Some(end)
     }
 
+    /// Write `end.body` to the item's output (temp file, fsync, rename, fsync the directory).
+    /// On failure the item becomes `Deferred` (`output_write_failed`) and the batch stops
+    /// starting new items.
+    async fn write_output(&self, item: &Item, mut end: End) -> End {
+        let (Some(out), Some(body)) = (item.output.as_ref(), end.body.take()) else {
+            return end;
+        };
+        let sync = self.config.durability.sync_outputs;
+        // fsync blocks for milliseconds: that goes to the blocking pool. Without it a small
+        // file is written inline (as the key is hashed inline).
+        let written = if !sync && body.len() <= INLINE_BYTES {
+            durable::write_output(out, &body, false)
+        } else {
+            let out = out.clone();
+            tokio::task::spawn_blocking(move || durable::write_output(&out, &body, sync))
+                .await
+                .unwrap_or_else(|e| Err(io::Error::other(e.to_string())))
+        };
+        if let Err(e) = written {
+            let msg = self
+                .secrets
+                .redact(&format!("could not write {}: {e}", out.display()));
+            self.stopping.store(true, Ordering::SeqCst);
+            {
+                let mut slot = lock(&self.output_error);
+                if slot.is_none() {
+                    *slot = Some(msg.clone());
+                }
+            }
+            end.outcome = Outcome::Deferred;
+            end.sync = false;
+            end.record.outcome = Outcome::Deferred;
+            end.record.reason = Some("output_write_failed".into());
+            end.record.output = None;
+            end.record.message = Some(msg);
+        }
+        end
+    }
+
     fn end_of_error(&self, item: &Item, e: CallError, prior: u32, started_at_ms: u64) -> End {
         let attempts_now = e.attempts();
         let request_id = e.request_id().map(str::to_owned);
         let c = e.classification().cloned();
         let (outcome, reason, resume_at_ms, message) = match &e {
+            // Retries that ran out against a rate limit or an overloaded host say nothing bad
+            // about the item: defer it (resumable) instead of quarantining it.
+            CallError::GaveUp { reason, .. }
+                if *reason != GiveUpReason::Permanent
+                    && c.as_ref().is_some_and(|c| {
+                        matches!(c.reason, Reason::RateLimited | Reason::Overloaded)
+                    }) =>
+            {
+                let wait = c
+                    .as_ref()
+                    .and_then(|c| c.retry_after)
+                    .map_or(0, |d| d.as_millis() as u64);
+                (
+                    Outcome::Deferred,
+                    c.as_ref()
+                        .map_or("rate_limited", |c| c.reason.as_str())
+                        .to_owned(),
+                    Some(now_ms() + wait),
+                    Some(e.to_string()),
+                )
+            }
             CallError::GaveUp { reason, .. } => {
                 // A permanent failure keeps the classification's reason (`corrupted`, …), which
                 // the report has a remedy for; retries that ran out say so instead.
@@ -1140,6 +1222,7 @@ impl Ctx {
             sync: false,
             attempts_now,
             pushed_back: false,
+            body: None,
         }
     }
 }

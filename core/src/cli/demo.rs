@@ -114,6 +114,7 @@ async fn demo(args: DemoArgs) -> u8 {
         max_attempts: Some(5),
         timeout: Some(2.0),
         retry_quarantined: false,
+        no_fsync: false,
     };
     let env = move |name: &str| (name == KEY_VAR).then(|| key.clone());
     let code = match plan(&batch_args, Some(&env)) {
