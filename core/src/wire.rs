@@ -156,12 +156,7 @@ impl ClassifyInput {
             },
             Some(_) => return bad("`now` must be a number (Unix seconds)".into()),
         };
-        let rules = match obj.get("rules") {
-            None | Some(Value::Null) => Rules::default(),
-            Some(v) => serde_json::from_value::<Rules>(v.clone()).map_err(|e| {
-                WireError::InvalidInput(format!("`rules`: {}", redact(&e.to_string())))
-            })?,
-        };
+        let rules = read_rules(obj.get("rules"))?;
         Ok(ClassifyInput {
             status,
             transport_error,
@@ -203,6 +198,60 @@ impl ClassifyInput {
             }
         }
     }
+}
+
+/// `{"status": {"409": "retryable"}, "codes": {"locked": "pending"}}`, read by hand so that an
+/// error names the place, never the value (which may be anything a caller pasted).
+fn read_rules(v: Option<&Value>) -> Result<Rules, WireError> {
+    let bad = |m: String| Err(WireError::InvalidInput(m));
+    let category = |v: &Value, place: &str| -> Result<crate::Category, WireError> {
+        v.as_str()
+            .and_then(|s| s.parse::<crate::Category>().ok())
+            .ok_or_else(|| {
+                let names: Vec<&str> = crate::Category::ALL.iter().map(|c| c.as_str()).collect();
+                WireError::InvalidInput(format!(
+                    "`rules.{place}` values must be one of: {}",
+                    names.join(", ")
+                ))
+            })
+    };
+    let mut rules = Rules::default();
+    let obj = match v {
+        None | Some(Value::Null) => return Ok(rules),
+        Some(Value::Object(o)) => o,
+        Some(_) => return bad("`rules` must be an object with `status` and/or `codes`".into()),
+    };
+    for (k, v) in obj {
+        match (k.as_str(), v) {
+            ("status", Value::Object(m)) => {
+                for (status, cat) in m {
+                    let code = status
+                        .parse::<u16>()
+                        .ok()
+                        .filter(|s| (100..=999).contains(s))
+                        .ok_or_else(|| {
+                            WireError::InvalidInput(
+                                "`rules.status` keys must be HTTP statuses like \"409\"".into(),
+                            )
+                        })?;
+                    rules.status.insert(code, category(cat, "status")?);
+                }
+            }
+            ("codes", Value::Object(m)) => {
+                for (code, cat) in m {
+                    rules.codes.insert(code.clone(), category(cat, "codes")?);
+                }
+            }
+            ("status" | "codes", _) => return bad(format!("`rules.{k}` must be an object")),
+            _ => {
+                return bad(format!(
+                    "unknown field `rules.{}` (known: status, codes)",
+                    clip(k)
+                ))
+            }
+        }
+    }
+    Ok(rules)
 }
 
 fn read_headers_value(v: Option<&Value>) -> Result<Vec<(String, String)>, WireError> {
