@@ -15,6 +15,7 @@ mod ledger;
 mod machines;
 
 use serde_json::{Map, Value};
+use std::io::Write;
 use std::path::PathBuf;
 
 /// Run one case of a suite. Returns a description of the first mismatch.
@@ -97,7 +98,10 @@ fn shared_vectors() {
             }
         }
     }
-    println!(
+    // Straight to stderr, not println!: libtest hides a passing test's captured output, and the
+    // count is part of what this runner reports.
+    let _ = writeln!(
+        std::io::stderr(),
         "shared vectors: ran {ran} cases from {} files: {per_suite:?}",
         files.len()
     );
