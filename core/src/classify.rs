@@ -437,7 +437,7 @@ impl Rules {
         }
         self.codes
             .iter()
-            .find(|(k, _)| normalize_code(k) == norm)
+            .find(|(k, _)| NormCode::of(k).as_str() == norm)
             .map(|(_, c)| *c)
     }
 
@@ -556,11 +556,12 @@ pub fn classify(
         env.code = header_error_code(response.headers);
         env.signals_error |= env.code.is_some();
     }
-    let mut norm = env.code.as_deref().map(normalize_code).unwrap_or_default();
+    let code_buf = NormCode::of(env.code.as_deref().unwrap_or(""));
+    let mut norm = code_buf.as_str();
     if norm == "resourceexhausted" && env.details.as_ref().is_some_and(names_long_quota) {
         // Google uses RESOURCE_EXHAUSTED for per-minute rate limits and per-day quotas alike;
         // only the QuotaFailure's quota id tells them apart.
-        norm = "quotaexceeded".to_owned();
+        norm = "quotaexceeded";
     }
     let retryable_hint = hints.should_retry.or(env.retryable);
     let retry_after = hints.retry_after.or(env.retry_after).or_else(|| {
@@ -572,7 +573,7 @@ pub fn classify(
         }
     });
 
-    let (category, reason, not_processed) = if let Some(cat) = rules.for_code(&norm) {
+    let (category, reason, not_processed) = if let Some(cat) = rules.for_code(norm) {
         (cat, Reason::CodeRule, false)
     } else if let Some(cat) = rules.status.get(&status) {
         (*cat, Reason::StatusRule, false)
@@ -580,7 +581,7 @@ pub fn classify(
         by_evidence(
             status,
             &env,
-            &norm,
+            norm,
             retryable_hint,
             retry_after.is_some(),
             hints.rate_limit_remaining,
@@ -987,6 +988,36 @@ fn is_in_flight_code(norm: &str) -> bool {
         || norm.contains("inprogress")
         || norm.contains("idempotency")
         || norm.contains("concurrent")
+}
+
+/// A normalized code on the stack: classification runs on every failed call, and the code is
+/// only compared, never kept. Codes are cut at 64 letters and digits (the longest known code
+/// has 35).
+struct NormCode {
+    buf: [u8; 64],
+    len: usize,
+}
+
+impl NormCode {
+    fn of(code: &str) -> NormCode {
+        let mut n = NormCode {
+            buf: [0; 64],
+            len: 0,
+        };
+        for b in code.bytes().take(256).filter(u8::is_ascii_alphanumeric) {
+            let Some(slot) = n.buf.get_mut(n.len) else {
+                break;
+            };
+            *slot = b.to_ascii_lowercase();
+            n.len += 1;
+        }
+        n
+    }
+
+    fn as_str(&self) -> &str {
+        // ASCII letters and digits only: always valid UTF-8.
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
 }
 
 /// Lowercase ASCII letters and digits only: `RATE_LIMITED`, `rate-limited` and `RateLimited`
