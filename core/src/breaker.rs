@@ -19,7 +19,7 @@
 //!
 //! | option | default | why |
 //! |---|---|---|
-//! | `failure_threshold` | 5 | five failures in a row are no longer bad luck; low enough to trip before a retry loop multiplies an outage (0 turns the rule off) |
+//! | `failure_threshold` | 10 | ten failures in a row are no longer bad luck, yet the tail of a batch (where only the items still being retried are in flight, so failures bunch up) does not trip it; with 10 calls in flight an outage trips it within about one round (0 turns the rule off) |
 //! | `failure_ratio` | 0.5 | half the calls failing is an outage even when successes keep breaking up the streak (resilience4j's default rate) |
 //! | `window` | 30 s | long enough to hold `min_throughput` calls of a moderate caller, short enough to forget a blip quickly |
 //! | `min_throughput` | 20 | below that a ratio is noise: 2 failures out of 3 calls must not open the breaker |
@@ -94,7 +94,7 @@ impl Default for BreakerConfig {
 impl BreakerConfig {
     /// The defaults (see the module docs).
     pub const DEFAULT: BreakerConfig = BreakerConfig {
-        failure_threshold: 5,
+        failure_threshold: 10,
         failure_ratio: Some(0.5),
         window: Duration::from_secs(30),
         min_throughput: 20,
@@ -1006,7 +1006,7 @@ mod tests {
         assert_eq!(
             serde_json::to_value(BreakerConfig::DEFAULT).unwrap(),
             serde_json::json!({
-                "failure_threshold": 5, "failure_ratio": 0.5, "window_ms": 30000, "min_throughput": 20,
+                "failure_threshold": 10, "failure_ratio": 0.5, "window_ms": 30000, "min_throughput": 20,
                 "open_for_ms": 30000, "max_open_for_ms": 300000, "half_open_probes": 1
             })
         );

@@ -5,7 +5,8 @@
 //!
 //! | option | default | why |
 //! |---|---|---|
-//! | `max_attempts` | 5 | 3–5 attempts clear almost all transient faults; more only multiplies load in an outage |
+//! | `max_attempts` | 5 | 3–5 attempts clear almost all transient faults; more only multiplies load in an outage. Rate-limited answers do not count (see `max_rate_limited`) |
+//! | `max_rate_limited` | 20 | a 429 says nothing about the item and the server paces it, so it does not use up `max_attempts`; this bounds a call that is throttled again and again |
 //! | `base_delay` | 1 s | the first retry of a 5xx rarely succeeds in under a second |
 //! | `multiplier` | 2.0 | classic exponential backoff: 1, 2, 4, 8 s |
 //! | `max_delay` | 30 s | caps *backoff* (never a server's Retry-After) |
@@ -17,7 +18,7 @@
 //! | `long_wait` | defer | neither sleep for hours nor retry early into another 429: hand back a resume-at time |
 //! | `server_delay_jitter` | 0.0 | a server's delay is followed exactly; raise it to spread a herd *above* the server's time |
 
-use crate::classify::{Category, Classification};
+use crate::classify::{Category, Classification, Reason};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -206,6 +207,10 @@ pub struct Attempt {
     pub now_ms: u64,
     /// The previous backoff delay, in milliseconds (for decorrelated jitter).
     pub previous_delay_ms: Option<u64>,
+    /// How many of the `number` requests were answered with a rate limit (reason
+    /// `rate_limited`), this one included. They do not count toward `max_attempts`; a caller
+    /// that leaves this at 0 gets every request counted.
+    pub rate_limited: u32,
 }
 
 impl Attempt {
@@ -241,6 +246,13 @@ impl Attempt {
         self
     }
 
+    /// With the number of rate-limited answers so far (this one included).
+    #[must_use]
+    pub fn with_rate_limited(mut self, n: u32) -> Self {
+        self.rate_limited = n;
+        self
+    }
+
     /// With the previous backoff delay.
     #[must_use]
     pub fn with_previous_delay(mut self, delay: Duration) -> Self {
@@ -254,8 +266,10 @@ impl Attempt {
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct RetryPolicy {
-    /// Most requests per call, the first included. At least 1.
+    /// Most requests per call, the first included, not counting rate-limited answers. At least 1.
     pub max_attempts: u32,
+    /// Most rate-limited answers per call.
+    pub max_rate_limited: u32,
     /// The first backoff delay.
     #[serde(with = "ms")]
     pub base_delay: Duration,
@@ -294,6 +308,7 @@ impl RetryPolicy {
     /// The defaults (see the module docs).
     pub const DEFAULT: RetryPolicy = RetryPolicy {
         max_attempts: 5,
+        max_rate_limited: 20,
         base_delay: Duration::from_secs(1),
         multiplier: 2.0,
         max_delay: Duration::from_secs(30),
@@ -309,6 +324,11 @@ impl RetryPolicy {
     /// With `max_attempts`.
     pub const fn with_max_attempts(mut self, n: u32) -> Self {
         self.max_attempts = n;
+        self
+    }
+    /// With `max_rate_limited`.
+    pub const fn with_max_rate_limited(mut self, n: u32) -> Self {
+        self.max_rate_limited = n;
         self
     }
     /// With `base_delay`.
@@ -442,7 +462,16 @@ impl RetryPolicy {
                 self.finish(delay, source, attempt, random, true)
             }
             Category::Retryable => {
-                if attempt.number >= self.max_attempts {
+                // A throttled answer is the server pacing us, not the item failing: it does not
+                // use up `max_attempts`, only `max_rate_limited`.
+                let throttled = c.reason == Reason::RateLimited;
+                let counted = attempt.number.saturating_sub(attempt.rate_limited);
+                let exhausted = if throttled {
+                    attempt.rate_limited >= self.max_rate_limited || counted >= self.max_attempts
+                } else {
+                    counted >= self.max_attempts
+                };
+                if exhausted {
                     return Decision::GiveUp {
                         reason: GiveUpReason::AttemptsExhausted,
                     };
@@ -451,7 +480,12 @@ impl RetryPolicy {
                     Some(d) => self.finish(d, DelaySource::Server, attempt, random, false),
                     None => {
                         let prev = attempt.previous_delay_ms.map(Duration::from_millis);
-                        let d = self.backoff(attempt.number.max(1), prev, random);
+                        let n = if throttled {
+                            attempt.rate_limited
+                        } else {
+                            counted
+                        };
+                        let d = self.backoff(n.max(1), prev, random);
                         self.finish(d, DelaySource::Backoff, attempt, random, false)
                     }
                 }

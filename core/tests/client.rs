@@ -310,6 +310,49 @@ async fn retries_503_three_times_then_succeeds() {
 }
 
 #[tokio::test]
+async fn rate_limited_answers_do_not_use_up_max_attempts() {
+    // 4 throttled answers, then 2 real failures, then success: with max_attempts 3 the call
+    // succeeds, because a 429 says nothing about the request, only about the pace.
+    let server = Server::start(|n, _| match n {
+        0..=3 => reply_with(
+            429,
+            &[("retry-after-ms", "5")],
+            r#"{"error":{"code":"rate_limited","message":"slow"}}"#,
+        ),
+        4 | 5 => reply(503, "busy"),
+        _ => reply(200, "ok"),
+    })
+    .await;
+    let c = client(config(3));
+    let done = c
+        .execute(get(&c, &server.url("/x")), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(done.status, 200);
+    assert_eq!(done.attempts, 7);
+    assert_eq!(server.seen().len(), 7);
+
+    // max_rate_limited still bounds a call that is throttled forever.
+    let server = Server::start(|_, _| reply_with(429, &[("retry-after-ms", "1")], "")).await;
+    let c = client(config(3).with_policy(fast_policy(3).with_max_rate_limited(6)));
+    let err = c
+        .execute(get(&c, &server.url("/x")), CallOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::GaveUp {
+                reason: GiveUpReason::AttemptsExhausted,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(server.seen().len(), 6);
+}
+
+#[tokio::test]
 async fn gives_up_when_attempts_run_out() {
     let server = Server::start(|_, _| reply(500, "boom")).await;
     let c = client(config(3));

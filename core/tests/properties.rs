@@ -202,16 +202,22 @@ proptest! {
     #[test]
     fn a_retry_loop_never_exceeds_max_attempts(
         p in policy(),
+        max_rl in 0u32..30,
+        track in any::<bool>(),
         statuses in prop::collection::vec(prop::sample::select(&[429u16, 500, 502, 503, 504, 408][..]), 1..40),
-        draws in prop::collection::vec(0.0f64..1.0, 40),
+        draws in prop::collection::vec(0.0f64..1.0, 80),
     ) {
-        let mut sent = 0u32;
+        let p = p.with_max_rate_limited(max_rl);
+        let (mut sent, mut throttled) = (0u32, 0u32);
         let mut elapsed = 0u64;
         let mut prev = None;
-        for (i, status) in statuses.iter().cycle().take(40).enumerate() {
+        for (i, status) in statuses.iter().cycle().take(80).enumerate() {
             sent += 1;
             let c = classify(&Response::new(*status, &[], b""), &Request::unknown(), 0, &Rules::default());
-            let mut a = Attempt::nth(sent, elapsed);
+            if c.reason == http_triage::Reason::RateLimited {
+                throttled += 1;
+            }
+            let mut a = Attempt::nth(sent, elapsed).with_rate_limited(if track { throttled } else { 0 });
             a.previous_delay_ms = prev;
             match p.decide(&c, a, draws[i % draws.len()]) {
                 Decision::Retry { delay, .. } => {
@@ -221,7 +227,13 @@ proptest! {
                 _ => break,
             }
         }
-        prop_assert!(sent <= p.max_attempts, "sent {sent} > max {}", p.max_attempts);
+        if track {
+            // Throttled answers do not use up max_attempts, and are bounded on their own.
+            prop_assert!(sent - throttled <= p.max_attempts, "sent {sent}, throttled {throttled}, max {}", p.max_attempts);
+            prop_assert!(throttled <= p.max_rate_limited.max(1), "throttled {throttled} > {}", p.max_rate_limited);
+        } else {
+            prop_assert!(sent <= p.max_attempts, "sent {sent} > max {}", p.max_attempts);
+        }
     }
 
     #[test]

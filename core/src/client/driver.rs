@@ -8,7 +8,7 @@ use super::{
 use crate::breaker::{Admission, CircuitBreaker};
 use crate::budget::RetryBudget;
 use crate::classify::{
-    classify, classify_transport, Classification, Request, Response, TransportError,
+    classify, classify_transport, Classification, Reason, Request, Response, TransportError,
 };
 use crate::gate::RateGate;
 use crate::policy::{Attempt, Decision, DelaySource, GiveUpReason, LongWait, RetryPolicy};
@@ -186,6 +186,8 @@ struct Progress {
     /// Requests sent that were not polls.
     number: u32,
     polls: u32,
+    /// Answers that were rate limits: they do not use up `max_attempts`.
+    rate_limited: u32,
     previous_delay_ms: Option<u64>,
     next_is_poll: bool,
     last: Option<Box<Classification>>,
@@ -402,6 +404,9 @@ pub(crate) async fn run(
         });
 
         // 6. Decide.
+        if c.reason == Reason::RateLimited {
+            progress.rate_limited = progress.rate_limited.saturating_add(1);
+        }
         let elapsed_ms = ms(call.started.elapsed());
         let position = Attempt {
             number: progress.number.max(1),
@@ -409,6 +414,7 @@ pub(crate) async fn run(
             elapsed_ms,
             now_ms: now,
             previous_delay_ms: progress.previous_delay_ms,
+            rate_limited: progress.rate_limited,
         };
         let decision = policy.decide(&c, position, rng.next_f64());
         let refused = matches!(decision, Decision::Retry { .. }) && !can_retry;
