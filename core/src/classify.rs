@@ -480,8 +480,9 @@ pub struct Classification {
     pub violations: Vec<Violation>,
     /// Which body dialect was read.
     pub dialect: Dialect,
-    /// Structured details from the body.
-    pub details: Option<Value>,
+    /// Structured details from the body, kept as JSON text
+    /// ([`Details::to_value`](crate::Details::to_value) parses them).
+    pub details: Option<crate::envelope::Details>,
     /// True when the failure proves the server did not act on the request, so that repeating
     /// even a non-idempotent request is safe.
     pub request_not_processed: bool,
@@ -663,8 +664,9 @@ fn header_error_code(headers: &[(&str, &str)]) -> Option<String> {
 }
 
 /// True when google.rpc details name a per-day or per-month quota (a QuotaFailure's `quotaId`,
-/// an ErrorInfo's `quota_limit`): that window will not pass in a retry loop.
-fn names_long_quota(details: &Value) -> bool {
+/// an ErrorInfo's `quota_limit`): that window will not pass in a retry loop. The details are
+/// parsed here, only for `RESOURCE_EXHAUSTED`.
+fn names_long_quota(details: &crate::envelope::Details) -> bool {
     fn walk(v: &Value, depth: usize) -> bool {
         if depth > 6 {
             return false;
@@ -689,7 +691,7 @@ fn names_long_quota(details: &Value) -> bool {
             _ => false,
         }
     }
-    walk(details, 0)
+    walk(&details.to_value(), 0)
 }
 
 /// Errors inside a 2xx come as a JSON object (`{"ok": false}`, GraphQL `errors`) or, from S3, an

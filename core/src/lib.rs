@@ -74,7 +74,7 @@ pub use classify::{
     classify, classify_transport, Category, Classification, Reason, Request, Response, Rules,
     TransportError,
 };
-pub use envelope::{parse_envelope, Dialect, Envelope, Limits, Violation};
+pub use envelope::{parse_envelope, Details, Dialect, Envelope, Limits, Violation};
 pub use gate::{GateSnapshot, RateGate};
 pub use headers::{read_headers, HeaderHints};
 pub use policy::{

@@ -4,11 +4,11 @@
 //! where each well-known member name is (aliases share a slot, the last duplicate wins), so
 //! detection is a series of cheap slot checks rather than repeated lookups.
 
-use super::json::{Kind, Tree};
+use super::json::{key_is, Kind, Tree};
 use super::{
-    cut, Dialect, Envelope, Violation, MAX_CODE, MAX_FIELD, MAX_ID, MAX_MESSAGE, MAX_VIOLATIONS,
+    cut, Details, Dialect, Envelope, Violation, MAX_CODE, MAX_FIELD, MAX_ID, MAX_MESSAGE,
+    MAX_VIOLATIONS,
 };
-use serde_json::{Map, Value};
 use std::time::Duration;
 
 /// Well-known member names. Aliases map to one slot.
@@ -526,6 +526,33 @@ fn ok_false(t: &Tree<'_>, top: &Slots) -> bool {
             .is_some_and(|i| t.str_is(i, "error") || t.str_is(i, "fail"))
 }
 
+/// Node `i` as details: its text, as given.
+fn details_at(t: &Tree<'_>, i: usize) -> Option<Details> {
+    Some(Details::from_parsed(t.json_text(i)))
+}
+
+/// The members of object `o` not named in `skip`, as details (`None` when there are none).
+/// Their text is taken as given; duplicate names stay (the last wins when parsed).
+fn members_except(t: &Tree<'_>, o: usize, skip: &[&str]) -> Option<Details> {
+    let mut text = String::new();
+    for c in t.children(o) {
+        let Some((key, esc)) = t.key(c) else { continue };
+        if skip.iter().any(|name| key_is(key, esc, name)) {
+            continue;
+        }
+        text.push(if text.is_empty() { '{' } else { ',' });
+        text.push('"');
+        text.push_str(key);
+        text.push_str("\":");
+        text.push_str(t.json_text(c));
+    }
+    if text.is_empty() {
+        return None;
+    }
+    text.push('}');
+    Some(Details::from_parsed_string(text))
+}
+
 // ---------------------------------------------------------------------------------------------
 // Kubernetes, Anthropic, AWS JSON
 
@@ -538,7 +565,7 @@ fn kubernetes(t: &Tree<'_>, top: &Slots) -> Envelope {
         ..Envelope::default()
     };
     if let Some(d) = obj_at(t, top, K::Details) {
-        env.details = Some(t.to_value(d));
+        env.details = details_at(t, d);
         let ds = Slots::of(t, d);
         if let Some(causes) = arr_at(t, &ds, K::Causes) {
             for c in t.children(causes) {
@@ -662,17 +689,7 @@ fn problem(t: &Tree<'_>, o: usize, top: &Slots) -> Envelope {
         collect_field_errors(t, ip, &mut env);
     }
     // Extension members, as given.
-    let mut ext = Map::new();
-    for c in t.children(o) {
-        let Some((key, esc)) = t.key(c) else { continue };
-        let k = super::json::decode(key, esc, usize::MAX);
-        if !matches!(&*k, "type" | "title" | "status" | "detail" | "instance") {
-            ext.insert(k.into_owned(), t.to_value(c));
-        }
-    }
-    if !ext.is_empty() {
-        env.details = Some(Value::Object(ext));
-    }
+    env.details = members_except(t, o, &["type", "title", "status", "detail", "instance"]);
     hints(t, top, &mut env);
     env
 }
@@ -845,7 +862,7 @@ fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
     };
     let mut reason: Option<String> = None;
     if let Some(d) = arr_at(t, es, K::Details) {
-        env.details = Some(t.to_value(d));
+        env.details = details_at(t, d);
         for c in t.children(d) {
             if t.kind(c) != Some(Kind::Obj) {
                 continue;
@@ -928,17 +945,7 @@ fn typed_error(t: &Tree<'_>, top: &Slots, e: usize, es: &Slots, dialect: Dialect
         message: msg(t, es.get(K::Message)),
         ..Envelope::default()
     };
-    let mut rest = Map::new();
-    for c in t.children(e) {
-        let Some((key, esc)) = t.key(c) else { continue };
-        let k = super::json::decode(key, esc, usize::MAX);
-        if !matches!(&*k, "code" | "message") {
-            rest.insert(k.into_owned(), t.to_value(c));
-        }
-    }
-    if !rest.is_empty() {
-        env.details = Some(Value::Object(rest));
-    }
+    env.details = members_except(t, e, &["code", "message"]);
     env.signals_error = env.code.is_some() || env.message.is_some();
     hints(t, es, &mut env);
     hints(t, top, &mut env);
@@ -960,7 +967,7 @@ fn azure(t: &Tree<'_>, top: &Slots, e: usize) -> Envelope {
         ..Envelope::default()
     };
     if let Some(d) = arr_at(t, &es, K::Details) {
-        env.details = Some(t.to_value(d));
+        env.details = details_at(t, d);
         for c in t.children(d) {
             if t.kind(c) != Some(Kind::Obj) {
                 continue;
@@ -971,7 +978,7 @@ fn azure(t: &Tree<'_>, top: &Slots, e: usize) -> Envelope {
             }
         }
     } else if let Some(inner) = es.get(K::InnerError) {
-        env.details = Some(t.to_value(inner));
+        env.details = details_at(t, inner);
     }
     env.signals_error = env.code.is_some() || env.message.is_some();
     hints(t, &es, &mut env);
@@ -999,14 +1006,14 @@ fn nested(t: &Tree<'_>, top: &Slots, es: &Slots) -> Option<Envelope> {
         match t.kind(d) {
             Some(Kind::Null) | None => {}
             Some(Kind::Obj) => {
-                env.details = Some(t.to_value(d));
+                env.details = details_at(t, d);
                 hints(t, &Slots::of(t, d), &mut env);
             }
             Some(Kind::Arr) => {
-                env.details = Some(t.to_value(d));
+                env.details = details_at(t, d);
                 collect_field_errors(t, d, &mut env);
             }
-            Some(_) => env.details = Some(t.to_value(d)),
+            Some(_) => env.details = details_at(t, d),
         }
     }
     env.signals_error = true;
@@ -1093,7 +1100,7 @@ fn graphql(t: &Tree<'_>, top: &Slots, errs: usize) -> Envelope {
                 .or_else(|| code_any(t, s.get(K::Code)));
             if env.code.is_some() {
                 if let Some(x) = ext {
-                    env.details = Some(t.to_value(x));
+                    env.details = details_at(t, x);
                 }
             }
         }

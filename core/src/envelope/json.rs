@@ -32,7 +32,8 @@ pub(super) struct Node {
     pub key_esc: bool,
     /// The member name (raw, between the quotes) when the parent is an object: start, length.
     key: (u32, u32),
-    /// String contents (raw, between the quotes) or a number literal: start, length.
+    /// String contents (raw, between the quotes) or a number literal: start, length. For a
+    /// container, its whole text from the opening to the closing bracket.
     raw: (u32, u32),
     /// One past the last node of this subtree (while a container is open: its parent).
     pub end: u32,
@@ -230,6 +231,8 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                 }
                 let is_obj = c == b'{';
                 node.kind = if is_obj { Kind::Obj } else { Kind::Arr };
+                // The length is filled in when the container closes.
+                node.raw = (u32::try_from(pos).map_err(|_| Fail::Syntax)?, 0);
                 node.end = open;
                 nodes.push(node);
                 open = idx;
@@ -310,6 +313,8 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
             let n = nodes.get_mut(open as usize).ok_or(Fail::Syntax)?;
             let parent = n.end;
             n.end = end;
+            n.raw.1 =
+                u32::try_from(pos.saturating_sub(n.raw.0 as usize)).map_err(|_| Fail::Syntax)?;
             open = parent;
             depth = depth.saturating_sub(1);
             open_is_obj = match nodes.get(open as usize) {
@@ -661,6 +666,25 @@ impl<'a> Tree<'a> {
     /// Node `i` as an integer, when it is an integer literal.
     pub fn int(&self, i: usize) -> Option<i64> {
         self.num_raw(i)?.parse().ok()
+    }
+
+    /// The JSON text of node `i` exactly as it appears in the source (a string with its quotes,
+    /// a container from its opening to its closing bracket); empty when out of range.
+    pub fn json_text(&self, i: usize) -> &'a str {
+        let Some(n) = self.nodes.get(i) else {
+            return "";
+        };
+        match n.kind {
+            Kind::Null => "null",
+            Kind::True => "true",
+            Kind::False => "false",
+            Kind::Num | Kind::Arr | Kind::Obj => self.raw(n),
+            Kind::Str | Kind::StrEsc => {
+                let a = (n.raw.0 as usize).wrapping_sub(1);
+                let len = (n.raw.1 as usize).saturating_add(2);
+                self.src.get(a..a.wrapping_add(len)).unwrap_or("")
+            }
+        }
     }
 
     /// Node `i` as a [`serde_json::Value`]. Recursion is bounded by the parse depth cap.

@@ -34,8 +34,8 @@
 //! HTML), ids and fields to 256, and at most 100 violations. `application/problem+json` as the
 //! content type makes an object with any RFC 9457 member a problem document; otherwise
 //! problems are recognized by shape. Where a member name appears twice, the last one wins.
-//! `details` holds structured context as the server gave it, so its size is bounded only by
-//! [`Limits::max_body_bytes`].
+//! `details` holds structured context as the server gave it, kept as its JSON text and parsed
+//! only when asked ([`Details`]), so its size is bounded only by [`Limits::max_body_bytes`].
 
 mod dialects;
 mod json;
@@ -258,8 +258,9 @@ pub struct Envelope {
     pub code: Option<String>,
     /// Human-readable message (may change wording: never match on it).
     pub message: Option<String>,
-    /// Structured extra context as the server gave it.
-    pub details: Option<Value>,
+    /// Structured extra context as the server gave it, kept as JSON text ([`Details::to_value`]
+    /// parses it).
+    pub details: Option<Details>,
     /// The server's id for this request, when the body carries one.
     pub request_id: Option<String>,
     /// A second support reference (`reference_id`, `instance`, …).
@@ -275,6 +276,74 @@ pub struct Envelope {
     /// message, a Kubernetes `Failure`): lets a 2xx that carries an error be told from a real
     /// success. Always false for empty, text, HTML, binary, truncated and plain JSON bodies.
     pub signals_error: bool,
+}
+
+/// Structured context as the server gave it, kept as its JSON text and parsed only when asked
+/// ([`Details::to_value`]): most callers never look at it, so classifying a call does not pay
+/// for building it.
+///
+/// The text is the server's own (a slice of the body: whitespace, member order and duplicate
+/// names as given; members picked from an object are joined into one). Serialized, and
+/// compared, it is the parsed value, so the output of `serde_json::to_string` is the same as if
+/// the value had been parsed up front (compact, numbers normalized, the last of duplicate names
+/// kept) and works with any serde format; two details are equal when their values are, so
+/// `{"a": 1, "b": 2}` equals `{"b":2,"a":1}`.
+#[derive(Debug, Clone)]
+pub struct Details(Box<str>);
+
+impl Details {
+    /// The JSON text, as the server gave it.
+    pub fn as_json(&self) -> &str {
+        &self.0
+    }
+
+    /// The parsed value. Numbers read as in the rest of the envelope: integers exactly when
+    /// they fit in 64 bits, else a float; a float out of range (`1e999`) is `null`; a lone
+    /// surrogate escape is U+FFFD. Where a member name appears twice, the last one wins.
+    pub fn to_value(&self) -> Value {
+        match json::parse(&self.0, HARD_MAX_DEPTH) {
+            Ok((tree, _)) => tree.to_value(0),
+            // Never: the text was accepted by the same parser when the details were made.
+            Err(_) => Value::Null,
+        }
+    }
+
+    /// Details from the text of one JSON value that [`json::parse`] accepted (one allocation,
+    /// no parsing).
+    pub(crate) fn from_parsed(text: &str) -> Details {
+        Details(text.into())
+    }
+
+    /// Details from text built out of pieces that [`json::parse`] accepted.
+    pub(crate) fn from_parsed_string(text: String) -> Details {
+        Details(text.into_boxed_str())
+    }
+}
+
+impl PartialEq for Details {
+    /// Equal when the parsed values are (the same text is equal without parsing).
+    fn eq(&self, other: &Details) -> bool {
+        self.0 == other.0 || self.to_value() == other.to_value()
+    }
+}
+
+impl Serialize for Details {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Details {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = Value::deserialize(deserializer)?;
+        let text = serde_json::to_string(&value).map_err(D::Error::custom)?;
+        // Keep the invariant that the text reads back ([`Details::to_value`]).
+        match json::parse(&text, HARD_MAX_DEPTH) {
+            Ok(_) => Ok(Details(text.into_boxed_str())),
+            Err(_) => Err(D::Error::custom("details nested deeper than 128 levels")),
+        }
+    }
 }
 
 /// The longest prefix of `s` with at most `max_chars` characters.
@@ -506,6 +575,74 @@ mod tests {
     }
 
     #[test]
+    fn details_are_kept_as_text_and_parsed_on_demand() {
+        // A slice of the body, whitespace and order as given.
+        let e = parse(
+            "{\"error\": {\"code\": \"rate_limited\", \"details\": {\"z\": [1, 2.5],\n \"a\": \"\\u00e9\", \"a\": null}}}",
+        );
+        let d = e.details.as_ref().unwrap();
+        assert_eq!(
+            d.as_json(),
+            "{\"z\": [1, 2.5],\n \"a\": \"\\u00e9\", \"a\": null}"
+        );
+        assert_eq!(d.to_value(), serde_json::json!({"z": [1, 2.5], "a": null}));
+        // Serialized as the parsed value: compact, the last duplicate kept.
+        assert_eq!(
+            serde_json::to_string(d).unwrap(),
+            r#"{"a":null,"z":[1,2.5]}"#
+        );
+        // Equal by value; a round trip through serde keeps it equal.
+        let other: Details = serde_json::from_str(r#"{"a": null, "z": [1, 2.5]}"#).unwrap();
+        assert_eq!(&other, d);
+        let back: Envelope = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+        let back: Envelope = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+        let differs: Details = serde_json::from_str(r#"{"z": [1, 2.5]}"#).unwrap();
+        assert_ne!(&differs, d);
+
+        // Scalars keep their quotes; numbers their literal.
+        let e = parse(r#"{"error":{"code":"x","details":"a \"b\""}}"#);
+        assert_eq!(
+            e.details.as_ref().map(Details::as_json),
+            Some(r#""a \"b\"""#)
+        );
+        let e = parse(r#"{"error":{"code":"x","details":-1.5e3}}"#);
+        assert_eq!(
+            e.details.as_ref().map(Details::to_value),
+            Some(serde_json::json!(-1500.0))
+        );
+
+        // Members picked from an object (Stripe, OpenAI, problem extensions) are joined.
+        let e = parse(
+            r#"{"error":{"type":"card_error","code":"card_declined","message":"m","doc_url":"u","c\u006fde":1, "param" : [ ]}}"#,
+        );
+        assert_eq!(e.dialect, Dialect::Stripe);
+        let d = e.details.as_ref().unwrap();
+        assert_eq!(
+            d.as_json(),
+            r#"{"type":"card_error","doc_url":"u","param":[ ]}"#
+        );
+        let e = parse_envelope(
+            br#"{"title":"Bad","status":400,"balance":{"n":1},"t\u0069tle":"x"}"#,
+            Some("application/problem+json"),
+            &Limits::default(),
+        );
+        assert_eq!(e.dialect, Dialect::Problem);
+        assert_eq!(
+            e.details.as_ref().map(Details::to_value),
+            Some(serde_json::json!({"balance": {"n": 1}}))
+        );
+
+        // Deserialized details must read back.
+        let mut deep = Value::Null;
+        for _ in 0..200 {
+            deep = Value::Array(vec![deep]);
+        }
+        assert!(serde_json::from_value::<Details>(deep).is_err());
+    }
+
+    #[test]
     fn success_bodies_do_not_signal() {
         for b in [
             r#"{"id":1,"status":"done"}"#,
@@ -665,6 +802,19 @@ mod tests {
             let (tree, end) = json::parse(&text, HARD_MAX_DEPTH).unwrap();
             prop_assert_eq!(end, text.len());
             prop_assert_eq!(tree.to_value(0), v.clone());
+            // Every node's text reads back as the node, pretty-printed too.
+            let pretty = serde_json::to_string_pretty(&v).unwrap();
+            let (ptree, _) = json::parse(&pretty, HARD_MAX_DEPTH).unwrap();
+            for tr in [&tree, &ptree] {
+                let mut i = 0;
+                while tr.kind(i).is_some() {
+                    let sub = tr.json_text(i);
+                    let (st, end) = json::parse(sub, HARD_MAX_DEPTH).unwrap();
+                    prop_assert_eq!(end, sub.len());
+                    prop_assert_eq!(st.to_value(0), tr.to_value(i));
+                    i += 1;
+                }
+            }
             // The whole parser never panics on it either, pretty-printed or not.
             check_bounds(&parse(&text));
             check_bounds(&parse(&serde_json::to_string_pretty(&v).unwrap()));

@@ -49,7 +49,12 @@ pub fn run_case(input: &Value, expect: &Value) -> Result<(), String> {
     actual.insert("dialect".into(), json!(env.dialect.as_str()));
     actual.insert("code".into(), json!(env.code));
     actual.insert("message".into(), json!(env.message));
-    actual.insert("details".into(), env.details.clone().unwrap_or(Value::Null));
+    actual.insert(
+        "details".into(),
+        env.details
+            .as_ref()
+            .map_or(Value::Null, http_triage::Details::to_value),
+    );
     actual.insert("request_id".into(), json!(env.request_id));
     actual.insert("reference_id".into(), json!(env.reference_id));
     actual.insert("retryable".into(), json!(env.retryable));
