@@ -142,12 +142,7 @@ impl BreakerConfig {
     /// Check the options: `failure_ratio` finite and in (0, 1]; `window` at least 10 ms when a
     /// ratio is set; `open_for` more than zero; `max_open_for ≥ open_for`; `half_open_probes ≥ 1`.
     pub fn validate(&self) -> Result<(), crate::Error> {
-        let bad = |name, why: &str| {
-            Err(crate::Error::InvalidOption {
-                name,
-                why: why.to_owned(),
-            })
-        };
+        let bad = |name, why: &str| Err(crate::Error::invalid_option(name, why));
         if let Some(r) = self.failure_ratio {
             if !r.is_finite() || r <= 0.0 || r > 1.0 {
                 return bad(

@@ -67,12 +67,7 @@ impl BudgetConfig {
     /// Check the options: `max_tokens` finite, > 0 and ≤ 1000; `token_ratio` finite, > 0 and ≤ 1;
     /// neither may round to zero thousandths.
     pub fn validate(&self) -> Result<(), crate::Error> {
-        let bad = |name, why: &str| {
-            Err(crate::Error::InvalidOption {
-                name,
-                why: why.to_owned(),
-            })
-        };
+        let bad = |name, why: &str| Err(crate::Error::invalid_option(name, why));
         if !self.max_tokens.is_finite() || self.max_tokens <= 0.0 || self.max_tokens > 1000.0 {
             return bad("max_tokens", "must be a finite number in (0, 1000]");
         }

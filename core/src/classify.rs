@@ -634,26 +634,11 @@ fn header_error_code(headers: &[(&str, &str)]) -> Option<String> {
             return Some(v.to_owned());
         }
         if name.eq_ignore_ascii_case("grpc-status") {
-            const NAMES: [&str; 17] = [
-                "OK",
-                "CANCELLED",
-                "UNKNOWN",
-                "INVALID_ARGUMENT",
-                "DEADLINE_EXCEEDED",
-                "NOT_FOUND",
-                "ALREADY_EXISTS",
-                "PERMISSION_DENIED",
-                "RESOURCE_EXHAUSTED",
-                "FAILED_PRECONDITION",
-                "ABORTED",
-                "OUT_OF_RANGE",
-                "UNIMPLEMENTED",
-                "INTERNAL",
-                "UNAVAILABLE",
-                "DATA_LOSS",
-                "UNAUTHENTICATED",
-            ];
-            if let Some(name) = v.parse::<usize>().ok().and_then(|n| NAMES.get(n)) {
+            if let Some(name) = v
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| crate::envelope::GRPC_CODES.get(n))
+            {
                 if *name != "OK" {
                     return Some((*name).to_owned());
                 }

@@ -105,3 +105,13 @@ pub enum Error {
         value: String,
     },
 }
+
+impl Error {
+    /// An [`Error::InvalidOption`].
+    pub(crate) fn invalid_option(name: &'static str, why: &str) -> Error {
+        Error::InvalidOption {
+            name,
+            why: why.to_owned(),
+        }
+    }
+}

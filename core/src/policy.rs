@@ -381,12 +381,7 @@ impl RetryPolicy {
     /// Check the options: `max_attempts ≥ 1`, `multiplier` finite and ≥ 1, `base_delay ≤
     /// max_delay`, `server_delay_jitter` finite and in `[0, 10]`.
     pub fn validate(&self) -> Result<(), crate::Error> {
-        let bad = |name, why: &str| {
-            Err(crate::Error::InvalidOption {
-                name,
-                why: why.to_owned(),
-            })
-        };
+        let bad = |name, why: &str| Err(crate::Error::invalid_option(name, why));
         if self.max_attempts == 0 {
             return bad(
                 "max_attempts",

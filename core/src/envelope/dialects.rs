@@ -832,7 +832,7 @@ fn error_object(t: &Tree<'_>, top: &Slots, e: usize) -> Option<Envelope> {
 }
 
 /// Canonical gRPC status names by number.
-const GRPC_CODES: [&str; 17] = [
+pub(crate) const GRPC_CODES: [&str; 17] = [
     "OK",
     "CANCELLED",
     "UNKNOWN",
