@@ -66,15 +66,9 @@ pub fn run(args: BatchArgs) -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime("batch") {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("http-triage batch: could not start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let code = runtime.block_on(execute(plan, Ui::detect()));
     ExitCode::from(code)

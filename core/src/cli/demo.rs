@@ -36,15 +36,9 @@ pub fn run(args: DemoArgs) -> ExitCode {
         eprintln!("http-triage demo: --files and --concurrency must be at least 1");
         return ExitCode::from(3);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime("demo") {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("http-triage demo: could not start the async runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     ExitCode::from(runtime.block_on(demo(args)))
 }

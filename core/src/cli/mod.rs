@@ -51,3 +51,15 @@ pub fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
     }
 }
+
+/// The multi-threaded tokio runtime the IO subcommands run on; on failure, the message is
+/// printed (prefixed with `http-triage {command}`) and the exit status is 1.
+pub(crate) fn runtime(command: &str) -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("http-triage {command}: could not start the async runtime: {e}");
+            ExitCode::from(1)
+        })
+}

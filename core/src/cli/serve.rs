@@ -111,15 +111,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
         eprintln!("http-triage serve: {e}");
         return ExitCode::from(3);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime("serve") {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("http-triage serve: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async move {
         let summary = format!(
