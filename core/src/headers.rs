@@ -58,6 +58,7 @@
 //! **`content_type`**: the first non-empty `Content-Type`, trimmed, verbatim (parameters kept).
 
 mod date;
+pub(crate) use date::civil_from_days;
 
 use std::time::Duration;
 
@@ -802,6 +803,7 @@ mod tests {
             // Build a date string from a Unix time and read it back.
             let t = days * 86_400 + secs;
             let (y, m, d) = civil(days);
+            proptest::prop_assert_eq!(civil_from_days(days), (y, m, d));
             let months = ["Jan","Feb","Mar","Apr","May","Jun","Jul","Aug","Sep","Oct","Nov","Dec"];
             let mon = months.get(m as usize - 1).copied().unwrap_or("Jan");
             let (hh, mm, ss) = (secs / 3600, secs / 60 % 60, secs % 60);

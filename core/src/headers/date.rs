@@ -183,21 +183,25 @@ pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The Gregorian year of a Unix time in milliseconds (H. Hinnant's `civil_from_days`).
-pub(crate) fn year_of_unix_ms(unix_ms: i64) -> i64 {
-    let z = unix_ms.div_euclid(86_400_000) + 719_468;
+/// The proleptic Gregorian `(year, month, day)` of a day count since 1970-01-01
+/// (H. Hinnant's `civil_from_days`).
+pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
     let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
     let mp = (5 * doy + 2) / 153;
-    let year = yoe + era * 400;
+    // Both stay small (1..=31, 1..=12), so the conversions cannot fail.
+    let d = u32::try_from(doy - (153 * mp + 2) / 5 + 1).unwrap_or(1);
+    let m = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).unwrap_or(1);
     // March-based years: January and February belong to the next civil year.
-    if mp >= 10 {
-        year + 1
-    } else {
-        year
-    }
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The Gregorian year of a Unix time in milliseconds.
+pub(crate) fn year_of_unix_ms(unix_ms: i64) -> i64 {
+    civil_from_days(unix_ms.div_euclid(86_400_000)).0
 }
 
 /// Three ASCII letters, lowercased, packed into one number (`None` for any other length). Only
