@@ -476,6 +476,10 @@ pub struct Classification {
     pub retry_after: Option<Duration>,
     /// Requests left in the rate-limit window, when the headers say.
     pub rate_limit_remaining: Option<u64>,
+    /// When the rate-limit window resets, from now, when the headers say (on any status).
+    pub rate_limit_reset: Option<Duration>,
+    /// The window's request quota, when the headers say (`X-RateLimit-Limit`, `RateLimit-Policy`).
+    pub rate_limit_limit: Option<u64>,
     /// Field-level problems.
     pub violations: Vec<Violation>,
     /// Which body dialect was read.
@@ -502,6 +506,8 @@ impl Classification {
             retryable_hint: None,
             retry_after: None,
             rate_limit_remaining: None,
+            rate_limit_reset: None,
+            rate_limit_limit: None,
             violations: Vec::new(),
             dialect: Dialect::Empty,
             details: None,
@@ -602,6 +608,8 @@ pub fn classify(
         retryable_hint,
         retry_after,
         rate_limit_remaining: hints.rate_limit_remaining,
+        rate_limit_reset: hints.rate_limit_reset,
+        rate_limit_limit: None,
         violations: env.violations,
         dialect: env.dialect,
         details: env.details,

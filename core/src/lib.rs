@@ -38,7 +38,7 @@
 //! - [`headers`]: Retry-After and its cousins, rate-limit headers, request ids.
 //! - [`classify`](mod@classify): status + headers + envelope (or a transport error) → [`Classification`].
 //! - [`policy`]: [`RetryPolicy`] → [`Decision`].
-//! - [`breaker`], [`budget`], [`gate`]: small state machines shared by concurrent callers, each
+//! - [`breaker`], [`budget`], [`gate`], [`pacer`]: small state machines shared by concurrent callers, each
 //!   with `now` passed in and a serializable snapshot.
 //! - [`ledger`]: the batch ledger record format, replay and report.
 //! - [`wire`]: the JSON-lines contract of `http-triage classify`, shared by the CLI, the
@@ -54,6 +54,7 @@ pub mod envelope;
 pub mod gate;
 pub mod headers;
 pub mod ledger;
+pub mod pacer;
 pub mod policy;
 pub mod wire;
 
@@ -77,6 +78,7 @@ pub use classify::{
 pub use envelope::{parse_envelope, Details, Dialect, Envelope, Limits, Violation};
 pub use gate::{GateSnapshot, RateGate};
 pub use headers::{read_headers, HeaderHints};
+pub use pacer::{Pacer, PacerConfig, PacerSnapshot};
 pub use policy::{
     Attempt, Decision, DelaySource, GiveUpReason, Jitter, LongWait, RetryPolicy, StopReason,
 };
