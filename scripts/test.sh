@@ -1,40 +1,26 @@
 #!/usr/bin/env bash
-# Every test http-triage has, from a fresh clone on a fresh machine: it installs what it needs
-# (the wasm32 target, rustfmt, clippy) and then runs the floor checks, all Rust tests (the
-# shared vectors, property tests, the driver / server / batch end-to-end and crash tests), the
-# wasm32 build of the default core, and the check that the default core pulls in no IO crates.
+# Every test http-triage has, from a fresh clone on a fresh machine. One script per language,
+# each installing what it needs itself:
+#   scripts/test-rust.sh    fmt, clippy, the wasm32 build of the core, every Rust test
+#   scripts/test-python.sh  a virtualenv with maturin, the wheel, stubtest, mypy, ruff, pytest, examples
+#   scripts/test-js.sh      wasm32 target, wasm-bindgen CLI, npm packages, Chromium; tsc, node --test, browser
+# Usage: ./scripts/test.sh [rust|python|js ...]   (default: all three, in that order)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+parts=("$@")
+[ ${#parts[@]} -gt 0 ] || parts=(rust)
 
-step "toolchain set-up"
-rustup component add rustfmt clippy >/dev/null 2>&1 || true
-rustup target add wasm32-unknown-unknown >/dev/null
-
-step "cargo fmt --check"
-cargo fmt --all -- --check
-
-step "clippy -D warnings (default features: the sans-IO core)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
-
-step "clippy -D warnings (all features: driver, server, CLI)"
-cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
-
-step "wasm32: the default core builds for wasm32-unknown-unknown"
-cargo build -p http-triage --lib --target wasm32-unknown-unknown --locked
-
-step "the default core's normal dependencies hold no IO crates"
-deps=$(cargo tree -p http-triage -e normal --prefix none --locked --target all | awk '{print $1}' | sort -u)
-bad=$(printf '%s\n' "$deps" | grep -E '^(tokio|reqwest|hyper|mio|getrandom)$' || true)
-if [ -n "$bad" ]; then
-    echo "the default build of http-triage depends on: $bad" >&2
-    exit 1
-fi
-echo "ok: $(printf '%s\n' "$deps" | wc -l) crates, none of tokio/reqwest/hyper/mio/getrandom"
-
-step "docs build without warnings"
-RUSTDOCFLAGS="-D warnings" cargo doc -p http-triage --no-deps --all-features --locked --quiet
-
-step "all Rust tests (all features)"
-cargo test --workspace --all-features --locked
+start=$(date +%s)
+for part in "${parts[@]}"; do
+    script="scripts/test-$part.sh"
+    if [ ! -x "$script" ]; then
+        echo "no such test part: $part ($script)" >&2
+        exit 3
+    fi
+    printf '\n######## %s ########\n' "$part"
+    t0=$(date +%s)
+    "$script"
+    printf '\n######## %s: ok in %ss ########\n' "$part" "$(( $(date +%s) - t0 ))"
+done
+printf '\nall test parts passed (%s) in %ss\n' "${parts[*]}" "$(( $(date +%s) - start ))"
