@@ -7,7 +7,9 @@
 //! 2. **ask the host's [`CircuitBreaker`](crate::CircuitBreaker)**: an open breaker fails the call fast with
 //!    [`CallError::CircuitOpen`] (see below);
 //! 3. **send** with the per-attempt timeout (and never past the call's deadline);
-//! 4. **read the body** (all of it for 2xx/3xx, at most [`Limits::max_body_bytes`] otherwise) and
+//! 4. **read the body** (all of it for 2xx/3xx, up to [`ClientConfig::max_success_body`] and
+//!    streamed to a file past [`Spill::above`] with [`Client::execute_spilling`]; at most
+//!    [`Limits::max_body_bytes`] otherwise) and
 //!    **[`classify`](crate::classify())** it, or map the transport failure to a [`TransportError`];
 //! 5. **record** the outcome in the host's gate, breaker and [`RetryBudget`](crate::RetryBudget);
 //! 6. **[`decide`](RetryPolicy::decide)**: done → [`Success`]; retry/poll → sleep exactly the
