@@ -1485,3 +1485,35 @@ async fn output_bytes_streams_a_body_of_that_size() {
     assert!(again == got);
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_skips_the_latency() {
+    // Latency is the cost of converting; the limiter answers before any of it, as a gateway
+    // does. 2 s of latency against a 429 that must come back well before it.
+    let s = Server::start(ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        rate_limit_per_sec: Some(1),
+        burst: Some(1),
+        latency_ms: 2_000,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let c = client();
+    let timed = |body: &'static [u8]| {
+        let (c, s) = (&c, &s);
+        async move {
+            let t = std::time::Instant::now();
+            let status = post(c, s, body, None).await.unwrap().status().as_u16();
+            (status, t.elapsed())
+        }
+    };
+    // Both at once: one takes the only token and waits out the latency, the other is refused.
+    let (a, b) = tokio::join!(timed(b"one"), timed(b"two"));
+    let (ok, refused) = if a.0 == 200 { (a, b) } else { (b, a) };
+    assert_eq!((ok.0, refused.0), (200, 429));
+    assert!(ok.1 >= Duration::from_millis(2_000));
+    assert!(refused.1 < Duration::from_millis(1_500), "{:?}", refused.1);
+    s.shutdown().await;
+}
