@@ -557,6 +557,11 @@ pub fn classify(
         };
 
     let mut env = env;
+    if let Some(code) = query_error_code(response.headers) {
+        // AWS query-compatible JSON services: the legacy Query code in `x-amzn-query-error`
+        // (`AWS.SimpleQueueService.NonExistentQueue;Sender`) is the one callers match on.
+        env.code = Some(code);
+    }
     if env.code.is_none() {
         // AWS restJson1, Azure Storage and gRPC-web put the code in a header, not the body.
         // gRPC-web answers failures with HTTP 200, so a header code marks a 2xx as failed too.
@@ -565,9 +570,15 @@ pub fn classify(
     }
     let code_buf = NormCode::of(env.code.as_deref().unwrap_or(""));
     let mut norm = code_buf.as_str();
-    if norm == "resourceexhausted" && env.details.as_ref().is_some_and(names_long_quota) {
-        // Google uses RESOURCE_EXHAUSTED for per-minute rate limits and per-day quotas alike;
-        // only the QuotaFailure's quota id tells them apart.
+    if env.dialect == Dialect::Facebook {
+        norm = facebook_code(norm).unwrap_or(norm);
+    }
+    let google_throttle = norm == "resourceexhausted"
+        || (env.dialect == Dialect::GoogleRpc
+            && by_code(norm).is_some_and(|v| v.1 == Reason::RateLimited));
+    if google_throttle && env.details.as_ref().is_some_and(names_long_quota) {
+        // Google uses RESOURCE_EXHAUSTED (and ErrorInfo reasons like RATE_LIMIT_EXCEEDED) for
+        // per-minute rate limits and per-day quotas alike; only the quota id tells them apart.
         norm = "quotaexceeded";
     }
     let retryable_hint = hints.should_retry.or(env.retryable);
@@ -625,6 +636,32 @@ pub fn classify(
 /// How much of a 2xx body is read for an error: errors carried by a success are small.
 const SUCCESS_SNIFF_BYTES: usize = 8 * 1024;
 
+/// AWS query-compatible JSON services (SQS, …) send the Query protocol's code in
+/// `x-amzn-query-error: CODE;Sender|Receiver`.
+fn query_error_code(headers: &[(&str, &str)]) -> Option<String> {
+    headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-amzn-query-error"))
+        .and_then(|(_, v)| {
+            let code = v.split(';').next().unwrap_or(v).trim();
+            (!code.is_empty() && code.len() <= 256).then(|| code.to_owned())
+        })
+}
+
+/// Facebook Graph error numbers as the codes [`by_code`] knows: 4, 17, 32, 613 and the
+/// business-use-case range 80000–80014 are throttling (under `OAuthException` too), 1 and 2
+/// transient, 102 and 190 an invalid or expired token, 10 and 200–299 missing permissions.
+fn facebook_code(norm: &str) -> Option<&'static str> {
+    let n: u32 = norm.parse().ok()?;
+    Some(match n {
+        4 | 17 | 32 | 613 | 80_000..=80_014 => "ratelimitexceeded",
+        1 | 2 => "temporarilyunavailable",
+        102 | 190 => "invalidtoken",
+        10 | 200..=299 => "permissiondenied",
+        _ => return None,
+    })
+}
+
 /// The error code some APIs send in a header instead of the body: AWS restJson1
 /// `x-amzn-ErrorType` (`ThrottlingException:http://…` → `ThrottlingException`), Azure
 /// `x-ms-error-code`, gRPC-web `grpc-status` (numeric; mapped to its name).
@@ -660,6 +697,15 @@ fn header_error_code(headers: &[(&str, &str)]) -> Option<String> {
 /// an ErrorInfo's `quota_limit`): that window will not pass in a retry loop. The details are
 /// parsed here, only for `RESOURCE_EXHAUSTED`.
 fn names_long_quota(details: &crate::envelope::Details) -> bool {
+    // Most throttles are per minute: skip the parse unless a long window is named at all.
+    let text = details.as_json().as_bytes();
+    let names_long = ["perday", "permonth", "daily", "monthly"].iter().any(|w| {
+        text.windows(w.len())
+            .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
+    });
+    if !names_long {
+        return false;
+    }
     fn walk(v: &Value, depth: usize) -> bool {
         if depth > 6 {
             return false;
@@ -695,7 +741,16 @@ fn success_may_carry_error(body: &[u8], content_type: Option<&str>) -> bool {
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
     match first {
         Some(b'{') => ct.is_empty() || ct.contains("json") || ct.starts_with("text/plain"),
-        Some(b'<') => ct.contains("xml") && !ct.contains("html"),
+        // S3 answers some 200s (CopyObject, CompleteMultipartUpload) with an `<Error>`.
+        Some(b'<') => {
+            (ct.contains("xml") && !ct.contains("html"))
+                || (ct.is_empty() && (body.starts_with(b"<?xml") || body.starts_with(b"<Error>")))
+        }
+        // LLM streaming APIs answer 200 and send the failure as an `error` event.
+        _ if ct.starts_with("text/event-stream") => true,
+        Some(b'e' | b'd') if ct.is_empty() => {
+            body.starts_with(b"event:") || body.starts_with(b"data:")
+        }
         _ => false,
     }
 }
@@ -723,7 +778,10 @@ fn by_evidence(
 
     if success_status {
         if !env.signals_error {
-            return if status == 202 {
+            return if env.in_progress {
+                // A long-running operation polled before it finished.
+                (Pending, Reason::NotReady, false)
+            } else if status == 202 {
                 (Pending, Reason::Accepted, false)
             } else {
                 (Success, Reason::Ok, false)

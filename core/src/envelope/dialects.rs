@@ -762,8 +762,11 @@ fn problem_type_code(ty: &str) -> Option<&str> {
     }
     // A fragment names the problem within a page (the IANA http-problem-types registry:
     // `https://iana.org/assignments/http-problem-types#date`).
-    if let Some((_, frag)) = ty.split_once('#') {
-        if !frag.is_empty() && !frag.contains('/') {
+    // An anchor into a document page (`…/insufficient_quota.html#top`) is navigation, not a
+    // name: there the page names the problem.
+    if let Some((page, frag)) = ty.split_once('#') {
+        let last = page.trim_end_matches('/').rsplit('/').next().unwrap_or(page);
+        if !frag.is_empty() && !frag.contains('/') && !last.contains('.') {
             return Some(frag);
         }
     }
