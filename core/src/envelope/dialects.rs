@@ -1459,6 +1459,15 @@ fn flat_family(t: &Tree<'_>, top: &Slots, err_str: bool) -> Envelope {
                 .map(|e| cut(e, MAX_CODE).to_owned());
         }
     }
+    if let Some(fields) = arr_at(t, top, K::Fields) {
+        // Salesforce: [{"message", "errorCode", "fields": ["Name"]}].
+        for f in t.children(fields) {
+            if let Some(f) = t.text(f, MAX_FIELD) {
+                let m = env.message.clone();
+                push_violation(&mut env, &f, m);
+            }
+        }
+    }
     if let Some(e) = obj_at(t, top, K::Details) {
         hints(t, &Slots::of(t, e), &mut env);
     }
