@@ -576,7 +576,14 @@ pub fn classify(
     let google_throttle = norm == "resourceexhausted"
         || (env.dialect == Dialect::GoogleRpc
             && by_code(norm).is_some_and(|v| v.1 == Reason::RateLimited));
-    if google_throttle && env.details.as_ref().is_some_and(names_long_quota) {
+    let long_quota = || {
+        if env.dialect == Dialect::GoogleRpc {
+            env.long_quota
+        } else {
+            env.details.as_ref().is_some_and(names_long_quota)
+        }
+    };
+    if google_throttle && long_quota() {
         // Google uses RESOURCE_EXHAUSTED (and ErrorInfo reasons like RATE_LIMIT_EXCEEDED) for
         // per-minute rate limits and per-day quotas alike; only the quota id tells them apart.
         norm = "quotaexceeded";
@@ -693,19 +700,12 @@ fn header_error_code(headers: &[(&str, &str)]) -> Option<String> {
     None
 }
 
-/// True when google.rpc details name a per-day or per-month quota (a QuotaFailure's `quotaId`,
+/// True when details (outside google.rpc, whose walk sets `Envelope::long_quota`) name a
+/// per-day or per-month quota (a QuotaFailure's `quotaId`,
 /// an ErrorInfo's `quota_limit`): that window will not pass in a retry loop. The details are
 /// parsed here, only for `RESOURCE_EXHAUSTED`.
 fn names_long_quota(details: &crate::envelope::Details) -> bool {
     // Most throttles are per minute: skip the parse unless a long window is named at all.
-    let text = details.as_json().as_bytes();
-    let names_long = ["perday", "permonth", "daily", "monthly"].iter().any(|w| {
-        text.windows(w.len())
-            .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
-    });
-    if !names_long {
-        return false;
-    }
     fn walk(v: &Value, depth: usize) -> bool {
         if depth > 6 {
             return false;

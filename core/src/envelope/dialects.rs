@@ -337,7 +337,7 @@ pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
 fn duration_at(t: &Tree<'_>, i: usize, unit_nanos: u64) -> Option<Duration> {
     match t.kind(i)? {
         Kind::Num => parse_secs(t.num_raw(i)?, unit_nanos),
-        Kind::Str | Kind::StrEsc => parse_secs(&t.text(i, 64)?, unit_nanos),
+        Kind::Str | Kind::StrEsc => parse_secs(&t.text_cow(i, 64)?, unit_nanos),
         Kind::Obj => {
             let secs = t.get(i, "seconds").and_then(|s| match t.kind(s)? {
                 Kind::Num => t.num_raw(s).map(str::to_owned),
@@ -1079,7 +1079,7 @@ fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
                 continue;
             }
             let s = Slots::of(t, c);
-            let Some(ty) = s.get(K::AtType).and_then(|i| t.text(i, 256)) else {
+            let Some(ty) = s.get(K::AtType).and_then(|i| t.text_cow(i, 256)) else {
                 continue;
             };
             let name = ty.rsplit('/').next().unwrap_or(&ty);
@@ -1100,7 +1100,19 @@ fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
                         }
                     }
                 }
-                "google.rpc.ErrorInfo" => fill(&mut reason, || code_str(t, s.get(K::Reason))),
+                "google.rpc.ErrorInfo" => {
+                    fill(&mut reason, || code_str(t, s.get(K::Reason)));
+                    if let Some(m) = obj_at(t, &s, K::Metadata) {
+                        env.long_quota |= names_long_window(t, m);
+                    }
+                }
+                "google.rpc.QuotaFailure" => {
+                    if let Some(vs) = t.get(c, "violations") {
+                        for v in t.children(vs) {
+                            env.long_quota |= names_long_window(t, v);
+                        }
+                    }
+                }
                 "google.rpc.RequestInfo" => {
                     fill(&mut env.request_id, || id(t, s.get(K::RequestId)));
                 }
@@ -1120,6 +1132,28 @@ fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
     hints(t, es, &mut env);
     hints(t, top, &mut env);
     env
+}
+
+/// An object with a quota id member (`quotaId`, `quota_limit`, `quotaLimit`) that names a
+/// per-day or per-month window (`QueriesPerDay`, `daily`, `PerMonth`): a window that will not
+/// pass in a retry loop.
+fn names_long_window(t: &Tree<'_>, o: usize) -> bool {
+    t.children(o).any(|c| {
+        let Some((key, esc)) = t.key(c) else {
+            return false;
+        };
+        let key = super::json::decode(key, esc, 64);
+        let quota_key = ["quotaId", "quota_id", "quota_limit", "quotaLimit"]
+            .iter()
+            .any(|k| key.eq_ignore_ascii_case(k));
+        quota_key
+            && t.text_cow(c, 128).is_some_and(|v| {
+                let v = v.to_ascii_lowercase();
+                ["perday", "permonth", "daily", "monthly"]
+                    .iter()
+                    .any(|w| v.contains(w))
+            })
+    })
 }
 
 fn bare_status(t: &Tree<'_>, top: &Slots) -> Option<Envelope> {

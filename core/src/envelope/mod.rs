@@ -303,6 +303,11 @@ pub struct Envelope {
     /// `pending`, not a success. Only plain JSON bodies set it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub in_progress: bool,
+    /// google.rpc details name a per-day or per-month quota (an ErrorInfo `quota_limit`, a
+    /// QuotaFailure `quotaId`): read while the details are walked, so that classifying a
+    /// `RESOURCE_EXHAUSTED` does not parse them again.
+    #[serde(skip)]
+    pub(crate) long_quota: bool,
 }
 
 /// Structured context as the server gave it, kept as its JSON text and parsed only when asked
