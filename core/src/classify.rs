@@ -905,6 +905,7 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
         || has("provisionedthroughputexceeded")
         || norm == "resourceexhausted"
         || norm == "limitexceededexception"
+        || norm == "overquerylimit"
     {
         return Some((Retryable, Reason::RateLimited, true));
     }

@@ -83,18 +83,21 @@ enum K {
     Done,
     State,
     FieldErrors,
+    Id,
+    Category,
 }
 
-const N_SLOTS: usize = K::FieldErrors as usize + 1;
+const N_SLOTS: usize = K::Category as usize + 1;
 const NONE: u32 = u32::MAX;
 
 fn slot_of(key: &str) -> Option<K> {
     Some(match key {
         "error" => K::Error,
-        "error_code" | "errorCode" | "ErrorCode" => K::ErrorCode,
+        "error_code" | "errorCode" | "ErrorCode" | "error_name" | "serviceErrorCode" => K::ErrorCode,
         "code" | "Code" => K::Code,
         "message" | "Message" => K::Message,
-        "msg" | "errmsg" | "error_message" | "errorMessage" | "ErrorMessage" => K::MsgAlt,
+        "msg" | "errmsg" | "error_message" | "errorMessage" | "ErrorMessage" | "errorSummary"
+        | "developer_message" => K::MsgAlt,
         "error_description" => K::ErrorDescription,
         "error_uri" => K::ErrorUri,
         "description" => K::Description,
@@ -134,7 +137,8 @@ fn slot_of(key: &str) -> Option<K> {
         "retry_after" | "retryAfter" | "retry_after_seconds" | "retryAfterSeconds"
         | "estimated_time" => K::RetryAfter,
         "retry_after_ms" | "retryAfterMs" => K::RetryAfterMs,
-        "request_id" | "requestId" | "RequestId" | "request-id" | "requestID" => K::RequestId,
+        "request_id" | "requestId" | "RequestId" | "request-id" | "requestID" | "correlationId"
+        | "correlation_id" => K::RequestId,
         "reference_id" | "referenceId" => K::ReferenceId,
         "traceId" | "trace_id" => K::TraceId,
         "loc" => K::Loc,
@@ -167,6 +171,8 @@ fn slot_of(key: &str) -> Option<K> {
         "done" => K::Done,
         "state" => K::State,
         "fieldErrors" | "field_errors" | "validation_errors" | "validationErrors" => K::FieldErrors,
+        "id" => K::Id,
+        "category" => K::Category,
         _ => return None,
     })
 }
@@ -272,6 +278,14 @@ fn fill<T>(slot: &mut Option<T>, v: impl FnOnce() -> Option<T>) {
     if slot.is_none() {
         *slot = v();
     }
+}
+
+/// A code that is one word with a letter and no digit-only id (`not_found`, `NotFound`), so
+/// that `"id": "7f3a-12"` or `"id": "42"` is not taken for a code.
+fn word_code(s: &str) -> bool {
+    code_like(s)
+        && s.bytes().filter(u8::is_ascii_digit).count() * 2 < s.len()
+        && !s.contains('-')
 }
 
 /// A single word that reads like a machine code (`invalid_auth`, `RATE_LIMITED`, `Unauthorized`).
@@ -568,10 +582,20 @@ fn generic(t: &Tree<'_>, top: &Slots, dialect: Dialect, deep: bool) -> Envelope 
                 .map(|v| cut(&format!("{} {}", v.field, v.message), MAX_MESSAGE).to_owned())
         });
     }
-    // Feathers, Node and many others: {"name": "NotFound", "message": "..."}.
+    // Beside a message, a code-like `name` (Feathers, Node: {"name": "NotFound"}), `id`
+    // (Heroku, DigitalOcean: {"id": "not_found"}), `category` (HubSpot) or an UPPER_SNAKE
+    // `status` (Google Maps: "OVER_QUERY_LIMIT") is the code.
     if env.message.is_some() {
         fill(&mut env.code, || {
-            code_str(t, top.get(K::Name)).filter(|n| code_like(n) && !n.contains(' '))
+            [K::Name, K::Id, K::Category]
+                .iter()
+                .find_map(|k| code_str(t, top.get(*k)).filter(|n| word_code(n)))
+                .or_else(|| {
+                    code_str(t, top.get(K::Status)).filter(|s| {
+                        s.contains('_')
+                            && s.bytes().all(|c| c.is_ascii_uppercase() || c == b'_')
+                    })
+                })
         });
     }
     if let Some(fe) = top.get(K::FieldErrors) {
@@ -607,7 +631,10 @@ fn generic(t: &Tree<'_>, top: &Slots, dialect: Dialect, deep: bool) -> Envelope 
             if t.kind(first) == Some(Kind::Obj) {
                 let s = Slots::of(t, first);
                 fill(&mut env.code, || {
-                    code_any(t, s.get(K::Code)).or_else(|| code_any(t, s.get(K::ErrorCode)))
+                    code_any(t, s.get(K::Code))
+                        .or_else(|| code_any(t, s.get(K::ErrorCode)))
+                        .or_else(|| code_str(t, s.get(K::Id)).filter(|n| word_code(n)))
+                        .or_else(|| code_str(t, s.get(K::Error)).filter(|n| code_like(n)))
                 });
                 fill(&mut env.message, || {
                     msg(t, s.get(K::Message))
@@ -692,10 +719,15 @@ fn anthropic(t: &Tree<'_>, top: &Slots, e: usize) -> Envelope {
     let es = Slots::of(t, e);
     let mut env = Envelope {
         dialect: Dialect::Anthropic,
-        code: code_str(t, es.get(K::Type)),
-        message: msg(t, es.get(K::Message)),
+        code: code_str(t, es.get(K::Type)).or_else(|| code_any(t, es.get(K::Code))),
+        message: msg(t, es.get(K::Message)).or_else(|| msg(t, es.get(K::Detail))),
         ..Envelope::default()
     };
+    // Bitbucket Cloud uses the same wrapper: {"type": "error", "error": {"message", "detail",
+    // "fields": {"name": ["..."]}}}.
+    if let Some(f) = obj_at(t, &es, K::Fields) {
+        collect_field_errors(t, f, &mut env);
+    }
     env.signals_error = true;
     hints(t, &es, &mut env);
     hints(t, top, &mut env);
@@ -778,7 +810,11 @@ fn problem_type_code(ty: &str) -> Option<&str> {
         ty.rsplit(':').next()
     }?;
     let seg = seg.strip_suffix(".html").unwrap_or(seg);
-    (!seg.is_empty()).then_some(seg)
+    // A link to an error catalogue (Mailchimp's `…/docs/errors/`) names no problem.
+    let generic = ["errors", "error", "problems", "problem", "docs", "documentation"]
+        .iter()
+        .any(|g| seg.eq_ignore_ascii_case(g));
+    (!seg.is_empty() && !generic).then_some(seg)
 }
 
 fn problem(t: &Tree<'_>, o: usize, top: &Slots) -> Envelope {
@@ -1233,6 +1269,10 @@ fn azure(t: &Tree<'_>, top: &Slots, e: usize) -> Envelope {
     }
     env.signals_error = env.code.is_some() || env.message.is_some();
     hints(t, &es, &mut env);
+    if let Some(inner) = obj_at(t, &es, K::InnerError) {
+        // Microsoft Graph: {"innerError": {"request-id", "client-request-id", "date"}}.
+        hints(t, &Slots::of(t, inner), &mut env);
+    }
     hints(t, top, &mut env);
     env
 }
@@ -1279,6 +1319,13 @@ fn nested(t: &Tree<'_>, top: &Slots, es: &Slots) -> Option<Envelope> {
 fn errors_member(t: &Tree<'_>, top: &Slots, errs: usize) -> Option<Envelope> {
     match t.kind(errs) {
         Some(Kind::Arr) => {}
+        Some(Kind::Str | Kind::StrEsc) => {
+            // Shopify: {"errors": "[API] Invalid API key or access token ..."}.
+            let mut env = generic(t, top, Dialect::Json, false);
+            fill(&mut env.message, || msg(t, Some(errs)));
+            env.signals_error = env.message.is_some();
+            return Some(env);
+        }
         Some(Kind::Obj) if t.len(errs) > 0 => {
             // Rails-style {"errors": {"email": ["is invalid"]}}.
             let mut env = generic(t, top, Dialect::Json, false);
@@ -1311,7 +1358,7 @@ fn errors_member(t: &Tree<'_>, top: &Slots, errs: usize) -> Option<Envelope> {
         gql |= s.has(K::Extensions) || s.has(K::Locations) || s.has(K::Path);
         japi |=
             s.has(K::Title) || s.has(K::Detail) || s.has(K::Source) || is_str(t, s.get(K::Status));
-        msg_only &= s.has(K::Message) && !s.has(K::Code);
+        msg_only &= s.has(K::Message) && !s.has(K::Code) && !has_field_key(&s);
     }
     if gql || (!japi && (has_data || msg_only)) {
         return Some(graphql(t, top, errs));
@@ -1351,7 +1398,8 @@ fn graphql(t: &Tree<'_>, top: &Slots, errs: usize) -> Envelope {
                     xs.as_ref()
                         .and_then(|xs| code_str(t, xs.get(K::Classification)))
                 })
-                .or_else(|| code_any(t, s.get(K::Code)));
+                .or_else(|| code_any(t, s.get(K::Code)))
+                .or_else(|| code_str(t, s.get(K::Id)).filter(|n| word_code(n)));
             if env.code.is_some() {
                 if let Some(x) = ext {
                     env.details = details_at(t, x);
@@ -1390,7 +1438,10 @@ fn json_api(t: &Tree<'_>, top: &Slots, errs: usize) -> Envelope {
         });
         let detail = msg(t, s.get(K::Detail));
         fill(&mut env.message, || {
-            detail.clone().or_else(|| title.clone())
+            detail
+                .clone()
+                .or_else(|| msg(t, s.get(K::Message)))
+                .or_else(|| title.clone())
         });
         if has_field_key(&s) {
             // `source` (JSON:API), or Square's `field`.
@@ -1483,7 +1534,12 @@ fn flat_family(t: &Tree<'_>, top: &Slots, err_str: bool) -> Envelope {
                 collect_field_errors(t, m, &mut env);
                 env.message = env.violations.first().map(|v| v.message.clone());
             }
-            m => env.message = msg(t, m),
+            m => {
+                env.message = msg(t, m)
+                    .or_else(|| msg(t, top.get(K::MsgAlt)))
+                    .or_else(|| msg(t, top.get(K::Description)))
+                    .or_else(|| msg(t, top.get(K::ErrorDescription)))
+            }
         }
         fill(&mut env.message, || error.clone());
         if env.code.is_none() {
