@@ -93,7 +93,9 @@ const NONE: u32 = u32::MAX;
 fn slot_of(key: &str) -> Option<K> {
     Some(match key {
         "error" => K::Error,
-        "error_code" | "errorCode" | "ErrorCode" | "error_name" | "serviceErrorCode" => K::ErrorCode,
+        "error_code" | "errorCode" | "ErrorCode" | "error_name" | "serviceErrorCode" => {
+            K::ErrorCode
+        }
         "code" | "Code" => K::Code,
         "message" | "Message" => K::Message,
         "msg" | "errmsg" | "error_message" | "errorMessage" | "ErrorMessage" | "errorSummary"
@@ -134,7 +136,10 @@ fn slot_of(key: &str) -> Option<K> {
         "target" => K::Target,
         "innererror" | "innerError" => K::InnerError,
         "retryable" | "retriable" | "is_retryable" | "isRetryable" => K::Retryable,
-        "retry_after" | "retryAfter" | "retry_after_seconds" | "retryAfterSeconds"
+        "retry_after"
+        | "retryAfter"
+        | "retry_after_seconds"
+        | "retryAfterSeconds"
         | "estimated_time" => K::RetryAfter,
         "retry_after_ms" | "retryAfterMs" => K::RetryAfterMs,
         "request_id" | "requestId" | "RequestId" | "request-id" | "requestID" | "correlationId"
@@ -283,9 +288,7 @@ fn fill<T>(slot: &mut Option<T>, v: impl FnOnce() -> Option<T>) {
 /// A code that is one word with a letter and no digit-only id (`not_found`, `NotFound`), so
 /// that `"id": "7f3a-12"` or `"id": "42"` is not taken for a code.
 fn word_code(s: &str) -> bool {
-    code_like(s)
-        && s.bytes().filter(u8::is_ascii_digit).count() * 2 < s.len()
-        && !s.contains('-')
+    code_like(s) && s.bytes().filter(u8::is_ascii_digit).count() * 2 < s.len() && !s.contains('-')
 }
 
 /// A single word that reads like a machine code (`invalid_auth`, `RATE_LIMITED`, `Unauthorized`).
@@ -592,8 +595,7 @@ fn generic(t: &Tree<'_>, top: &Slots, dialect: Dialect, deep: bool) -> Envelope 
                 .find_map(|k| code_str(t, top.get(*k)).filter(|n| word_code(n)))
                 .or_else(|| {
                     code_str(t, top.get(K::Status)).filter(|s| {
-                        s.contains('_')
-                            && s.bytes().all(|c| c.is_ascii_uppercase() || c == b'_')
+                        s.contains('_') && s.bytes().all(|c| c.is_ascii_uppercase() || c == b'_')
                     })
                 })
         });
@@ -797,7 +799,11 @@ fn problem_type_code(ty: &str) -> Option<&str> {
     // An anchor into a document page (`…/insufficient_quota.html#top`) is navigation, not a
     // name: there the page names the problem.
     if let Some((page, frag)) = ty.split_once('#') {
-        let last = page.trim_end_matches('/').rsplit('/').next().unwrap_or(page);
+        let last = page
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(page);
         if !frag.is_empty() && !frag.contains('/') && !last.contains('.') {
             return Some(frag);
         }
@@ -811,9 +817,16 @@ fn problem_type_code(ty: &str) -> Option<&str> {
     }?;
     let seg = seg.strip_suffix(".html").unwrap_or(seg);
     // A link to an error catalogue (Mailchimp's `…/docs/errors/`) names no problem.
-    let generic = ["errors", "error", "problems", "problem", "docs", "documentation"]
-        .iter()
-        .any(|g| seg.eq_ignore_ascii_case(g));
+    let generic = [
+        "errors",
+        "error",
+        "problems",
+        "problem",
+        "docs",
+        "documentation",
+    ]
+    .iter()
+    .any(|g| seg.eq_ignore_ascii_case(g));
     (!seg.is_empty() && !generic).then_some(seg)
 }
 
@@ -1370,8 +1383,7 @@ fn errors_member(t: &Tree<'_>, top: &Slots, errs: usize) -> Option<Envelope> {
     // {"resource", "field", "code"} (GitHub) and {"field", "message"} objects.
     let mut env = generic(t, top, Dialect::Json, true);
     field_list(t, errs, &mut env);
-    env.signals_error =
-        env.code.is_some() || env.message.is_some() || !env.violations.is_empty();
+    env.signals_error = env.code.is_some() || env.message.is_some() || !env.violations.is_empty();
     Some(env)
 }
 
@@ -1742,9 +1754,7 @@ fn facebook(t: &Tree<'_>, top: &Slots, e: usize, es: &Slots) -> Envelope {
 /// given) is the message, else the summary; `error.retry_after` (rate limits) the wait.
 fn dropbox(t: &Tree<'_>, top: &Slots) -> Envelope {
     let summary = code_str(t, top.get(K::ErrorSummary)).unwrap_or_default();
-    let code = summary
-        .trim_end_matches(['.', '/'])
-        .to_owned();
+    let code = summary.trim_end_matches(['.', '/']).to_owned();
     let mut env = Envelope {
         dialect: Dialect::Dropbox,
         code: (!code.is_empty()).then(|| cut(&code, MAX_CODE).to_owned()),
@@ -1775,7 +1785,7 @@ fn paypal(t: &Tree<'_>, top: &Slots) -> Option<Envelope> {
         t.children(d)
             .any(|c| t.kind(c) == Some(Kind::Obj) && t.get(c, "issue").is_some())
     });
-    if !(top.has(K::DebugId) || issued) || !(top.has(K::Message) || issued) {
+    if !(issued || (top.has(K::DebugId) && top.has(K::Message))) {
         return None;
     }
     let mut env = Envelope {
@@ -1796,7 +1806,13 @@ fn paypal(t: &Tree<'_>, top: &Slots) -> Option<Envelope> {
             if s.has(K::Field) {
                 let m = msg(t, s.get(K::Description)).or_else(|| msg(t, s.get(K::Issue)));
                 let f = t.text(s.get(K::Field).unwrap_or(usize::MAX), MAX_FIELD);
-                let f = f.map(|f| if f.starts_with('/') { pointer_field(&f) } else { f });
+                let f = f.map(|f| {
+                    if f.starts_with('/') {
+                        pointer_field(&f)
+                    } else {
+                        f
+                    }
+                });
                 push_violation(&mut env, f.as_deref().unwrap_or(""), m);
             }
         }

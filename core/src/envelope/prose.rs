@@ -91,7 +91,9 @@ fn duration(s: &[u8], bare_secs: bool) -> Option<Duration> {
                 if s.get(q) == Some(&b' ') {
                     q += 1;
                 }
-                if s.get(q..q + 4).is_some_and(|w| w.eq_ignore_ascii_case(b"and ")) {
+                if s.get(q..q + 4)
+                    .is_some_and(|w| w.eq_ignore_ascii_case(b"and "))
+                {
                     q += 4;
                 }
                 if s.get(q).is_some_and(u8::is_ascii_digit) {
