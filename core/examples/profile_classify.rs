@@ -1,3 +1,14 @@
+//! A loop over one body for instruction counts, steadier than timings on a shared machine:
+//!
+//! ```text
+//! cargo build --release -p http-triage --example profile_classify
+//! valgrind --tool=callgrind ./target/release/examples/profile_classify cls_google 2000
+//! ```
+//!
+//! Modes: `cls_seed`/`cls_google` (classify), `env_seed`/`env_google` (parse_envelope),
+//! `serde_seed`/`serde_google` (a bare `serde_json::Value` parse: the bar classify must stay
+//! under). The bodies are the ones `benches/classify.rs` times.
+
 #![allow(missing_docs, clippy::unwrap_used)]
 use http_triage::{classify, parse_envelope, Limits, Request, Response, Rules};
 const SEED: &str = r#"{"error":{"code":"rate_limited","message":"Per-minute throttle exceeded. Honor Retry-After.","details":{"limit":60,"used":61,"retry_after":7,"route":"/v1/convert"}}}"#;
