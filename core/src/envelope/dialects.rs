@@ -285,10 +285,14 @@ fn fill<T>(slot: &mut Option<T>, v: impl FnOnce() -> Option<T>) {
     }
 }
 
-/// A code that is one word with a letter and no digit-only id (`not_found`, `NotFound`), so
-/// that `"id": "7f3a-12"` or `"id": "42"` is not taken for a code.
+/// A code made of letters, `_` and `.` only (`not_found`, `NotFound`, `VALIDATION_ERROR`), so
+/// that an identifier (`"id": "ch_3MmlLrLkdIwHu7ix"`, `"id": "42"`, a uuid) is not taken for
+/// a code.
 fn word_code(s: &str) -> bool {
-    code_like(s) && s.bytes().filter(u8::is_ascii_digit).count() * 2 < s.len() && !s.contains('-')
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|c| c.is_ascii_alphabetic() || c == b'_' || c == b'.')
 }
 
 /// A single word that reads like a machine code (`invalid_auth`, `RATE_LIMITED`, `Unauthorized`).
@@ -380,6 +384,7 @@ fn hints(t: &Tree<'_>, s: &Slots, env: &mut Envelope) {
         id(t, s.get(K::RequestId))
             .or_else(|| id(t, s.get(K::DebugId)))
             .or_else(|| id(t, s.get(K::FbTraceId)))
+            .or_else(|| id(t, s.get(K::TraceId)))
     });
     fill(&mut env.reference_id, || id(t, s.get(K::ReferenceId)));
     fill(&mut env.retryable, || {
