@@ -1,6 +1,6 @@
 #![no_main]
-//! The envelope parser on arbitrary bytes, with and without a JSON (or event-stream) content type and with small
-//! limits (so truncation and depth paths are reached).
+//! The envelope parser on arbitrary bytes, with and without a JSON (or event-stream) content
+//! type and with small limits (so truncation and depth paths are reached).
 use http_triage::{parse_envelope, Limits};
 use libfuzzer_sys::fuzz_target;
 
