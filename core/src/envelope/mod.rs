@@ -29,6 +29,14 @@
 //!    ([`Dialect::Html`], the `<title>`, else the first `<h1>`), or other markup read as text.
 //! 5. A bare JSON scalar (`"Not Found"`, `404`, `null`) is [`Dialect::Json`]; anything else is
 //!    [`Dialect::Text`]: the message is the first non-empty line.
+//! 6. A `text/event-stream` (or a body starting with `event:`/`data:`): the first `error`
+//!    event, or `data:` object with an `error` member, read as JSON as above (LLM APIs answer
+//!    200 and report failures mid-stream); without one, [`Dialect::EventStream`].
+//!
+//! Whatever the shape, when no structured wait was found the message is read for a wait
+//! written in prose, strictly: "Try again in 12s.", "Please retry after 22 seconds", "retry
+//! after 8" (a phrase that asks to come back, then at once a number and a unit; "retry after"
+//! alone may omit the unit). "Try again later" or "in a few minutes" give no wait.
 //!
 //! Kept strings are bounded: codes to 128 characters, messages to 1024 (200 for text and
 //! HTML), ids and fields to 256, and at most 100 violations. `application/problem+json` as the
@@ -93,11 +101,12 @@ impl Default for Limits {
 /// Which shape the body had. Serialized in snake_case (`"google_rpc"`, `"problem"`, …).
 ///
 /// JSON objects are tried in this order (the first match wins): Kubernetes, Anthropic,
-/// ok-false flags, problem, OData, OpenAI-compatible `object: "error"`, AWS JSON, an `error`
-/// object (Google, Stripe, OpenAI, Azure, nested), Spring Boot, an `errors` member (GraphQL,
-/// JSON:API, plain lists), an `error` string or `error_code` (OAuth, flat, minimal), `detail`
-/// (FastAPI, detail), a bare `google.rpc.Status`, a DRF field dict, and last plain JSON. A
-/// top-level array is read through its first element.
+/// ok-false flags, Dropbox, problem, OData, OpenAI-compatible `object: "error"`, AWS JSON, an
+/// `error` object (Facebook Graph, Google, Stripe, OpenAI, Azure, nested), Spring Boot,
+/// PayPal, Atlassian, an `errors` member (GraphQL, JSON:API, plain lists), an `error` string
+/// or `error_code` (OAuth, flat, minimal), `detail` (FastAPI, detail), a bare
+/// `google.rpc.Status`, a DRF field dict, and last plain JSON. A top-level array is read
+/// through its first element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
