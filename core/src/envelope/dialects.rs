@@ -85,9 +85,10 @@ enum K {
     FieldErrors,
     Id,
     Category,
+    Fault,
 }
 
-const N_SLOTS: usize = K::Category as usize + 1;
+const N_SLOTS: usize = K::Fault as usize + 1;
 const NONE: u32 = u32::MAX;
 
 fn slot_of(key: &str) -> Option<K> {
@@ -178,6 +179,7 @@ fn slot_of(key: &str) -> Option<K> {
         "fieldErrors" | "field_errors" | "validation_errors" | "validationErrors" => K::FieldErrors,
         "id" => K::Id,
         "category" => K::Category,
+        "fault" => K::Fault,
         _ => return None,
     })
 }
@@ -456,6 +458,10 @@ fn object(t: &Tree<'_>, o: usize, problem_ct: bool) -> Envelope {
     // Dropbox: {"error_summary": "path/not_found/..", "error": {".tag": "path", ...}}.
     if is_str(t, top.get(K::ErrorSummary)) {
         return dropbox(t, &top);
+    }
+    // Apigee gateways: {"fault": {"faultstring", "detail": {"errorcode"}}}.
+    if let Some(f) = obj_at(t, &top, K::Fault) {
+        return apigee(t, &top, f);
     }
     // RFC 9457 problem details.
     if is_problem(t, &top, problem_ct) {
@@ -1843,6 +1849,21 @@ fn atlassian(t: &Tree<'_>, top: &Slots, m: usize) -> Envelope {
     });
     env.code = code_any(t, top.get(K::ErrorCode)).or_else(|| code_any(t, top.get(K::Code)));
     env.signals_error = env.message.is_some();
+    hints(t, top, &mut env);
+    env
+}
+
+/// Apigee (Google's API gateway, in front of many APIs): `{"fault": {"faultstring": "Invalid
+/// ApiKey", "detail": {"errorcode": "oauth.v2.InvalidApiKey"}}}`.
+fn apigee(t: &Tree<'_>, top: &Slots, f: usize) -> Envelope {
+    let detail = t.get(f, "detail");
+    let mut env = Envelope {
+        dialect: Dialect::Apigee,
+        code: detail.and_then(|d| code_str(t, t.get(d, "errorcode"))),
+        message: msg(t, t.get(f, "faultstring")),
+        ..Envelope::default()
+    };
+    env.signals_error = env.code.is_some() || env.message.is_some();
     hints(t, top, &mut env);
     env
 }

@@ -101,7 +101,7 @@ impl Default for Limits {
 /// Which shape the body had. Serialized in snake_case (`"google_rpc"`, `"problem"`, …).
 ///
 /// JSON objects are tried in this order (the first match wins): Kubernetes, Anthropic,
-/// ok-false flags, Dropbox, problem, OData, OpenAI-compatible `object: "error"`, AWS JSON, an
+/// ok-false flags, Dropbox, Apigee, problem, OData, OpenAI-compatible `object: "error"`, AWS JSON, an
 /// `error` object (Facebook Graph, Google, Stripe, OpenAI, Azure, nested), Spring Boot,
 /// PayPal, Atlassian, an `errors` member (GraphQL, JSON:API, plain lists), an `error` string
 /// or `error_code` (OAuth, flat, minimal), `detail` (FastAPI, detail), a bare
@@ -226,6 +226,9 @@ pub enum Dialect {
     Dropbox,
     /// Jira / Confluence `{"errorMessages": [...], "errors": {"field": "msg"}}`.
     Atlassian,
+    /// Apigee gateway faults `{"fault": {"faultstring", "detail": {"errorcode"}}}`: the code
+    /// is `detail.errorcode` (`policies.ratelimit.SpikeArrestViolation`).
+    Apigee,
     /// A `text/event-stream` with no `error` event in the bytes looked at (a stream that
     /// reports an error is read as that event's JSON, whatever its dialect).
     EventStream,
@@ -266,6 +269,7 @@ impl Dialect {
             Dialect::Dropbox => "dropbox",
             Dialect::Atlassian => "atlassian",
             Dialect::EventStream => "event_stream",
+            Dialect::Apigee => "apigee",
         }
     }
 }
