@@ -86,9 +86,11 @@ enum K {
     Id,
     Category,
     Fault,
+    PropertyPath,
+    Violations,
 }
 
-const N_SLOTS: usize = K::Fault as usize + 1;
+const N_SLOTS: usize = K::Violations as usize + 1;
 const NONE: u32 = u32::MAX;
 
 fn slot_of(key: &str) -> Option<K> {
@@ -180,6 +182,8 @@ fn slot_of(key: &str) -> Option<K> {
         "id" => K::Id,
         "category" => K::Category,
         "fault" => K::Fault,
+        "propertyPath" | "property_path" | "property" => K::PropertyPath,
+        "violations" => K::Violations,
         _ => return None,
     })
 }
@@ -611,8 +615,10 @@ fn generic(t: &Tree<'_>, top: &Slots, dialect: Dialect, deep: bool) -> Envelope 
                 })
         });
     }
-    if let Some(fe) = top.get(K::FieldErrors) {
-        collect_field_errors(t, fe, &mut env);
+    for k in [K::FieldErrors, K::Violations] {
+        if let Some(fe) = top.get(k) {
+            collect_field_errors(t, fe, &mut env);
+        }
     }
     if deep {
         match top.get(K::Error) {
@@ -862,6 +868,10 @@ fn problem(t: &Tree<'_>, o: usize, top: &Slots) -> Envelope {
     if let Some(ip) = arr_at(t, top, K::InvalidParams) {
         collect_field_errors(t, ip, &mut env);
     }
+    // Symfony / API Platform: {"violations": [{"propertyPath", "title" | "message"}]}.
+    if let Some(v) = arr_at(t, top, K::Violations) {
+        collect_field_errors(t, v, &mut env);
+    }
     // Extension members, as given.
     env.details = members_except(t, o, &["type", "title", "status", "detail", "instance"]);
     hints(t, top, &mut env);
@@ -967,6 +977,34 @@ fn element_violations(t: &Tree<'_>, c: usize, env: &mut Envelope) {
         return;
     }
     let m = element_message(t, &s);
+    let field = if let Some(p) = s.get(K::Pointer) {
+        t.text(p, MAX_FIELD).map(|p| pointer_field(&p))
+    } else if let Some(src) = obj_at(t, &s, K::Source) {
+        source_field(t, src)
+    } else {
+        // `path` only as a string (a GraphQL path is an array).
+        [
+            K::Field,
+            K::PropertyPath,
+            K::Name,
+            K::Param,
+            K::Parameter,
+            K::Target,
+            K::Path,
+        ]
+        .iter()
+        .find_map(|k| s.get(*k).and_then(|i| t.text(i, MAX_FIELD)))
+    };
+    if let Some(f) = field {
+        let f = if f.starts_with('/') || f.starts_with("#/") {
+            pointer_field(&f)
+        } else {
+            f
+        };
+        push_violation(env, &f, m);
+        return;
+    }
+    // Salesforce: one violation per name in `fields`.
     if let Some(fields) = arr_at(t, &s, K::Fields) {
         for f in t.children(fields) {
             if let Some(f) = t.text(f, MAX_FIELD) {
@@ -977,6 +1015,7 @@ fn element_violations(t: &Tree<'_>, c: usize, env: &mut Envelope) {
             return;
         }
     }
+    // X/Twitter v2: one per key of `parameters`.
     if let Some(params) = obj_at(t, &s, K::Parameters) {
         for p in t.children(params) {
             if let Some((key, esc)) = t.key(p) {
@@ -987,26 +1026,11 @@ fn element_violations(t: &Tree<'_>, c: usize, env: &mut Envelope) {
             return;
         }
     }
-    let field = if let Some(p) = s.get(K::Pointer) {
-        t.text(p, MAX_FIELD).map(|p| pointer_field(&p))
-    } else if let Some(src) = obj_at(t, &s, K::Source) {
-        source_field(t, src)
-    } else {
-        [K::Field, K::Name, K::Param, K::Parameter, K::Target]
-            .iter()
-            .find_map(|k| s.get(*k).and_then(|i| t.text(i, MAX_FIELD)))
-    };
-    let field = field.map(|f| {
-        if f.starts_with('/') || f.starts_with("#/") {
-            pointer_field(&f)
-        } else {
-            f
-        }
-    });
-    push_violation(env, field.as_deref().unwrap_or(""), m);
+    push_violation(env, "", m);
 }
 
-/// True when an error object names the field it is about.
+/// True when an error object names the field it is about (callers also accept a string
+/// `path`, which GraphQL never sends).
 fn has_field_key(s: &Slots) -> bool {
     [
         K::Field,
@@ -1018,6 +1042,7 @@ fn has_field_key(s: &Slots) -> bool {
         K::Loc,
         K::Fields,
         K::Parameters,
+        K::PropertyPath,
     ]
     .iter()
     .any(|k| s.has(*k))
@@ -1026,7 +1051,11 @@ fn has_field_key(s: &Slots) -> bool {
 /// The elements of an error list that name a field, as violations.
 fn field_list(t: &Tree<'_>, arr: usize, env: &mut Envelope) {
     for c in t.children(arr).take(MAX_VIOLATIONS) {
-        if t.kind(c) == Some(Kind::Obj) && has_field_key(&Slots::of(t, c)) {
+        if t.kind(c) != Some(Kind::Obj) {
+            continue;
+        }
+        let s = Slots::of(t, c);
+        if has_field_key(&s) || is_str(t, s.get(K::Path)) {
             element_violations(t, c, env);
         }
     }
@@ -1379,10 +1408,11 @@ fn errors_member(t: &Tree<'_>, top: &Slots, errs: usize) -> Option<Envelope> {
             continue;
         }
         let s = Slots::of(t, c);
-        gql |= s.has(K::Extensions) || s.has(K::Locations) || s.has(K::Path);
+        gql |= s.has(K::Extensions) || s.has(K::Locations) || arr_at(t, &s, K::Path).is_some();
+        let field_path = is_str(t, s.get(K::Path));
         japi |=
             s.has(K::Title) || s.has(K::Detail) || s.has(K::Source) || is_str(t, s.get(K::Status));
-        msg_only &= s.has(K::Message) && !s.has(K::Code) && !has_field_key(&s);
+        msg_only &= s.has(K::Message) && !s.has(K::Code) && !has_field_key(&s) && !field_path;
     }
     if gql || (!japi && (has_data || msg_only)) {
         return Some(graphql(t, top, errs));
