@@ -568,6 +568,9 @@ pub fn classify(
         env.code = header_error_code(response.headers);
         env.signals_error |= env.code.is_some();
     }
+    // "Still running" is a poll's answer: a POST that created a payment now `processing`
+    // succeeded, and must not be sent again.
+    env.in_progress &= request.is_repeatable();
     let code_buf = NormCode::of(env.code.as_deref().unwrap_or(""));
     let mut norm = code_buf.as_str();
     if env.dialect == Dialect::Facebook {
