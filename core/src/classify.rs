@@ -818,8 +818,9 @@ fn by_evidence(
     let base = match status {
         401 | 407 | 511 => (Auth, Reason::Unauthenticated, true),
         403 => {
-            // GitHub-style secondary rate limits answer 403 with Retry-After or no requests left.
-            if has_retry_after || remaining == Some(0) {
+            // GitHub-style secondary rate limits answer 403 with Retry-After or no requests
+            // left, or only say so ("You have exceeded a secondary rate limit").
+            if has_retry_after || remaining == Some(0) || says_rate_limited(env) {
                 (Retryable, Reason::RateLimited, true)
             } else {
                 (Auth, Reason::Forbidden, true)
@@ -889,6 +890,16 @@ fn by_evidence(
         _ => {}
     }
     (cat, reason, not_processed)
+}
+
+/// The message says the caller is throttled ("API rate limit exceeded", "secondary rate
+/// limit", "Too Many Requests"): read only to tell a throttling 403 from a forbidden one.
+fn says_rate_limited(env: &Envelope) -> bool {
+    let Some(m) = env.message.as_deref() else {
+        return false;
+    };
+    let m = m.to_ascii_lowercase();
+    m.contains("rate limit") || m.contains("rate-limit") || m.contains("too many requests")
 }
 
 /// Categories the code alone decides, whatever the status.
