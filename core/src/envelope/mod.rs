@@ -229,8 +229,9 @@ pub enum Dialect {
     /// Apigee gateway faults `{"fault": {"faultstring", "detail": {"errorcode"}}}`: the code
     /// is `detail.errorcode` (`policies.ratelimit.SpikeArrestViolation`).
     Apigee,
-    /// A `text/event-stream` with no `error` event in the bytes looked at (a stream that
-    /// reports an error is read as that event's JSON, whatever its dialect).
+    /// A `text/event-stream` with no `error` event in the bytes looked at, or whose `error`
+    /// event carries plain text (the message). A stream that reports an error in JSON is read
+    /// as that JSON, whatever its dialect.
     EventStream,
 }
 
@@ -517,7 +518,8 @@ fn json_body(body: &str, prescan: bool, ct: ContentType, limits: &Limits) -> Env
 /// A server-sent event stream (LLM streaming APIs answer 200 and report a failure mid-stream):
 /// the first event named `error` (Anthropic: `event: error` + `data: {"type": "error", ...}`),
 /// or the first `data:` JSON object with a top-level `error` member (OpenAI), read as JSON.
-/// Without one, [`Dialect::EventStream`] with nothing set.
+/// An `error` event whose data is not JSON is [`Dialect::EventStream`] with that text as the
+/// message; without any error, [`Dialect::EventStream`] with nothing set.
 fn event_stream(body: &str, limits: &Limits) -> Envelope {
     let mut event = "";
     let mut data_at: Option<(usize, usize)> = None;
@@ -525,6 +527,16 @@ fn event_stream(body: &str, limits: &Limits) -> Envelope {
     let dispatch = |event: &str, data: &str| -> Option<Envelope> {
         let data = data.trim();
         let named = event == "error";
+        if named && !data.starts_with('{') {
+            // `event: error` with a plain-text payload.
+            let message = markup::first_line(data);
+            return Some(Envelope {
+                dialect: Dialect::EventStream,
+                signals_error: true,
+                message,
+                ..Envelope::default()
+            });
+        }
         if !data.starts_with('{') || !(named || data.contains("\"error\"")) {
             return None;
         }
