@@ -703,12 +703,11 @@ fn header_error_code(headers: &[(&str, &str)]) -> Option<String> {
     None
 }
 
-/// True when details (outside google.rpc, whose walk sets `Envelope::long_quota`) name a
-/// per-day or per-month quota (a QuotaFailure's `quotaId`,
-/// an ErrorInfo's `quota_limit`): that window will not pass in a retry loop. The details are
-/// parsed here, only for `RESOURCE_EXHAUSTED`.
+/// True when details name a per-day or per-month quota (a QuotaFailure's `quotaId`, an
+/// ErrorInfo's `quota_limit`): that window will not pass in a retry loop. Only for a
+/// `RESOURCE_EXHAUSTED` outside the google.rpc dialect, whose walk already sets
+/// `Envelope::long_quota`; the details are parsed here.
 fn names_long_quota(details: &crate::envelope::Details) -> bool {
-    // Most throttles are per minute: skip the parse unless a long window is named at all.
     fn walk(v: &Value, depth: usize) -> bool {
         if depth > 6 {
             return false;

@@ -96,7 +96,8 @@ pub struct HeaderHints<'a> {
     /// any case).
     pub should_retry: Option<bool>,
     /// The request id, borrowed from the headers, trimmed, at most [`MAX_REQUEST_ID_LEN`]
-    /// bytes: `X-Request-Id`, `request-id`, `x-amzn-RequestId`, `x-amz-request-id`,
+    /// bytes: `X-Request-Id`, `request-id` (or a vendor's own, like `X-GitHub-Request-Id`),
+    /// `x-amzn-RequestId`, `x-amz-request-id`,
     /// `x-ms-request-id`, `X-Correlation-Id`, `CF-Ray`, `X-Cloud-Trace-Context`, `traceparent`
     /// (the first of these present, in this order, whatever the header order).
     pub request_id: Option<&'a str>,
