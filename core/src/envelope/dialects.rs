@@ -590,7 +590,8 @@ fn generic(t: &Tree<'_>, top: &Slots, dialect: Dialect, deep: bool) -> Envelope 
         .or_else(|| msg(t, top.get(K::MsgAlt)))
         .or_else(|| msg(t, top.get(K::ErrorDescription)))
         .or_else(|| msg(t, top.get(K::Detail)))
-        .or_else(|| msg(t, top.get(K::Description)));
+        .or_else(|| msg(t, top.get(K::Description)))
+        .or_else(|| msg(t, top.get(K::Reason)));
     // GitLab: {"message": {"name": ["has already been taken"]}}.
     if let Some(m) = obj_at(t, top, K::Message) {
         collect_field_errors(t, m, &mut env);
