@@ -557,17 +557,38 @@ pub fn classify(
         };
 
     let mut env = env;
+    if let Some(code) = query_error_code(response.headers) {
+        // AWS query-compatible JSON services: the legacy Query code in `x-amzn-query-error`
+        // (`AWS.SimpleQueueService.NonExistentQueue;Sender`) is the one callers match on.
+        env.code = Some(code);
+    }
     if env.code.is_none() {
         // AWS restJson1, Azure Storage and gRPC-web put the code in a header, not the body.
         // gRPC-web answers failures with HTTP 200, so a header code marks a 2xx as failed too.
         env.code = header_error_code(response.headers);
         env.signals_error |= env.code.is_some();
     }
+    // "Still running" is a poll's answer: a POST that created a payment now `processing`
+    // succeeded, and must not be sent again.
+    env.in_progress &= request.is_repeatable();
     let code_buf = NormCode::of(env.code.as_deref().unwrap_or(""));
     let mut norm = code_buf.as_str();
-    if norm == "resourceexhausted" && env.details.as_ref().is_some_and(names_long_quota) {
-        // Google uses RESOURCE_EXHAUSTED for per-minute rate limits and per-day quotas alike;
-        // only the QuotaFailure's quota id tells them apart.
+    if env.dialect == Dialect::Facebook {
+        norm = facebook_code(norm).unwrap_or(norm);
+    }
+    let google_throttle = norm == "resourceexhausted"
+        || (env.dialect == Dialect::GoogleRpc
+            && by_code(norm).is_some_and(|v| v.1 == Reason::RateLimited));
+    let long_quota = || {
+        if env.dialect == Dialect::GoogleRpc {
+            env.long_quota
+        } else {
+            env.details.as_ref().is_some_and(names_long_quota)
+        }
+    };
+    if google_throttle && long_quota() {
+        // Google uses RESOURCE_EXHAUSTED (and ErrorInfo reasons like RATE_LIMIT_EXCEEDED) for
+        // per-minute rate limits and per-day quotas alike; only the quota id tells them apart.
         norm = "quotaexceeded";
     }
     let retryable_hint = hints.should_retry.or(env.retryable);
@@ -625,6 +646,32 @@ pub fn classify(
 /// How much of a 2xx body is read for an error: errors carried by a success are small.
 const SUCCESS_SNIFF_BYTES: usize = 8 * 1024;
 
+/// AWS query-compatible JSON services (SQS, …) send the Query protocol's code in
+/// `x-amzn-query-error: CODE;Sender|Receiver`.
+fn query_error_code(headers: &[(&str, &str)]) -> Option<String> {
+    headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-amzn-query-error"))
+        .and_then(|(_, v)| {
+            let code = v.split(';').next().unwrap_or(v).trim();
+            (!code.is_empty() && code.len() <= 256).then(|| code.to_owned())
+        })
+}
+
+/// Facebook Graph error numbers as the codes [`by_code`] knows: 4, 17, 32, 613 and the
+/// business-use-case range 80000–80014 are throttling (under `OAuthException` too), 1 and 2
+/// transient, 102 and 190 an invalid or expired token, 10 and 200–299 missing permissions.
+fn facebook_code(norm: &str) -> Option<&'static str> {
+    let n: u32 = norm.parse().ok()?;
+    Some(match n {
+        4 | 17 | 32 | 613 | 80_000..=80_014 => "ratelimitexceeded",
+        1 | 2 => "temporarilyunavailable",
+        102 | 190 => "invalidtoken",
+        10 | 200..=299 => "permissiondenied",
+        _ => return None,
+    })
+}
+
 /// The error code some APIs send in a header instead of the body: AWS restJson1
 /// `x-amzn-ErrorType` (`ThrottlingException:http://…` → `ThrottlingException`), Azure
 /// `x-ms-error-code`, gRPC-web `grpc-status` (numeric; mapped to its name).
@@ -656,9 +703,10 @@ fn header_error_code(headers: &[(&str, &str)]) -> Option<String> {
     None
 }
 
-/// True when google.rpc details name a per-day or per-month quota (a QuotaFailure's `quotaId`,
-/// an ErrorInfo's `quota_limit`): that window will not pass in a retry loop. The details are
-/// parsed here, only for `RESOURCE_EXHAUSTED`.
+/// True when details name a per-day or per-month quota (a QuotaFailure's `quotaId`, an
+/// ErrorInfo's `quota_limit`): that window will not pass in a retry loop. Only for a
+/// `RESOURCE_EXHAUSTED` outside the google.rpc dialect, whose walk already sets
+/// `Envelope::long_quota`; the details are parsed here.
 fn names_long_quota(details: &crate::envelope::Details) -> bool {
     fn walk(v: &Value, depth: usize) -> bool {
         if depth > 6 {
@@ -695,7 +743,16 @@ fn success_may_carry_error(body: &[u8], content_type: Option<&str>) -> bool {
     let ct = content_type.unwrap_or("").to_ascii_lowercase();
     match first {
         Some(b'{') => ct.is_empty() || ct.contains("json") || ct.starts_with("text/plain"),
-        Some(b'<') => ct.contains("xml") && !ct.contains("html"),
+        // S3 answers some 200s (CopyObject, CompleteMultipartUpload) with an `<Error>`.
+        Some(b'<') => {
+            (ct.contains("xml") && !ct.contains("html"))
+                || (ct.is_empty() && (body.starts_with(b"<?xml") || body.starts_with(b"<Error>")))
+        }
+        // LLM streaming APIs answer 200 and send the failure as an `error` event.
+        _ if ct.starts_with("text/event-stream") => true,
+        Some(b'e' | b'd') if ct.is_empty() => {
+            body.starts_with(b"event:") || body.starts_with(b"data:")
+        }
         _ => false,
     }
 }
@@ -723,7 +780,10 @@ fn by_evidence(
 
     if success_status {
         if !env.signals_error {
-            return if status == 202 {
+            return if env.in_progress {
+                // A long-running operation polled before it finished.
+                (Pending, Reason::NotReady, false)
+            } else if status == 202 {
                 (Pending, Reason::Accepted, false)
             } else {
                 (Success, Reason::Ok, false)
@@ -757,8 +817,9 @@ fn by_evidence(
     let base = match status {
         401 | 407 | 511 => (Auth, Reason::Unauthenticated, true),
         403 => {
-            // GitHub-style secondary rate limits answer 403 with Retry-After or no requests left.
-            if has_retry_after || remaining == Some(0) {
+            // GitHub-style secondary rate limits answer 403 with Retry-After or no requests
+            // left, or only say so ("You have exceeded a secondary rate limit").
+            if has_retry_after || remaining == Some(0) || says_rate_limited(env) {
                 (Retryable, Reason::RateLimited, true)
             } else {
                 (Auth, Reason::Forbidden, true)
@@ -830,6 +891,16 @@ fn by_evidence(
     (cat, reason, not_processed)
 }
 
+/// The message says the caller is throttled ("API rate limit exceeded", "secondary rate
+/// limit", "Too Many Requests"): read only to tell a throttling 403 from a forbidden one.
+fn says_rate_limited(env: &Envelope) -> bool {
+    let Some(m) = env.message.as_deref() else {
+        return false;
+    };
+    let m = m.to_ascii_lowercase();
+    m.contains("rate limit") || m.contains("rate-limit") || m.contains("too many requests")
+}
+
 /// Categories the code alone decides, whatever the status.
 fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
     use Category::*;
@@ -847,6 +918,7 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
         || has("provisionedthroughputexceeded")
         || norm == "resourceexhausted"
         || norm == "limitexceededexception"
+        || norm == "overquerylimit"
     {
         return Some((Retryable, Reason::RateLimited, true));
     }

@@ -47,7 +47,9 @@
 //! **Server verdict (`should_retry`)**: `x-should-retry`, then `Stripe-Should-Retry`; `true` or
 //! `false`, case-insensitive; anything else is ignored.
 //!
-//! **Request id (`request_id`)**, first found of, in this order: `X-Request-Id`, `request-id`,
+//! **Request id (`request_id`)**, first found of, in this order: `X-Request-Id`, `request-id`
+//! (and vendors' own: `X-GitHub-Request-Id`, `X-AREQUESTID`, `PayPal-Debug-Id`,
+//! `x-fb-trace-id`, `x-slack-req-id`, `Twilio-Request-Id`, `apim-request-id`),
 //! `x-amzn-RequestId`, `x-amz-request-id`, `x-ms-request-id`, `X-Correlation-Id`, `CF-Ray`,
 //! `X-Cloud-Trace-Context` (the trace id before `/`), `traceparent` (its 32-hex trace id, if
 //! well formed). Explicit request ids come first; a correlation id may be the client's own echo;
@@ -94,7 +96,8 @@ pub struct HeaderHints<'a> {
     /// any case).
     pub should_retry: Option<bool>,
     /// The request id, borrowed from the headers, trimmed, at most [`MAX_REQUEST_ID_LEN`]
-    /// bytes: `X-Request-Id`, `request-id`, `x-amzn-RequestId`, `x-amz-request-id`,
+    /// bytes: `X-Request-Id`, `request-id` (or a vendor's own, like `X-GitHub-Request-Id`),
+    /// `x-amzn-RequestId`, `x-amz-request-id`,
     /// `x-ms-request-id`, `X-Correlation-Id`, `CF-Ray`, `X-Cloud-Trace-Context`, `traceparent`
     /// (the first of these present, in this order, whatever the header order).
     pub request_id: Option<&'a str>,
@@ -152,8 +155,27 @@ fn field_of(name: &str) -> Option<Field> {
         (21, b'x') if is("x-ratelimit-remaining") => Field::Remaining(1),
         (21, b'x') if is("x-cloud-trace-context") => Field::RequestId(ID_CLOUD_TRACE),
         (22, b'x') if is("x-rate-limit-remaining") => Field::Remaining(2),
-        _ => return None,
+        _ => return vendor_request_id(name),
     })
+}
+
+/// Vendors' own request-id headers, as explicit as `request-id` (the same precedence slot):
+/// `X-GitHub-Request-Id`, Atlassian `X-AREQUESTID`, `PayPal-Debug-Id`, Facebook `x-fb-trace-id`,
+/// Slack `x-slack-req-id`, `Twilio-Request-Id`, Azure API Management `apim-request-id`.
+fn vendor_request_id(name: &str) -> Option<Field> {
+    const NAMES: [&str; 7] = [
+        "x-github-request-id",
+        "x-arequestid",
+        "paypal-debug-id",
+        "x-fb-trace-id",
+        "x-slack-req-id",
+        "twilio-request-id",
+        "apim-request-id",
+    ];
+    NAMES
+        .iter()
+        .any(|n| eq_name(name.as_bytes(), n.as_bytes()))
+        .then_some(Field::RequestId(1))
 }
 
 /// `name` equals the lowercase `lit`, ASCII case-insensitively; eight bytes at a time.

@@ -244,3 +244,127 @@ proptest! {
         prop_assert_eq!(c.category, if unsafe_repeat { Category::Permanent } else { Category::Retryable });
     }
 }
+
+/// Words a rate-limit message is made of, phrase words and numbers included, so that random
+/// sentences come close to the strict patterns without being told which ones they are.
+fn prose() -> impl Strategy<Value = String> {
+    let word = prop::sample::select(vec![
+        "try",
+        "Try",
+        "again",
+        "in",
+        "after",
+        "retry",
+        "Retry",
+        "retry-after:",
+        "please",
+        "later",
+        "wait",
+        "for",
+        "a",
+        "few",
+        "minutes",
+        "seconds",
+        "second",
+        "s",
+        "ms",
+        "m",
+        "h",
+        "hours",
+        "12",
+        "8",
+        "1.5",
+        "0",
+        "2023-01-01",
+        "12:00",
+        "rate",
+        "limit",
+        "exceeded.",
+        "and",
+        ".",
+        ",",
+        "limit:",
+        "60",
+        "per",
+        "minute",
+        "5s",
+        "20ms",
+        "1m12s",
+        "days",
+    ]);
+    prop::collection::vec(word, 0..14).prop_map(|w| w.join(" "))
+}
+
+/// An independent oracle: the text holds one of the strict phrases immediately followed by a
+/// digit. Without one, no wait may be read.
+fn has_phrase_then_number(text: &str) -> bool {
+    let lower = text.to_ascii_lowercase();
+    [
+        "try again in ",
+        "try again after ",
+        "retry in ",
+        "retry after ",
+        "retry-after: ",
+        "retry-after ",
+        "wait for ",
+    ]
+    .iter()
+    .any(|p| {
+        lower.match_indices(p).any(|(i, _)| {
+            lower
+                .as_bytes()
+                .get(i + p.len())
+                .is_some_and(u8::is_ascii_digit)
+        })
+    })
+}
+
+fn message_wait(text: &str) -> Option<Duration> {
+    let body = serde_json::json!({"error": {"code": "rate_limited", "message": text}}).to_string();
+    parse_envelope(
+        body.as_bytes(),
+        Some("application/json"),
+        &Limits::default(),
+    )
+    .retry_after
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2048))]
+
+    #[test]
+    fn prose_never_invents_a_wait(text in prose()) {
+        if !has_phrase_then_number(&text) {
+            prop_assert_eq!(message_wait(&text), None, "{}", text);
+        }
+        // The plain-text reading obeys the same rule.
+        let e = parse_envelope(text.as_bytes(), Some("text/plain"), &Limits::default());
+        if !has_phrase_then_number(e.message.as_deref().unwrap_or("")) {
+            prop_assert_eq!(e.retry_after, None, "{}", text);
+        }
+    }
+
+    #[test]
+    fn prose_waits_are_at_most_a_day(text in prose()) {
+        if let Some(d) = message_wait(&text) {
+            prop_assert!(d <= Duration::from_secs(86_400), "{:?} from {}", d, text);
+        }
+    }
+
+    #[test]
+    fn an_explicit_wait_is_read_exactly(n in 0u64..=86_400, unit in 0usize..3, lead in prose()) {
+        let (suffix, secs) = [("s", n), (" seconds", n), ("m", n.min(1440) * 60)][unit];
+        let shown = if unit == 2 { n.min(1440) } else { n };
+        let text = format!("{lead}. Try again in {shown}{suffix}.");
+        let want = Duration::from_secs(secs);
+        // The first phrase wins, so only check when the lead has none of its own.
+        if !has_phrase_then_number(&lead) {
+            prop_assert_eq!(message_wait(&text), Some(want), "{}", text);
+        }
+    }
+
+    #[test]
+    fn text_without_digits_never_waits(text in "[a-zA-Z .,:'-]{0,120}") {
+        prop_assert_eq!(message_wait(&text), None);
+    }
+}

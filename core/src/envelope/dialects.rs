@@ -71,18 +71,38 @@ enum K {
     Classification,
     Object,
     Metadata,
+    ErrorMessages,
+    ErrorSummary,
+    Tag,
+    Issue,
+    Fields,
+    Parameters,
+    ErrorSubcode,
+    FbTraceId,
+    DebugId,
+    Done,
+    State,
+    FieldErrors,
+    Id,
+    Category,
+    Fault,
+    PropertyPath,
+    Violations,
 }
 
-const N_SLOTS: usize = K::Metadata as usize + 1;
+const N_SLOTS: usize = K::Violations as usize + 1;
 const NONE: u32 = u32::MAX;
 
 fn slot_of(key: &str) -> Option<K> {
     Some(match key {
         "error" => K::Error,
-        "error_code" | "errorCode" | "ErrorCode" => K::ErrorCode,
+        "error_code" | "errorCode" | "ErrorCode" | "error_name" | "serviceErrorCode" => {
+            K::ErrorCode
+        }
         "code" | "Code" => K::Code,
         "message" | "Message" => K::Message,
-        "msg" | "errmsg" | "error_message" | "errorMessage" | "ErrorMessage" => K::MsgAlt,
+        "msg" | "errmsg" | "error_message" | "errorMessage" | "ErrorMessage" | "errorSummary"
+        | "developer_message" => K::MsgAlt,
         "error_description" => K::ErrorDescription,
         "error_uri" => K::ErrorUri,
         "description" => K::Description,
@@ -119,9 +139,14 @@ fn slot_of(key: &str) -> Option<K> {
         "target" => K::Target,
         "innererror" | "innerError" => K::InnerError,
         "retryable" | "retriable" | "is_retryable" | "isRetryable" => K::Retryable,
-        "retry_after" | "retryAfter" | "retry_after_seconds" | "retryAfterSeconds" => K::RetryAfter,
+        "retry_after"
+        | "retryAfter"
+        | "retry_after_seconds"
+        | "retryAfterSeconds"
+        | "estimated_time" => K::RetryAfter,
         "retry_after_ms" | "retryAfterMs" => K::RetryAfterMs,
-        "request_id" | "requestId" | "RequestId" | "request-id" | "requestID" => K::RequestId,
+        "request_id" | "requestId" | "RequestId" | "request-id" | "requestID" | "correlationId"
+        | "correlation_id" => K::RequestId,
         "reference_id" | "referenceId" => K::ReferenceId,
         "traceId" | "trace_id" => K::TraceId,
         "loc" => K::Loc,
@@ -142,6 +167,23 @@ fn slot_of(key: &str) -> Option<K> {
         "classification" => K::Classification,
         "object" => K::Object,
         "metadata" => K::Metadata,
+        "errorMessages" | "error_messages" => K::ErrorMessages,
+        "error_summary" => K::ErrorSummary,
+        ".tag" => K::Tag,
+        "issue" => K::Issue,
+        "fields" => K::Fields,
+        "parameters" => K::Parameters,
+        "error_subcode" => K::ErrorSubcode,
+        "fbtrace_id" => K::FbTraceId,
+        "debug_id" => K::DebugId,
+        "done" => K::Done,
+        "state" => K::State,
+        "fieldErrors" | "field_errors" | "validation_errors" | "validationErrors" => K::FieldErrors,
+        "id" => K::Id,
+        "category" => K::Category,
+        "fault" => K::Fault,
+        "propertyPath" | "property_path" | "property" => K::PropertyPath,
+        "violations" => K::Violations,
         _ => return None,
     })
 }
@@ -249,6 +291,16 @@ fn fill<T>(slot: &mut Option<T>, v: impl FnOnce() -> Option<T>) {
     }
 }
 
+/// A code made of letters, `_` and `.` only (`not_found`, `NotFound`, `VALIDATION_ERROR`), so
+/// that an identifier (`"id": "ch_3MmlLrLkdIwHu7ix"`, `"id": "42"`, a uuid) is not taken for
+/// a code.
+fn word_code(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|c| c.is_ascii_alphabetic() || c == b'_' || c == b'.')
+}
+
 /// A single word that reads like a machine code (`invalid_auth`, `RATE_LIMITED`, `Unauthorized`).
 fn code_like(s: &str) -> bool {
     !s.is_empty()
@@ -312,7 +364,7 @@ pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
 fn duration_at(t: &Tree<'_>, i: usize, unit_nanos: u64) -> Option<Duration> {
     match t.kind(i)? {
         Kind::Num => parse_secs(t.num_raw(i)?, unit_nanos),
-        Kind::Str | Kind::StrEsc => parse_secs(&t.text(i, 64)?, unit_nanos),
+        Kind::Str | Kind::StrEsc => parse_secs(&t.text_cow(i, 64)?, unit_nanos),
         Kind::Obj => {
             let secs = t.get(i, "seconds").and_then(|s| match t.kind(s)? {
                 Kind::Num => t.num_raw(s).map(str::to_owned),
@@ -333,7 +385,13 @@ const MILLIS: u64 = 1_000_000;
 /// Fill the request id, reference id, retryable flag and retry-after hint from one object's
 /// well-known members (only what is still missing).
 fn hints(t: &Tree<'_>, s: &Slots, env: &mut Envelope) {
-    fill(&mut env.request_id, || id(t, s.get(K::RequestId)));
+    // PayPal's `debug_id` and Facebook Graph's `fbtrace_id` are what their support asks for.
+    fill(&mut env.request_id, || {
+        id(t, s.get(K::RequestId))
+            .or_else(|| id(t, s.get(K::DebugId)))
+            .or_else(|| id(t, s.get(K::FbTraceId)))
+            .or_else(|| id(t, s.get(K::TraceId)))
+    });
     fill(&mut env.reference_id, || id(t, s.get(K::ReferenceId)));
     fill(&mut env.retryable, || {
         s.get(K::Retryable).and_then(|i| t.boolean(i))
@@ -344,6 +402,11 @@ fn hints(t: &Tree<'_>, s: &Slots, env: &mut Envelope) {
             .or_else(|| {
                 s.get(K::RetryAfterMs)
                     .and_then(|i| duration_at(t, i, MILLIS))
+            })
+            .or_else(|| {
+                // Telegram: {"ok": false, "parameters": {"retry_after": 35}}.
+                let p = obj_at(t, s, K::Parameters)?;
+                duration_at(t, t.get(p, "retry_after")?, SECS)
             })
     });
 }
@@ -396,6 +459,14 @@ fn object(t: &Tree<'_>, o: usize, problem_ct: bool) -> Envelope {
         env.signals_error = true;
         return env;
     }
+    // Dropbox: {"error_summary": "path/not_found/..", "error": {".tag": "path", ...}}.
+    if is_str(t, top.get(K::ErrorSummary)) {
+        return dropbox(t, &top);
+    }
+    // Apigee gateways: {"fault": {"faultstring", "detail": {"errorcode"}}}.
+    if let Some(f) = obj_at(t, &top, K::Fault) {
+        return apigee(t, &top, f);
+    }
     // RFC 9457 problem details.
     if is_problem(t, &top, problem_ct) {
         return problem(t, o, &top);
@@ -429,6 +500,14 @@ fn object(t: &Tree<'_>, o: usize, problem_ct: bool) -> Envelope {
     {
         return spring_boot(t, &top);
     }
+    // PayPal: {"name": "INVALID_REQUEST", "message", "debug_id", "details": [{"issue"}]}.
+    if let Some(env) = paypal(t, &top) {
+        return env;
+    }
+    // Atlassian (Jira, Confluence): {"errorMessages": [...], "errors": {"field": "msg"}}.
+    if let Some(m) = arr_at(t, &top, K::ErrorMessages) {
+        return atlassian(t, &top, m);
+    }
     // {"errors": [...]}: GraphQL, JSON:API, or a plain list of errors.
     if let Some(errs) = top.get(K::Errors) {
         if let Some(env) = errors_member(t, &top, errs) {
@@ -455,7 +534,45 @@ fn object(t: &Tree<'_>, o: usize, problem_ct: bool) -> Envelope {
     if let Some(env) = drf(t, o) {
         return env;
     }
-    generic(t, &top, Dialect::Json, false)
+    let mut env = generic(t, &top, Dialect::Json, false);
+    env.in_progress = in_progress(t, &top);
+    env
+}
+
+/// A long-running operation that has not finished: `"done": false` (google.longrunning), or a
+/// `status`/`state` (also `status.state`) of running, pending, queued, in progress, processing,
+/// starting, not started or scheduled (Azure, Replicate, Vertex `JOB_STATE_RUNNING`, …).
+fn in_progress(t: &Tree<'_>, top: &Slots) -> bool {
+    if top.get(K::Done).and_then(|i| t.boolean(i)) == Some(false) {
+        return true;
+    }
+    let running = |i: usize| {
+        let Some(s) = t.text(i, 40) else {
+            return false;
+        };
+        let norm: String = s
+            .bytes()
+            .filter(u8::is_ascii_alphanumeric)
+            .map(|b| char::from(b.to_ascii_lowercase()))
+            .collect();
+        let norm = norm.strip_prefix("jobstate").unwrap_or(&norm);
+        matches!(
+            norm,
+            "running"
+                | "pending"
+                | "queued"
+                | "inprogress"
+                | "processing"
+                | "starting"
+                | "notstarted"
+                | "scheduled"
+        )
+    };
+    let status = top.get(K::Status);
+    if let Some(st) = status.filter(|&i| t.kind(i) == Some(Kind::Obj)) {
+        return t.get(st, "state").is_some_and(running);
+    }
+    status.is_some_and(running) || top.get(K::State).is_some_and(running)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -472,7 +589,38 @@ fn generic(t: &Tree<'_>, top: &Slots, dialect: Dialect, deep: bool) -> Envelope 
     env.message = msg(t, top.get(K::Message))
         .or_else(|| msg(t, top.get(K::MsgAlt)))
         .or_else(|| msg(t, top.get(K::ErrorDescription)))
-        .or_else(|| msg(t, top.get(K::Detail)));
+        .or_else(|| msg(t, top.get(K::Detail)))
+        .or_else(|| msg(t, top.get(K::Description)))
+        .or_else(|| msg(t, top.get(K::Reason)));
+    // GitLab: {"message": {"name": ["has already been taken"]}}.
+    if let Some(m) = obj_at(t, top, K::Message) {
+        collect_field_errors(t, m, &mut env);
+        fill(&mut env.message, || {
+            env.violations
+                .first()
+                .map(|v| cut(&format!("{} {}", v.field, v.message), MAX_MESSAGE).to_owned())
+        });
+    }
+    // Beside a message, a code-like `name` (Feathers, Node: {"name": "NotFound"}), `id`
+    // (Heroku, DigitalOcean: {"id": "not_found"}), `category` (HubSpot) or an UPPER_SNAKE
+    // `status` (Google Maps: "OVER_QUERY_LIMIT") is the code.
+    if env.message.is_some() {
+        fill(&mut env.code, || {
+            [K::Name, K::Id, K::Category]
+                .iter()
+                .find_map(|k| code_str(t, top.get(*k)).filter(|n| word_code(n)))
+                .or_else(|| {
+                    code_str(t, top.get(K::Status)).filter(|s| {
+                        s.contains('_') && s.bytes().all(|c| c.is_ascii_uppercase() || c == b'_')
+                    })
+                })
+        });
+    }
+    for k in [K::FieldErrors, K::Violations] {
+        if let Some(fe) = top.get(k) {
+            collect_field_errors(t, fe, &mut env);
+        }
+    }
     if deep {
         match top.get(K::Error) {
             Some(e) if t.kind(e) == Some(Kind::Obj) => {
@@ -503,7 +651,10 @@ fn generic(t: &Tree<'_>, top: &Slots, dialect: Dialect, deep: bool) -> Envelope 
             if t.kind(first) == Some(Kind::Obj) {
                 let s = Slots::of(t, first);
                 fill(&mut env.code, || {
-                    code_any(t, s.get(K::Code)).or_else(|| code_any(t, s.get(K::ErrorCode)))
+                    code_any(t, s.get(K::Code))
+                        .or_else(|| code_any(t, s.get(K::ErrorCode)))
+                        .or_else(|| code_str(t, s.get(K::Id)).filter(|n| word_code(n)))
+                        .or_else(|| code_str(t, s.get(K::Error)).filter(|n| code_like(n)))
                 });
                 fill(&mut env.message, || {
                     msg(t, s.get(K::Message))
@@ -588,10 +739,15 @@ fn anthropic(t: &Tree<'_>, top: &Slots, e: usize) -> Envelope {
     let es = Slots::of(t, e);
     let mut env = Envelope {
         dialect: Dialect::Anthropic,
-        code: code_str(t, es.get(K::Type)),
-        message: msg(t, es.get(K::Message)),
+        code: code_str(t, es.get(K::Type)).or_else(|| code_any(t, es.get(K::Code))),
+        message: msg(t, es.get(K::Message)).or_else(|| msg(t, es.get(K::Detail))),
         ..Envelope::default()
     };
+    // Bitbucket Cloud uses the same wrapper: {"type": "error", "error": {"message", "detail",
+    // "fields": {"name": ["..."]}}}.
+    if let Some(f) = obj_at(t, &es, K::Fields) {
+        collect_field_errors(t, f, &mut env);
+    }
     env.signals_error = true;
     hints(t, &es, &mut env);
     hints(t, top, &mut env);
@@ -656,6 +812,20 @@ fn problem_type_code(ty: &str) -> Option<&str> {
     if ty.contains("ietf.org/") || ty.contains("rfc-editor.org/") {
         return None;
     }
+    // A fragment names the problem within a page (the IANA http-problem-types registry:
+    // `https://iana.org/assignments/http-problem-types#date`).
+    // An anchor into a document page (`…/insufficient_quota.html#top`) is navigation, not a
+    // name: there the page names the problem.
+    if let Some((page, frag)) = ty.split_once('#') {
+        let last = page
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(page);
+        if !frag.is_empty() && !frag.contains('/') && !last.contains('.') {
+            return Some(frag);
+        }
+    }
     let ty = ty.split(['#', '?']).next().unwrap_or(ty);
     let ty = ty.trim_end_matches('/');
     let seg = if ty.contains('/') {
@@ -664,7 +834,18 @@ fn problem_type_code(ty: &str) -> Option<&str> {
         ty.rsplit(':').next()
     }?;
     let seg = seg.strip_suffix(".html").unwrap_or(seg);
-    (!seg.is_empty()).then_some(seg)
+    // A link to an error catalogue (Mailchimp's `…/docs/errors/`) names no problem.
+    let generic = [
+        "errors",
+        "error",
+        "problems",
+        "problem",
+        "docs",
+        "documentation",
+    ]
+    .iter()
+    .any(|g| seg.eq_ignore_ascii_case(g));
+    (!seg.is_empty() && !generic).then_some(seg)
 }
 
 fn problem(t: &Tree<'_>, o: usize, top: &Slots) -> Envelope {
@@ -688,6 +869,10 @@ fn problem(t: &Tree<'_>, o: usize, top: &Slots) -> Envelope {
     if let Some(ip) = arr_at(t, top, K::InvalidParams) {
         collect_field_errors(t, ip, &mut env);
     }
+    // Symfony / API Platform: {"violations": [{"propertyPath", "title" | "message"}]}.
+    if let Some(v) = arr_at(t, top, K::Violations) {
+        collect_field_errors(t, v, &mut env);
+    }
     // Extension members, as given.
     env.details = members_except(t, o, &["type", "title", "status", "detail", "instance"]);
     hints(t, top, &mut env);
@@ -709,59 +894,171 @@ fn pointer_field(p: &str) -> String {
 }
 
 /// Field errors in the shapes APIs use: `{"field": ["msg", ...]}` / `{"field": "msg"}`
-/// (ASP.NET, Rails), `[{"pointer"|"field"|"name"|"source", "detail"|"message"|"reason"}]`
-/// (RFC 9457 examples, JSON:API-like), `[{"loc", "msg"}]` (pydantic).
+/// (ASP.NET, Rails, Jira, GitLab), nested objects of those down to `_errors` lists (Discord),
+/// and lists of objects ([`element_violations`]).
 fn collect_field_errors(t: &Tree<'_>, node: usize, env: &mut Envelope) {
     match t.kind(node) {
-        Some(Kind::Obj) => {
-            for c in t.children(node) {
-                let Some((key, esc)) = t.key(c) else { continue };
-                let field = super::json::decode(key, esc, MAX_FIELD);
-                match t.kind(c) {
-                    Some(Kind::Arr) => {
-                        for m in t.children(c) {
-                            push_violation(env, &field, msg(t, Some(m)));
-                        }
-                    }
-                    _ => push_violation(env, &field, msg(t, Some(c))),
-                }
-            }
-        }
+        Some(Kind::Obj) => field_map(t, node, "", 0, env),
         Some(Kind::Arr) => {
             for c in t.children(node) {
                 if env.violations.len() >= MAX_VIOLATIONS {
                     break;
                 }
                 match t.kind(c) {
-                    Some(Kind::Obj) => {
-                        let s = Slots::of(t, c);
-                        if let Some(loc) = arr_at(t, &s, K::Loc) {
-                            let m = msg(t, s.get(K::MsgAlt)).or_else(|| msg(t, s.get(K::Message)));
-                            push_violation(env, &loc_field(t, loc), m);
-                            continue;
-                        }
-                        let field = if let Some(p) = s.get(K::Pointer) {
-                            t.text(p, MAX_FIELD).map(|p| pointer_field(&p))
-                        } else if let Some(src) = obj_at(t, &s, K::Source) {
-                            source_field(t, src)
-                        } else {
-                            t.text(
-                                s.get(K::Field).or(s.get(K::Name)).unwrap_or(usize::MAX),
-                                MAX_FIELD,
-                            )
-                        };
-                        let m = msg(t, s.get(K::Detail))
-                            .or_else(|| msg(t, s.get(K::Message)))
-                            .or_else(|| msg(t, s.get(K::Reason)))
-                            .or_else(|| msg(t, s.get(K::DefaultMessage)))
-                            .or_else(|| msg(t, s.get(K::Title)));
-                        push_violation(env, field.as_deref().unwrap_or(""), m);
-                    }
+                    Some(Kind::Obj) => element_violations(t, c, env),
                     _ => push_violation(env, "", msg(t, Some(c))),
                 }
             }
         }
         _ => {}
+    }
+}
+
+/// `{"field": "msg" | ["msg", ...] | {...}}`: nested objects extend the dotted path (Discord's
+/// `{"embed": {"fields": {"0": {"name": {"_errors": [{"code", "message"}]}}}}}`), to a few
+/// levels.
+fn field_map(t: &Tree<'_>, node: usize, prefix: &str, depth: u8, env: &mut Envelope) {
+    for c in t.children(node) {
+        if env.violations.len() >= MAX_VIOLATIONS {
+            return;
+        }
+        let Some((key, esc)) = t.key(c) else { continue };
+        let key = super::json::decode(key, esc, MAX_FIELD);
+        let leaf = key == "_errors";
+        let field = if leaf || prefix.is_empty() {
+            if leaf {
+                prefix.to_owned()
+            } else {
+                key.into_owned()
+            }
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match t.kind(c) {
+            Some(Kind::Arr) => {
+                for m in t.children(c) {
+                    match t.kind(m) {
+                        Some(Kind::Obj) => {
+                            let s = Slots::of(t, m);
+                            push_violation(env, &field, element_message(t, &s));
+                        }
+                        _ => push_violation(env, &field, msg(t, Some(m))),
+                    }
+                }
+            }
+            Some(Kind::Obj) if depth < 6 => field_map(t, c, &field, depth + 1, env),
+            _ => push_violation(env, &field, msg(t, Some(c))),
+        }
+    }
+}
+
+/// The message of one error object: `detail`, `message`, `msg`, `description`, `reason`,
+/// Spring's `defaultMessage`, `title`, else its code (GitHub's `missing_field`, PayPal's `issue`).
+fn element_message(t: &Tree<'_>, s: &Slots) -> Option<String> {
+    msg(t, s.get(K::Detail))
+        .or_else(|| msg(t, s.get(K::Message)))
+        .or_else(|| msg(t, s.get(K::MsgAlt)))
+        .or_else(|| msg(t, s.get(K::Description)))
+        .or_else(|| msg(t, s.get(K::Reason)))
+        .or_else(|| msg(t, s.get(K::DefaultMessage)))
+        .or_else(|| msg(t, s.get(K::Title)))
+        .or_else(|| msg(t, s.get(K::Issue)))
+        .or_else(|| code_any(t, s.get(K::Code)))
+}
+
+/// One object of an error list as violations: the field from `loc` (pydantic), `pointer`,
+/// `source` (JSON:API), `field`/`name`, `param`/`parameter`, `target` (OData), a `fields` list
+/// (Salesforce: one violation each) or a `parameters` object (X/Twitter v2: one per key);
+/// `""` when none.
+fn element_violations(t: &Tree<'_>, c: usize, env: &mut Envelope) {
+    let s = Slots::of(t, c);
+    if let Some(loc) = arr_at(t, &s, K::Loc) {
+        let m = msg(t, s.get(K::MsgAlt)).or_else(|| msg(t, s.get(K::Message)));
+        push_violation(env, &loc_field(t, loc), m);
+        return;
+    }
+    let m = element_message(t, &s);
+    let field = if let Some(p) = s.get(K::Pointer) {
+        t.text(p, MAX_FIELD).map(|p| pointer_field(&p))
+    } else if let Some(src) = obj_at(t, &s, K::Source) {
+        source_field(t, src)
+    } else {
+        // `path` only as a string (a GraphQL path is an array).
+        [
+            K::Field,
+            K::PropertyPath,
+            K::Name,
+            K::Param,
+            K::Parameter,
+            K::Target,
+            K::Path,
+        ]
+        .iter()
+        .find_map(|k| s.get(*k).and_then(|i| t.text(i, MAX_FIELD)))
+    };
+    if let Some(f) = field {
+        let f = if f.starts_with('/') || f.starts_with("#/") {
+            pointer_field(&f)
+        } else {
+            f
+        };
+        push_violation(env, &f, m);
+        return;
+    }
+    // Salesforce: one violation per name in `fields`.
+    if let Some(fields) = arr_at(t, &s, K::Fields) {
+        for f in t.children(fields) {
+            if let Some(f) = t.text(f, MAX_FIELD) {
+                push_violation(env, &f, m.clone());
+            }
+        }
+        if t.len(fields) > 0 {
+            return;
+        }
+    }
+    // X/Twitter v2: one per key of `parameters`.
+    if let Some(params) = obj_at(t, &s, K::Parameters) {
+        for p in t.children(params) {
+            if let Some((key, esc)) = t.key(p) {
+                push_violation(env, &super::json::decode(key, esc, MAX_FIELD), m.clone());
+            }
+        }
+        if t.len(params) > 0 {
+            return;
+        }
+    }
+    push_violation(env, "", m);
+}
+
+/// True when an error object names the field it is about (callers also accept a string
+/// `path`, which GraphQL never sends).
+fn has_field_key(s: &Slots) -> bool {
+    [
+        K::Field,
+        K::Param,
+        K::Parameter,
+        K::Target,
+        K::Pointer,
+        K::Source,
+        K::Loc,
+        K::Fields,
+        K::Parameters,
+        K::PropertyPath,
+    ]
+    .iter()
+    .any(|k| s.has(*k))
+}
+
+/// The elements of an error list that name a field, as violations.
+fn field_list(t: &Tree<'_>, arr: usize, env: &mut Envelope) {
+    for c in t.children(arr).take(MAX_VIOLATIONS) {
+        if t.kind(c) != Some(Kind::Obj) {
+            continue;
+        }
+        let s = Slots::of(t, c);
+        if has_field_key(&s) || is_str(t, s.get(K::Path)) {
+            element_violations(t, c, env);
+        }
     }
 }
 
@@ -805,6 +1102,11 @@ fn error_object(t: &Tree<'_>, top: &Slots, e: usize) -> Option<Envelope> {
                 .any(|c| t.kind(c) == Some(Kind::Obj) && t.get(c, "@type").is_some())
     });
     let num_code = kind_at(t, &es, K::Code, Kind::Num).is_some();
+    // Facebook Graph: {"error": {"message", "type": "OAuthException", "code": 190,
+    // "error_subcode", "fbtrace_id"}}.
+    if es.has(K::FbTraceId) || (num_code && es.has(K::ErrorSubcode)) {
+        return Some(facebook(t, top, e, &es));
+    }
     if (num_code && is_str(t, es.get(K::Status)))
         || details_typed
         || (num_code && arr_at(t, &es, K::Errors).is_some())
@@ -856,7 +1158,6 @@ pub(crate) const GRPC_CODES: [&str; 17] = [
 fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
     let mut env = Envelope {
         dialect: Dialect::GoogleRpc,
-        code: code_str(t, es.get(K::Status)),
         message: msg(t, es.get(K::Message)),
         ..Envelope::default()
     };
@@ -868,7 +1169,7 @@ fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
                 continue;
             }
             let s = Slots::of(t, c);
-            let Some(ty) = s.get(K::AtType).and_then(|i| t.text(i, 256)) else {
+            let Some(ty) = s.get(K::AtType).and_then(|i| t.text_cow(i, 256)) else {
                 continue;
             };
             let name = ty.rsplit('/').next().unwrap_or(&ty);
@@ -889,7 +1190,19 @@ fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
                         }
                     }
                 }
-                "google.rpc.ErrorInfo" => fill(&mut reason, || code_str(t, s.get(K::Reason))),
+                "google.rpc.ErrorInfo" => {
+                    fill(&mut reason, || code_str(t, s.get(K::Reason)));
+                    if let Some(m) = obj_at(t, &s, K::Metadata) {
+                        env.long_quota |= names_long_window(t, m);
+                    }
+                }
+                "google.rpc.QuotaFailure" => {
+                    if let Some(vs) = t.get(c, "violations") {
+                        for v in t.children(vs) {
+                            env.long_quota |= names_long_window(t, v);
+                        }
+                    }
+                }
                 "google.rpc.RequestInfo" => {
                     fill(&mut env.request_id, || id(t, s.get(K::RequestId)));
                 }
@@ -897,9 +1210,10 @@ fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
             }
         }
     }
-    // Without a `status` name: the ErrorInfo reason, else the legacy `errors[0].reason`, else
+    // The ErrorInfo reason is the precise code (AIP-193: `API_KEY_INVALID` under
+    // `INVALID_ARGUMENT`), else the canonical `status`, else the legacy `errors[0].reason`, else
     // the canonical name of a gRPC code number (bare Status).
-    fill(&mut env.code, || reason);
+    env.code = reason.or_else(|| code_str(t, es.get(K::Status)));
     fill(&mut env.code, || {
         let first = t.nth(arr_at(t, es, K::Errors)?, 0)?;
         code_str(t, t.get(first, "reason"))
@@ -908,6 +1222,28 @@ fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
     hints(t, es, &mut env);
     hints(t, top, &mut env);
     env
+}
+
+/// An object with a quota id member (`quotaId`, `quota_limit`, `quotaLimit`) that names a
+/// per-day or per-month window (`QueriesPerDay`, `daily`, `PerMonth`): a window that will not
+/// pass in a retry loop.
+fn names_long_window(t: &Tree<'_>, o: usize) -> bool {
+    t.children(o).any(|c| {
+        let Some((key, esc)) = t.key(c) else {
+            return false;
+        };
+        let key = super::json::decode(key, esc, 64);
+        let quota_key = ["quotaId", "quota_id", "quota_limit", "quotaLimit"]
+            .iter()
+            .any(|k| key.eq_ignore_ascii_case(k));
+        quota_key
+            && t.text_cow(c, 128).is_some_and(|v| {
+                let v = v.to_ascii_lowercase();
+                ["perday", "permonth", "daily", "monthly"]
+                    .iter()
+                    .any(|w| v.contains(w))
+            })
+    })
 }
 
 fn bare_status(t: &Tree<'_>, top: &Slots) -> Option<Envelope> {
@@ -946,6 +1282,11 @@ fn typed_error(t: &Tree<'_>, top: &Slots, e: usize, es: &Slots, dialect: Dialect
         ..Envelope::default()
     };
     env.details = members_except(t, e, &["code", "message"]);
+    // Stripe's and OpenAI's `param` names the offending parameter.
+    if let Some(param) = es.get(K::Param).and_then(|i| t.text(i, MAX_FIELD)) {
+        let m = env.message.clone();
+        push_violation(&mut env, &param, m);
+    }
     env.signals_error = env.code.is_some() || env.message.is_some();
     hints(t, es, &mut env);
     hints(t, top, &mut env);
@@ -982,6 +1323,10 @@ fn azure(t: &Tree<'_>, top: &Slots, e: usize) -> Envelope {
     }
     env.signals_error = env.code.is_some() || env.message.is_some();
     hints(t, &es, &mut env);
+    if let Some(inner) = obj_at(t, &es, K::InnerError) {
+        // Microsoft Graph: {"innerError": {"request-id", "client-request-id", "date"}}.
+        hints(t, &Slots::of(t, inner), &mut env);
+    }
     hints(t, top, &mut env);
     env
 }
@@ -1028,6 +1373,13 @@ fn nested(t: &Tree<'_>, top: &Slots, es: &Slots) -> Option<Envelope> {
 fn errors_member(t: &Tree<'_>, top: &Slots, errs: usize) -> Option<Envelope> {
     match t.kind(errs) {
         Some(Kind::Arr) => {}
+        Some(Kind::Str | Kind::StrEsc) => {
+            // Shopify: {"errors": "[API] Invalid API key or access token ..."}.
+            let mut env = generic(t, top, Dialect::Json, false);
+            fill(&mut env.message, || msg(t, Some(errs)));
+            env.signals_error = env.message.is_some();
+            return Some(env);
+        }
         Some(Kind::Obj) if t.len(errs) > 0 => {
             // Rails-style {"errors": {"email": ["is invalid"]}}.
             let mut env = generic(t, top, Dialect::Json, false);
@@ -1057,10 +1409,11 @@ fn errors_member(t: &Tree<'_>, top: &Slots, errs: usize) -> Option<Envelope> {
             continue;
         }
         let s = Slots::of(t, c);
-        gql |= s.has(K::Extensions) || s.has(K::Locations) || s.has(K::Path);
+        gql |= s.has(K::Extensions) || s.has(K::Locations) || arr_at(t, &s, K::Path).is_some();
+        let field_path = is_str(t, s.get(K::Path));
         japi |=
             s.has(K::Title) || s.has(K::Detail) || s.has(K::Source) || is_str(t, s.get(K::Status));
-        msg_only &= s.has(K::Message) && !s.has(K::Code);
+        msg_only &= s.has(K::Message) && !s.has(K::Code) && !has_field_key(&s) && !field_path;
     }
     if gql || (!japi && (has_data || msg_only)) {
         return Some(graphql(t, top, errs));
@@ -1068,9 +1421,11 @@ fn errors_member(t: &Tree<'_>, top: &Slots, errs: usize) -> Option<Envelope> {
     if japi {
         return Some(json_api(t, top, errs));
     }
-    // A plain list of {"code", "message"} objects (Twitter v1.1 and many others).
+    // A plain list of {"code", "message"} objects (Twitter v1.1 and many others), or of
+    // {"resource", "field", "code"} (GitHub) and {"field", "message"} objects.
     let mut env = generic(t, top, Dialect::Json, true);
-    env.signals_error = env.code.is_some() || env.message.is_some();
+    field_list(t, errs, &mut env);
+    env.signals_error = env.code.is_some() || env.message.is_some() || !env.violations.is_empty();
     Some(env)
 }
 
@@ -1097,7 +1452,8 @@ fn graphql(t: &Tree<'_>, top: &Slots, errs: usize) -> Envelope {
                     xs.as_ref()
                         .and_then(|xs| code_str(t, xs.get(K::Classification)))
                 })
-                .or_else(|| code_any(t, s.get(K::Code)));
+                .or_else(|| code_any(t, s.get(K::Code)))
+                .or_else(|| code_str(t, s.get(K::Id)).filter(|n| word_code(n)));
             if env.code.is_some() {
                 if let Some(x) = ext {
                     env.details = details_at(t, x);
@@ -1136,12 +1492,14 @@ fn json_api(t: &Tree<'_>, top: &Slots, errs: usize) -> Envelope {
         });
         let detail = msg(t, s.get(K::Detail));
         fill(&mut env.message, || {
-            detail.clone().or_else(|| title.clone())
+            detail
+                .clone()
+                .or_else(|| msg(t, s.get(K::Message)))
+                .or_else(|| title.clone())
         });
-        if let Some(src) = obj_at(t, &s, K::Source) {
-            if let Some(field) = source_field(t, src) {
-                push_violation(&mut env, &field, detail.or(title));
-            }
+        if has_field_key(&s) {
+            // `source` (JSON:API), or Square's `field`.
+            element_violations(t, c, &mut env);
         }
         if env.violations.len() >= MAX_VIOLATIONS {
             break;
@@ -1230,7 +1588,12 @@ fn flat_family(t: &Tree<'_>, top: &Slots, err_str: bool) -> Envelope {
                 collect_field_errors(t, m, &mut env);
                 env.message = env.violations.first().map(|v| v.message.clone());
             }
-            m => env.message = msg(t, m),
+            m => {
+                env.message = msg(t, m)
+                    .or_else(|| msg(t, top.get(K::MsgAlt)))
+                    .or_else(|| msg(t, top.get(K::Description)))
+                    .or_else(|| msg(t, top.get(K::ErrorDescription)))
+            }
         }
         fill(&mut env.message, || error.clone());
         if env.code.is_none() {
@@ -1238,6 +1601,15 @@ fn flat_family(t: &Tree<'_>, top: &Slots, err_str: bool) -> Envelope {
                 .as_deref()
                 .filter(|e| code_like(e))
                 .map(|e| cut(e, MAX_CODE).to_owned());
+        }
+    }
+    if let Some(fields) = arr_at(t, top, K::Fields) {
+        // Salesforce: [{"message", "errorCode", "fields": ["Name"]}].
+        for f in t.children(fields) {
+            if let Some(f) = t.text(f, MAX_FIELD) {
+                let m = env.message.clone();
+                push_violation(&mut env, &f, m);
+            }
         }
     }
     if let Some(e) = obj_at(t, top, K::Details) {
@@ -1266,6 +1638,8 @@ fn detail(t: &Tree<'_>, top: &Slots, d: usize) -> Option<Envelope> {
             };
             collect_field_errors(t, d, &mut env);
             env.message = env.violations.first().map(|v| v.message.clone());
+            // pydantic's error type (`missing`, `value_error.missing`) is the code.
+            env.code = code_str(t, fs.get(K::Type));
             hints(t, top, &mut env);
             Some(env)
         }
@@ -1395,4 +1769,132 @@ fn drf(t: &Tree<'_>, o: usize) -> Option<Envelope> {
     }
     env.message = env.violations.first().map(|v| v.message.clone());
     Some(env)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facebook Graph, Dropbox, PayPal, Atlassian
+
+/// Facebook Graph: the numeric `code` is the code (its meaning does not depend on `type`:
+/// `OAuthException` covers both an expired token, 190, and a throttled app, 4);
+/// `error_subcode` and `type` stay in the details, `fbtrace_id` is the request id.
+fn facebook(t: &Tree<'_>, top: &Slots, e: usize, es: &Slots) -> Envelope {
+    let mut env = Envelope {
+        dialect: Dialect::Facebook,
+        code: code_any(t, es.get(K::Code)).or_else(|| code_str(t, es.get(K::Type))),
+        message: msg(t, es.get(K::Message)),
+        ..Envelope::default()
+    };
+    env.details = members_except(t, e, &["code", "message", "fbtrace_id"]);
+    env.signals_error = true;
+    hints(t, es, &mut env);
+    hints(t, top, &mut env);
+    env
+}
+
+/// Dropbox: `error_summary` is a `/`-joined path of union tags ending in `/...`
+/// (`path/not_found/..`); the code is that path without its trailing dots. `user_message` (when
+/// given) is the message, else the summary; `error.retry_after` (rate limits) the wait.
+fn dropbox(t: &Tree<'_>, top: &Slots) -> Envelope {
+    let summary = code_str(t, top.get(K::ErrorSummary)).unwrap_or_default();
+    let code = summary.trim_end_matches(['.', '/']).to_owned();
+    let mut env = Envelope {
+        dialect: Dialect::Dropbox,
+        code: (!code.is_empty()).then(|| cut(&code, MAX_CODE).to_owned()),
+        message: msg(t, t.get(0, "user_message"))
+            .or_else(|| (!summary.is_empty()).then(|| cut(&summary, MAX_MESSAGE).to_owned())),
+        signals_error: true,
+        ..Envelope::default()
+    };
+    if let Some(e) = obj_at(t, top, K::Error) {
+        env.details = details_at(t, e);
+        let es = Slots::of(t, e);
+        hints(t, &es, &mut env);
+        if let Some(r) = obj_at(t, &es, K::Reason) {
+            hints(t, &Slots::of(t, r), &mut env);
+        }
+    }
+    hints(t, top, &mut env);
+    env
+}
+
+/// PayPal: `{"name": "UNPROCESSABLE_ENTITY", "message", "debug_id", "details": [{"field",
+/// "issue", "description"}], "links"}`. The first `details[].issue` is the precise code (the
+/// `name` is the generic class); each detail with a `field` is a violation.
+fn paypal(t: &Tree<'_>, top: &Slots) -> Option<Envelope> {
+    let name = top.get(K::Name).filter(|&i| is_str(t, Some(i)))?;
+    let details = arr_at(t, top, K::Details);
+    let issued = details.is_some_and(|d| {
+        t.children(d)
+            .any(|c| t.kind(c) == Some(Kind::Obj) && t.get(c, "issue").is_some())
+    });
+    if !(issued || (top.has(K::DebugId) && top.has(K::Message))) {
+        return None;
+    }
+    let mut env = Envelope {
+        dialect: Dialect::Paypal,
+        message: msg(t, top.get(K::Message)),
+        signals_error: true,
+        ..Envelope::default()
+    };
+    if let Some(d) = details {
+        env.details = details_at(t, d);
+        for c in t.children(d) {
+            if t.kind(c) != Some(Kind::Obj) {
+                continue;
+            }
+            let s = Slots::of(t, c);
+            fill(&mut env.code, || code_str(t, s.get(K::Issue)));
+            fill(&mut env.message, || msg(t, s.get(K::Description)));
+            if s.has(K::Field) {
+                let m = msg(t, s.get(K::Description)).or_else(|| msg(t, s.get(K::Issue)));
+                let f = t.text(s.get(K::Field).unwrap_or(usize::MAX), MAX_FIELD);
+                let f = f.map(|f| {
+                    if f.starts_with('/') {
+                        pointer_field(&f)
+                    } else {
+                        f
+                    }
+                });
+                push_violation(&mut env, f.as_deref().unwrap_or(""), m);
+            }
+        }
+    }
+    fill(&mut env.code, || code_str(t, Some(name)));
+    hints(t, top, &mut env);
+    Some(env)
+}
+
+/// Jira and Confluence: `{"errorMessages": ["..."], "errors": {"summary": "..."}}`; the message
+/// is the first of `errorMessages`, else the first field error.
+fn atlassian(t: &Tree<'_>, top: &Slots, m: usize) -> Envelope {
+    let mut env = Envelope {
+        dialect: Dialect::Atlassian,
+        message: t.nth(m, 0).and_then(|first| msg(t, Some(first))),
+        ..Envelope::default()
+    };
+    if let Some(errs) = obj_at(t, top, K::Errors) {
+        collect_field_errors(t, errs, &mut env);
+    }
+    fill(&mut env.message, || {
+        env.violations.first().map(|v| v.message.clone())
+    });
+    env.code = code_any(t, top.get(K::ErrorCode)).or_else(|| code_any(t, top.get(K::Code)));
+    env.signals_error = env.message.is_some();
+    hints(t, top, &mut env);
+    env
+}
+
+/// Apigee (Google's API gateway, in front of many APIs): `{"fault": {"faultstring": "Invalid
+/// ApiKey", "detail": {"errorcode": "oauth.v2.InvalidApiKey"}}}`.
+fn apigee(t: &Tree<'_>, top: &Slots, f: usize) -> Envelope {
+    let detail = t.get(f, "detail");
+    let mut env = Envelope {
+        dialect: Dialect::Apigee,
+        code: detail.and_then(|d| code_str(t, t.get(d, "errorcode"))),
+        message: msg(t, t.get(f, "faultstring")),
+        ..Envelope::default()
+    };
+    env.signals_error = env.code.is_some() || env.message.is_some();
+    hints(t, top, &mut env);
+    env
 }

@@ -624,6 +624,27 @@ impl<'a> Tree<'a> {
         }
     }
 
+    /// Like [`Tree::text`], but borrowed from the body when the string holds no escapes (no
+    /// allocation for the common case).
+    pub fn text_cow(&self, i: usize, max_chars: usize) -> Option<Cow<'a, str>> {
+        let n = self.nodes.get(i)?;
+        let esc = match n.kind {
+            Kind::Str => false,
+            Kind::StrEsc => true,
+            _ => return None,
+        };
+        match decode(self.raw(n).trim_start(), esc, max_chars) {
+            Cow::Borrowed(s) => {
+                let t = s.trim();
+                (!t.is_empty()).then_some(Cow::Borrowed(t))
+            }
+            Cow::Owned(s) => {
+                let t = s.trim();
+                (!t.is_empty()).then(|| Cow::Owned(t.to_owned()))
+            }
+        }
+    }
+
     /// Like [`Tree::text`], but an integer literal also counts (`"code": 404` → `"404"`).
     pub fn code(&self, i: usize, max_chars: usize) -> Option<String> {
         let n = self.nodes.get(i)?;

@@ -29,6 +29,14 @@
 //!    ([`Dialect::Html`], the `<title>`, else the first `<h1>`), or other markup read as text.
 //! 5. A bare JSON scalar (`"Not Found"`, `404`, `null`) is [`Dialect::Json`]; anything else is
 //!    [`Dialect::Text`]: the message is the first non-empty line.
+//! 6. A `text/event-stream` (or a body starting with `event:`/`data:`): the first `error`
+//!    event, or `data:` object with an `error` member, read as JSON as above (LLM APIs answer
+//!    200 and report failures mid-stream); without one, [`Dialect::EventStream`].
+//!
+//! Whatever the shape, when no structured wait was found the message is read for a wait
+//! written in prose, strictly: "Try again in 12s.", "Please retry after 22 seconds", "retry
+//! after 8" (a phrase that asks to come back, then at once a number and a unit; "retry after"
+//! alone may omit the unit). "Try again later" or "in a few minutes" give no wait.
 //!
 //! Kept strings are bounded: codes to 128 characters, messages to 1024 (200 for text and
 //! HTML), ids and fields to 256, and at most 100 violations. `application/problem+json` as the
@@ -41,6 +49,7 @@ mod dialects;
 pub(crate) use dialects::GRPC_CODES;
 mod json;
 mod markup;
+mod prose;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -92,11 +101,12 @@ impl Default for Limits {
 /// Which shape the body had. Serialized in snake_case (`"google_rpc"`, `"problem"`, …).
 ///
 /// JSON objects are tried in this order (the first match wins): Kubernetes, Anthropic,
-/// ok-false flags, problem, OData, OpenAI-compatible `object: "error"`, AWS JSON, an `error`
-/// object (Google, Stripe, OpenAI, Azure, nested), Spring Boot, an `errors` member (GraphQL,
-/// JSON:API, plain lists), an `error` string or `error_code` (OAuth, flat, minimal), `detail`
-/// (FastAPI, detail), a bare `google.rpc.Status`, a DRF field dict, and last plain JSON. A
-/// top-level array is read through its first element.
+/// ok-false flags, Dropbox, Apigee, problem, OData, OpenAI-compatible `object: "error"`, AWS JSON, an
+/// `error` object (Facebook Graph, Google, Stripe, OpenAI, Azure, nested), Spring Boot,
+/// PayPal, Atlassian, an `errors` member (GraphQL, JSON:API, plain lists), an `error` string
+/// or `error_code` (OAuth, flat, minimal), `detail` (FastAPI, detail), a bare
+/// `google.rpc.Status`, a DRF field dict, and last plain JSON. A top-level array is read
+/// through its first element.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -204,6 +214,25 @@ pub enum Dialect {
     Truncated,
     /// Bytes that are not UTF-8 text.
     Binary,
+    /// Facebook Graph `{"error": {"message", "type", "code": 4, "error_subcode", "fbtrace_id"}}`
+    /// (an `error` object with `fbtrace_id`, or a numeric `code` with `error_subcode`): the code
+    /// is the number (`"4"`, `"190"`), `fbtrace_id` the request id.
+    Facebook,
+    /// PayPal `{"name", "message", "debug_id", "details": [{"field", "issue", "description"}]}`:
+    /// the code is the first `issue`, else `name`; `debug_id` is the request id.
+    Paypal,
+    /// Dropbox `{"error_summary": "path/not_found/..", "error": {".tag": ...}}`: the code is
+    /// the summary's tag path (`path/not_found`).
+    Dropbox,
+    /// Jira / Confluence `{"errorMessages": [...], "errors": {"field": "msg"}}`.
+    Atlassian,
+    /// Apigee gateway faults `{"fault": {"faultstring", "detail": {"errorcode"}}}`: the code
+    /// is `detail.errorcode` (`policies.ratelimit.SpikeArrestViolation`).
+    Apigee,
+    /// A `text/event-stream` with no `error` event in the bytes looked at, or whose `error`
+    /// event carries plain text (the message). A stream that reports an error in JSON is read
+    /// as that JSON, whatever its dialect.
+    EventStream,
 }
 
 impl Dialect {
@@ -236,6 +265,12 @@ impl Dialect {
             Dialect::Text => "text",
             Dialect::Truncated => "truncated",
             Dialect::Binary => "binary",
+            Dialect::Facebook => "facebook",
+            Dialect::Paypal => "paypal",
+            Dialect::Dropbox => "dropbox",
+            Dialect::Atlassian => "atlassian",
+            Dialect::EventStream => "event_stream",
+            Dialect::Apigee => "apigee",
         }
     }
 }
@@ -277,6 +312,16 @@ pub struct Envelope {
     /// message, a Kubernetes `Failure`): lets a 2xx that carries an error be told from a real
     /// success. Always false for empty, text, HTML, binary, truncated and plain JSON bodies.
     pub signals_error: bool,
+    /// True when the body describes work that is still running (a long-running operation
+    /// polled too early: `"done": false`, `"status": "running"`): a 2xx carrying it is
+    /// `pending`, not a success. Only plain JSON bodies set it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_progress: bool,
+    /// google.rpc details name a per-day or per-month quota (an ErrorInfo `quota_limit`, a
+    /// QuotaFailure `quotaId`): read while the details are walked, so that classifying a
+    /// `RESOURCE_EXHAUSTED` does not parse them again.
+    #[serde(skip)]
+    pub(crate) long_quota: bool,
 }
 
 /// Structured context as the server gave it, kept as its JSON text and parsed only when asked
@@ -356,6 +401,15 @@ pub(crate) fn cut(s: &str, max_chars: usize) -> &str {
 /// `limits.max_body_bytes`; allocates in proportion to at most that many bytes. See the
 /// [module docs](self) for the order in which a body is read.
 pub fn parse_envelope(body: &[u8], content_type: Option<&str>, limits: &Limits) -> Envelope {
+    let mut env = parse_body(body, content_type, limits);
+    if env.retry_after.is_none() {
+        // "Rate limit exceeded. Try again in 12s.": only the strict phrases of [`prose`].
+        env.retry_after = env.message.as_deref().and_then(prose::wait);
+    }
+    env
+}
+
+fn parse_body(body: &[u8], content_type: Option<&str>, limits: &Limits) -> Envelope {
     let cut_off = body.len() > limits.max_body_bytes;
     let seen = body.get(..limits.max_body_bytes).unwrap_or(body);
     let seen = seen
@@ -376,6 +430,9 @@ pub fn parse_envelope(body: &[u8], content_type: Option<&str>, limits: &Limits) 
     };
     let body = text.trim_start_matches([' ', '\t', '\r', '\n', '\u{c}']);
     let ct = ContentType::of(content_type);
+    if ct == ContentType::EventStream || body.starts_with("event:") || body.starts_with("data:") {
+        return event_stream(body, limits);
+    }
     match body.as_bytes().first() {
         None if cut_off => with_dialect(Dialect::Truncated),
         None => with_dialect(Dialect::Empty),
@@ -398,6 +455,7 @@ fn with_dialect(dialect: Dialect) -> Envelope {
 enum ContentType {
     Problem,
     Html,
+    EventStream,
     Other,
 }
 
@@ -409,6 +467,8 @@ impl ContentType {
         let essence = ct.split(';').next().unwrap_or(ct).trim();
         if essence.eq_ignore_ascii_case("application/problem+json") {
             ContentType::Problem
+        } else if essence.eq_ignore_ascii_case("text/event-stream") {
+            ContentType::EventStream
         } else if essence.eq_ignore_ascii_case("text/html")
             || essence.eq_ignore_ascii_case("application/xhtml+xml")
         {
@@ -453,6 +513,66 @@ fn json_body(body: &str, prescan: bool, ct: ContentType, limits: &Limits) -> Env
             }
         }
     }
+}
+
+/// A server-sent event stream (LLM streaming APIs answer 200 and report a failure mid-stream):
+/// the first event named `error` (Anthropic: `event: error` + `data: {"type": "error", ...}`),
+/// or the first `data:` JSON object with a top-level `error` member (OpenAI), read as JSON.
+/// An `error` event whose data is not JSON is [`Dialect::EventStream`] with that text as the
+/// message; without any error, [`Dialect::EventStream`] with nothing set.
+fn event_stream(body: &str, limits: &Limits) -> Envelope {
+    let mut event = "";
+    let mut data_at: Option<(usize, usize)> = None;
+    let mut pos = 0;
+    let dispatch = |event: &str, data: &str| -> Option<Envelope> {
+        let data = data.trim();
+        let named = event == "error";
+        if named && !data.starts_with('{') {
+            // `event: error` with a plain-text payload.
+            let message = markup::first_line(data);
+            return Some(Envelope {
+                dialect: Dialect::EventStream,
+                signals_error: true,
+                message,
+                ..Envelope::default()
+            });
+        }
+        if !data.starts_with('{') || !(named || data.contains("\"error\"")) {
+            return None;
+        }
+        let mut env = json_body(data, false, ContentType::Other, limits);
+        if named && (env.code.is_some() || env.message.is_some()) {
+            env.signals_error = true;
+        }
+        env.signals_error.then_some(env)
+    };
+    for line in body.split_inclusive('\n') {
+        let start = pos;
+        pos += line.len();
+        let l = line.trim_end_matches(['\r', '\n']);
+        if l.is_empty() {
+            if let Some((a, b)) = data_at.take() {
+                if let Some(env) = dispatch(event, body.get(a..b).unwrap_or("")) {
+                    return env;
+                }
+            }
+            event = "";
+            continue;
+        }
+        if let Some(v) = l.strip_prefix("event:") {
+            event = v.trim();
+        } else if let Some(v) = l.strip_prefix("data:") {
+            // One JSON value on one line per event in practice: keep the first data line.
+            let v_start = start + (l.len() - v.len());
+            data_at = Some(data_at.unwrap_or((v_start, start + l.len())));
+        }
+    }
+    if let Some((a, b)) = data_at {
+        if let Some(env) = dispatch(event, body.get(a..b).unwrap_or("")) {
+            return env;
+        }
+    }
+    with_dialect(Dialect::EventStream)
 }
 
 /// A body that is a JSON scalar, or text that merely starts like one ("404 page not found").

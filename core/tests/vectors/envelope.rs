@@ -3,7 +3,7 @@
 //! Input: `body` | `body_hex` | `body_repeat`, `content_type` (string or null), optional
 //! `limits` (`{"max_body_bytes", "max_depth"}`). Expect (each optional, compared exactly when
 //! present, null = absent): `dialect`, `code`, `message`, `details`, `request_id`,
-//! `reference_id`, `retryable`, `retry_after_ms`, `violations`, `signals_error`.
+//! `reference_id`, `retryable`, `retry_after_ms`, `violations`, `signals_error`, `in_progress`.
 
 use http_triage::{parse_envelope, Limits};
 use serde_json::{json, Map, Value};
@@ -69,5 +69,6 @@ pub fn run_case(input: &Value, expect: &Value) -> Result<(), String> {
         ),
     );
     actual.insert("signals_error".into(), json!(env.signals_error));
+    actual.insert("in_progress".into(), json!(env.in_progress));
     super::compare(expect, &actual)
 }

@@ -1,0 +1,60 @@
+//! A loop over one body for instruction counts, steadier than timings on a shared machine:
+//!
+//! ```text
+//! cargo build --release -p http-triage --example profile_classify
+//! valgrind --tool=callgrind ./target/release/examples/profile_classify cls_google 2000
+//! ```
+//!
+//! Modes: `cls_seed`/`cls_google` (classify), `env_seed`/`env_google` (parse_envelope),
+//! `serde_seed`/`serde_google` (a bare `serde_json::Value` parse: the bar classify must stay
+//! under). The bodies are the ones `benches/classify.rs` times.
+
+#![allow(missing_docs, clippy::unwrap_used)]
+use http_triage::{classify, parse_envelope, Limits, Request, Response, Rules};
+const SEED: &str = r#"{"error":{"code":"rate_limited","message":"Per-minute throttle exceeded. Honor Retry-After.","details":{"limit":60,"used":61,"retry_after":7,"route":"/v1/convert"}}}"#;
+const G: &str = r#"{"error":{"code":429,"message":"Quota exceeded for quota metric 'Generate requests' and limit 'Generate requests per minute per project' of service 'generativelanguage.googleapis.com' for consumer 'project_number:123456789'.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"googleapis.com","metadata":{"service":"generativelanguage.googleapis.com","quota_metric":"generativelanguage.googleapis.com/generate_requests","quota_limit":"GenerateRequestsPerMinutePerProject","consumer":"projects/123456789"}},{"@type":"type.googleapis.com/google.rpc.Help","links":[{"description":"Request a higher quota limit.","url":"https://cloud.google.com/docs/quota#requesting_higher_quota"}]},{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"23s"}]}}"#;
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_default();
+    let n: usize = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10000);
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Retry-After", "7"),
+        ("X-Request-Id", "req_8f3a2b"),
+        ("Date", "Sat, 22 Nov 2025 08:26:40 GMT"),
+        ("Server", "nginx"),
+    ];
+    let req = Request::new("POST").with_idempotency_key(true);
+    let rules = Rules::default();
+    let body = if which.contains("google") { G } else { SEED };
+    let mut acc = 0usize;
+    for _ in 0..n {
+        match which.as_str() {
+            "serde_seed" | "serde_google" => {
+                let v: serde_json::Value =
+                    serde_json::from_str(std::hint::black_box(body)).unwrap();
+                acc += v.is_object() as usize;
+            }
+            "env_seed" | "env_google" => {
+                let e = parse_envelope(
+                    std::hint::black_box(body.as_bytes()),
+                    Some("application/json"),
+                    &Limits::DEFAULT,
+                );
+                acc += e.code.map_or(0, |c| c.len());
+            }
+            _ => {
+                let c = classify(
+                    &Response::new(429, &headers, std::hint::black_box(body.as_bytes())),
+                    &req,
+                    1_763_800_000_000,
+                    &rules,
+                );
+                acc += c.code.map_or(0, |c| c.len());
+            }
+        }
+    }
+    println!("{acc}");
+}
