@@ -141,8 +141,6 @@ pub struct Pacer {
     last_slot_ms: Option<u64>,
     /// Send times handed out, counted in 500-ms buckets.
     sends: SendCounter,
-    /// Answers that were not throttles, counted in 500-ms buckets.
-    accepted: SendCounter,
     /// The header bound: what the server said is left in its window.
     window: Option<Window>,
     /// The window's quota, when the headers said.
@@ -204,6 +202,8 @@ struct Window {
     left: u64,
     /// The next send time the even spread allows.
     next_ms: u64,
+    /// Answers to requests sent before this time are older than what the window knows.
+    basis_ms: u64,
 }
 
 /// The state of a [`Pacer`] as plain data. Fields after `next_ms` may be absent (a skeleton
@@ -254,6 +254,9 @@ pub struct PacerSnapshot {
     /// The next send time the header bound allows.
     #[serde(default)]
     pub window_next_ms: u64,
+    /// Answers to requests sent before this time are older than the window's news.
+    #[serde(default)]
+    pub window_basis_ms: u64,
     /// The window's quota from the headers.
     #[serde(default)]
     pub limit: Option<u64>,
@@ -276,7 +279,6 @@ impl Pacer {
             cut_slot_ms: None,
             last_slot_ms: None,
             sends: SendCounter::default(),
-            accepted: SendCounter::default(),
             window: None,
             limit: None,
             window_ms: None,
@@ -323,6 +325,7 @@ impl Pacer {
             ends_at_ms,
             left: limit,
             next_ms: start,
+            basis_ms: start,
         })
     }
 
@@ -355,7 +358,7 @@ impl Pacer {
             };
             self.next_ms = (base + interval).min(u64::MAX as f64);
         }
-        self.window = self.window_at(at).map(|mut w| {
+        self.window = self.window_at(at).or(self.window).map(|mut w| {
             if w.left > 0 && at < w.ends_at_ms {
                 w.left -= 1;
                 // The sends still left share the time still left, evenly (rounded up: never
@@ -387,7 +390,7 @@ impl Pacer {
     /// for a request sent before the last cut), other answers grow it back, rate-limit headers
     /// bound the sends until their reset.
     pub fn record_sent(&mut self, c: &Classification, sent_ms: u64, now_ms: u64) {
-        self.read_headers(c, now_ms);
+        self.read_headers(c, sent_ms, now_ms);
         if is_throttle(c) {
             // Slots handed out before the cut were paced at the old rate, even those that leave
             // after it.
@@ -397,7 +400,6 @@ impl Pacer {
                 self.cut(now_ms);
             }
         } else if c.status.is_some() {
-            self.accepted.count(now_ms);
             self.grow(now_ms);
         }
     }
@@ -449,7 +451,7 @@ impl Pacer {
         r.clamp(self.config.min_rate, top)
     }
 
-    fn read_headers(&mut self, c: &Classification, now: u64) {
+    fn read_headers(&mut self, c: &Classification, sent: u64, now: u64) {
         if let Some(l) = c.rate_limit_limit {
             self.limit = Some(l);
         }
@@ -460,18 +462,26 @@ impl Pacer {
             return;
         };
         let ends_at_ms = now.saturating_add(ceil_ms(reset));
-        self.window = Some(match self.window_at(now) {
-            // The same window: our own count also holds the sends still in flight.
-            Some(w) if left <= w.left => Window {
+        let fresh = Window {
+            ends_at_ms,
+            left,
+            next_ms: now,
+            basis_ms: sent,
+        };
+        self.window = Some(match (self.window_at(now), self.window) {
+            // Older news than the window's: a request sent before it began (or, for a window
+            // that has ended, before it ended) was counted in an earlier window.
+            (Some(w), _) if sent < w.basis_ms => w,
+            (None, Some(old)) if sent < old.ends_at_ms => old,
+            // The same window: the lower count (ours also holds the sends still in flight, the
+            // server's those of other clients) and the earlier end (a reset rounded up to whole
+            // seconds moves later with each answer).
+            (Some(w), _) => Window {
                 ends_at_ms: w.ends_at_ms.min(ends_at_ms).max(now),
-                left,
-                next_ms: w.next_ms,
+                left: left.min(w.left),
+                ..w
             },
-            _ => Window {
-                ends_at_ms,
-                left,
-                next_ms: now,
-            },
+            (None, _) => fresh,
         });
     }
 
@@ -526,6 +536,7 @@ impl Pacer {
             window_ends_at_ms: self.window.map(|w| w.ends_at_ms),
             window_left: self.window.map_or(0, |w| w.left),
             window_next_ms: self.window.map_or(0, |w| w.next_ms),
+            window_basis_ms: self.window.map_or(0, |w| w.basis_ms),
             limit: self.limit,
             window_ms: self.window_ms,
         }
@@ -560,6 +571,7 @@ impl Pacer {
             ends_at_ms,
             left: s.window_left,
             next_ms: s.window_next_ms,
+            basis_ms: s.window_basis_ms,
         });
         Ok(Pacer {
             config: s.config,
@@ -574,7 +586,6 @@ impl Pacer {
                 current: s.bucket_sends,
                 previous: s.previous_bucket_sends,
             },
-            accepted: SendCounter::default(),
             cuts: s.cuts,
             window,
             limit: s.limit,
@@ -593,8 +604,9 @@ fn is_throttle(c: &Classification) -> bool {
         || (c.rate_limit_remaining == Some(0) && c.rate_limit_reset.is_none())
 }
 
-/// `x` rounded up to a whole ms, saturating (NaN reads as 0).
+/// `x` rounded up to a whole ms, saturating (NaN reads as 0). Float noise below a microsecond
+/// is dropped first: `50.000000003` ms (a rate of 19.999999998/s) is 50, not 51.
 fn ceil_u64(x: f64) -> u64 {
     // `as` saturates for floats (and maps NaN to 0).
-    x.ceil() as u64
+    (x - 1e-3).ceil() as u64
 }

@@ -567,33 +567,41 @@ async fn wait_for_pacer(
     deadline: Option<Duration>,
     progress: &mut Progress,
 ) -> Result<u64, Outcome> {
-    let now = shared.now_ms();
     let past_deadline = |wait: Duration| {
         deadline.is_some_and(|d| call.started.elapsed().saturating_add(wait) > d)
     };
-    // Look and reserve under one lock: a slot is only taken when it will be used.
-    let slot = shared.with_host(call.host, |h| {
-        let wait = Duration::from_millis(h.pacer.wait_ms(now));
-        if wait > policy.max_server_delay || past_deadline(wait) {
-            return Err(wait);
-        }
-        Ok(h.pacer.acquire(now))
-    });
-    let wait = match slot {
-        Ok(at) => {
-            let wait = Duration::from_millis(at.saturating_sub(now));
-            if !wait.is_zero() {
-                debug!(
-                    host = call.host,
-                    path = call.path,
-                    wait_ms = ms(wait),
-                    "paced: waiting for a send time"
-                );
-                tokio::time::sleep(wait).await;
+    // A send time handed out before a cut was paced at the old rate: ask again (a few times at
+    // most; a host cutting that often is paced low by then anyway).
+    let mut asks = 0;
+    let wait = loop {
+        let now = shared.now_ms();
+        // Look and reserve under one lock: a slot is only taken when it will be used.
+        let slot = shared.with_host(call.host, |h| {
+            let wait = Duration::from_millis(h.pacer.wait_ms(now));
+            if wait > policy.max_server_delay || past_deadline(wait) {
+                return Err(wait);
             }
+            Ok((h.pacer.acquire(now), h.pacer.cuts()))
+        });
+        let (at, cuts) = match slot {
+            Ok(slot) => slot,
+            Err(wait) => break wait,
+        };
+        let wait = Duration::from_millis(at.saturating_sub(now));
+        if wait.is_zero() {
             return Ok(at);
         }
-        Err(wait) => wait,
+        debug!(
+            host = call.host,
+            path = call.path,
+            wait_ms = ms(wait),
+            "paced: waiting for a send time"
+        );
+        tokio::time::sleep(wait).await;
+        asks += 1;
+        if asks >= 4 || shared.with_host(call.host, |h| h.pacer.cuts()) == cuts {
+            return Ok(at);
+        }
     };
     let mut deadline_hit = wait <= policy.max_server_delay;
     if !deadline_hit {
