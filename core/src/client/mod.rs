@@ -74,6 +74,7 @@ mod error;
 #[cfg(feature = "middleware")]
 mod middleware;
 mod transport;
+pub(crate) use transport::host_key;
 
 pub use error::{CallError, ClientError};
 #[cfg(feature = "middleware")]
