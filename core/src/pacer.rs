@@ -42,7 +42,7 @@
 //! | after a cut the rate grows along `w_max × (1 + scale × (t − k)³)`, `k = ∛((1 − beta) / scale)`, `t` seconds since the cut, `w_max` the rate cut from | CUBIC: fast back toward the rate that was throttled, flat near it, then probing past it; **relative** to `w_max` (AWS's curve is absolute, which takes 6 s to get back to 100 req/s and 0.4 s to 1 req/s): with the defaults the rate is back at `w_max` 0.9 s after a cut whatever the limit |
 //! | growth needs an answer from the server (a status) that was not a throttle, and is capped at twice the measured send rate (never below the current rate) | a transport error says nothing about the limit; a rate the callers do not use is not a rate the server accepted |
 //! | **headers**: `remaining` R with a reset in T means at most R sends until now + T, spread evenly over T (R = 0: none until T) | the server says what is left before any 429; spreading (instead of a burst) keeps answers coming, so the next window's headers are read as soon as it opens |
-//! | a newer `remaining` at most our own count is the same window: keep the lower count and the earlier reset; a higher one is a new window | answers of requests sent earlier do not count our sends in flight; a reset rounded up to whole seconds moves later with each answer |
+//! | within a window the server's `remaining` only goes down: a higher one (for a request sent after the last one read) is a new window; otherwise keep the lower of its count and ours, and the earlier reset; an answer to a request sent before the last one read is old news | the server's count does not hold our sends in flight (ours does); a reset rounded up to whole seconds moves later with each answer, and the jump of `remaining` finds the real window start at once (else the next window starts late, and the lag grows) |
 //! | with a known `limit` L and window `w` (`RateLimit-Policy`'s `q` and `w`) a window that ends opens the next with L sends; without them the header bound ends with its window | the next answers refresh it anyway |
 //! | arithmetic saturates; a clock that goes backwards only means a longer wait; rates stay within `[min_rate, max_rate]` and at most 10⁹ req/s | no input can panic, wrap or produce NaN |
 
@@ -204,6 +204,9 @@ struct Window {
     next_ms: u64,
     /// Answers to requests sent before this time are older than what the window knows.
     basis_ms: u64,
+    /// The `remaining` the server last said for this window (the quota, for a window opened
+    /// from the policy).
+    reported: u64,
 }
 
 /// The state of a [`Pacer`] as plain data. Fields after `next_ms` may be absent (a skeleton
@@ -257,6 +260,9 @@ pub struct PacerSnapshot {
     /// Answers to requests sent before this time are older than the window's news.
     #[serde(default)]
     pub window_basis_ms: u64,
+    /// The `remaining` the server last said for that window.
+    #[serde(default)]
+    pub window_reported: u64,
     /// The window's quota from the headers.
     #[serde(default)]
     pub limit: Option<u64>,
@@ -326,6 +332,7 @@ impl Pacer {
             left: limit,
             next_ms: start,
             basis_ms: start,
+            reported: limit,
         })
     }
 
@@ -467,21 +474,32 @@ impl Pacer {
             left,
             next_ms: now,
             basis_ms: sent,
+            reported: left,
         };
-        self.window = Some(match (self.window_at(now), self.window) {
-            // Older news than the window's: a request sent before it began (or, for a window
-            // that has ended, before it ended) was counted in an earlier window.
-            (Some(w), _) if sent < w.basis_ms => w,
-            (None, Some(old)) if sent < old.ends_at_ms => old,
-            // The same window: the lower count (ours also holds the sends still in flight, the
-            // server's those of other clients) and the earlier end (a reset rounded up to whole
-            // seconds moves later with each answer).
-            (Some(w), _) => Window {
-                ends_at_ms: w.ends_at_ms.min(ends_at_ms).max(now),
+        let Some(w) = self.window_at(now).or(self.window) else {
+            self.window = Some(fresh);
+            return;
+        };
+        self.window = Some(if sent < w.basis_ms {
+            // Older news than the window's: an answer to a request sent before the one the
+            // window was last told about.
+            w
+        } else if left > w.reported || sent >= w.ends_at_ms {
+            // The server's count went up: its window reset. Or the request left after the
+            // window ended: it speaks of a later one.
+            fresh
+        } else {
+            // The same window (a window that has ended stays ended): the lower count (ours
+            // also holds the sends still in flight, the server's those of other clients) and
+            // the earlier end (a reset rounded up to whole seconds moves later with each
+            // answer).
+            Window {
+                ends_at_ms: w.ends_at_ms.min(ends_at_ms),
                 left: left.min(w.left),
+                basis_ms: sent,
+                reported: left,
                 ..w
-            },
-            (None, _) => fresh,
+            }
         });
     }
 
@@ -537,6 +555,7 @@ impl Pacer {
             window_left: self.window.map_or(0, |w| w.left),
             window_next_ms: self.window.map_or(0, |w| w.next_ms),
             window_basis_ms: self.window.map_or(0, |w| w.basis_ms),
+            window_reported: self.window.map_or(0, |w| w.reported),
             limit: self.limit,
             window_ms: self.window_ms,
         }
@@ -572,6 +591,7 @@ impl Pacer {
             left: s.window_left,
             next_ms: s.window_next_ms,
             basis_ms: s.window_basis_ms,
+            reported: s.window_reported,
         });
         Ok(Pacer {
             config: s.config,
