@@ -36,9 +36,10 @@
 //! **Limit (`rate_limit_limit`)**, first found of: `RateLimit` (`limit=`), `RateLimit-Policy`
 //! (`q=`), `RateLimit-Limit`, `X-RateLimit-Limit`, `X-Rate-Limit-Limit`: a non-negative integer.
 //! **Window (`rate_limit_window`)**: `RateLimit-Policy`'s `w=` (seconds). With several
-//! policies in `RateLimit-Policy` (`"s";q=10;w=1, "d";q=1000;w=86400`), the one of the lowest
-//! rate `q / w` gives both (it binds first); a policy without `q` is skipped. These say what a
-//! window holds; what is *left* is `remaining`.
+//! policies in `RateLimit-Policy` (`"s";q=10;w=1, "d";q=1000;w=86400`), the one of the shortest
+//! window gives both (then the lowest `q`): pacing is about the short run, and a long quota
+//! shows in `remaining`; a policy without `q` is skipped. These say what a window holds; what
+//! is *left* is `remaining`.
 //!
 //! **Remaining (`rate_limit_remaining`)**, first found of: `RateLimit` (`remaining=` / `r=`),
 //! `RateLimit-Remaining`, `X-RateLimit-Remaining`, `X-Rate-Limit-Remaining`: a non-negative
@@ -598,18 +599,18 @@ impl Quota {
         window: None,
     };
 
-    /// Requests per second (`q / w`); a quota without a window counts as unknown (infinite).
-    fn per_second(&self) -> f64 {
-        match (self.limit, self.window) {
-            (Some(q), Some(w)) if !w.is_zero() => q as f64 / w.as_secs_f64(),
-            _ => f64::INFINITY,
-        }
+    /// The order of preference: the shortest window (absent: longest), then the lowest quota.
+    fn key(&self) -> (Duration, u64) {
+        (
+            self.window.unwrap_or(Duration::MAX),
+            self.limit.unwrap_or(u64::MAX),
+        )
     }
 }
 
 /// Fold one `RateLimit-Policy` line (`"default";q=100;w=60, "daily";q=1000;w=86400`) into
-/// `acc`: the policy of the lowest rate (`q / w`) speaks, as the one that binds first; a
-/// policy without `q` is skipped.
+/// `acc`: the policy of the shortest window speaks (then the lowest quota): pacing is about the
+/// short run, and a long quota shows in `remaining` anyway; a policy without `q` is skipped.
 fn read_policy(value: &str, acc: &mut Quota) {
     for member in SplitTop::new(value, b',') {
         let mut parts = SplitTop::new(member, b';');
@@ -628,7 +629,7 @@ fn read_policy(value: &str, acc: &mut Quota) {
                 }
             }
         }
-        if p.limit.is_some() && (acc.limit.is_none() || p.per_second() < acc.per_second()) {
+        if p.limit.is_some() && (acc.limit.is_none() || p.key() < acc.key()) {
             *acc = p;
         }
     }

@@ -348,7 +348,8 @@ impl Pacer {
     /// The send time a caller asking at `now` would get, without reserving it.
     fn slot(&self, now: u64) -> (f64, u64) {
         let learned = self.learned_slot(now);
-        let at = self.header_slot(ceil_u64(learned));
+        // `max(now)`: above 2^53 ms the float may round below `now`.
+        let at = self.header_slot(ceil_u64(learned).max(now));
         (learned, at)
     }
 
@@ -629,4 +630,88 @@ fn is_throttle(c: &Classification) -> bool {
 fn ceil_u64(x: f64) -> u64 {
     // `as` saturates for floats (and maps NaN to 0).
     (x - 1e-3).ceil() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::{classify_transport, Request, TransportError};
+    use proptest::prelude::*;
+    use std::time::Duration;
+
+    fn answer(status: u16, remaining: Option<u64>, reset_ms: Option<u64>) -> Classification {
+        let mut c = classify_transport(TransportError::Dns, &Request::unknown());
+        c.transport_error = None;
+        c.status = Some(status);
+        (c.category, c.reason) = match status {
+            429 => (Category::Retryable, Reason::RateLimited),
+            500 => (Category::Retryable, Reason::ServerError),
+            _ => (Category::Success, Reason::Ok),
+        };
+        c.rate_limit_remaining = remaining;
+        c.rate_limit_reset = reset_ms.map(Duration::from_millis);
+        c
+    }
+
+    #[test]
+    fn waiters_leave_one_by_one_after_a_429() {
+        let mut p = Pacer::new(PacerConfig::default()).unwrap_or_else(|_| unreachable!());
+        for _ in 0..10 {
+            assert_eq!(p.acquire(0), 0);
+        }
+        p.record_sent(&answer(429, None, None), 0, 5);
+        let times: Vec<u64> = (0..5).map(|_| p.acquire(5)).collect();
+        assert!(times.windows(2).all(|w| w[1] >= w[0] + 70), "{times:?}");
+        assert!(times[0] > 5);
+    }
+
+    #[test]
+    fn a_500_never_slows() {
+        let mut p = Pacer::new(PacerConfig::default()).unwrap_or_else(|_| unreachable!());
+        p.acquire(0);
+        for t in 0..100 {
+            p.record_sent(&answer(500, None, None), t, t);
+        }
+        assert_eq!(p.rate(), None);
+        assert_eq!(p.acquire(100), 100);
+    }
+
+    proptest! {
+        #[test]
+        fn never_early_never_panics(
+            ops in proptest::collection::vec(
+                (0u8..4, any::<u64>(), 0u64..3_000, prop_oneof![Just(200u16), Just(429), Just(500)],
+                 proptest::option::of(0u64..5), proptest::option::of(any::<u64>())),
+                1..60),
+            beta in 0.01f64..0.99, scale in 0.001f64..100.0, min_rate in 0.001f64..1000.0,
+        ) {
+            let config = PacerConfig { beta, scale, min_rate, max_rate: None };
+            let mut p = Pacer::new(config).unwrap_or_else(|_| unreachable!());
+            let mut clock = 0u64;
+            for (op, jump, small, status, remaining, reset) in ops {
+                // Mostly forward, sometimes anywhere (a clock from another process).
+                clock = if op == 3 { jump } else { clock.saturating_add(small) };
+                match op {
+                    0 | 3 => {
+                        let at = p.acquire(clock);
+                        prop_assert!(at >= clock);
+                    }
+                    1 => p.record_sent(&answer(status, remaining, reset), clock.saturating_sub(small), clock),
+                    _ => p.record(&answer(status, remaining, reset), clock),
+                }
+                if let Some(r) = p.rate() {
+                    prop_assert!(r.is_finite() && r >= min_rate && r <= RATE_CEILING);
+                }
+                if let Some(r) = p.pace(clock) {
+                    prop_assert!(r.is_finite() && r >= 0.0);
+                }
+                let _ = p.wait_ms(clock);
+                let back = Pacer::restore(&p.snapshot());
+                prop_assert_eq!(back.as_ref(), Ok(&p));
+                let json = serde_json::to_string(&p.snapshot()).unwrap_or_default();
+                let s: Result<PacerSnapshot, _> = serde_json::from_str(&json);
+                prop_assert!(s.is_ok(), "{}", json);
+            }
+        }
+    }
 }
