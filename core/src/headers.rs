@@ -291,12 +291,7 @@ pub fn read_headers<'a>(headers: &[(&'a str, &'a str)], now_unix_ms: i64) -> Hea
     let [lim0, lim1, lim2] = limits;
     HeaderHints {
         retry_after: retry_ms.or(x_ms_retry_ms).or(retry_after),
-        rate_limit_reset: ietf
-            .reset
-            .or(reset0)
-            .or(reset_after)
-            .or(reset1)
-            .or(reset2),
+        rate_limit_reset: ietf.reset.or(reset0).or(reset_after).or(reset1).or(reset2),
         rate_limit_remaining: ietf.remaining.or(rem0).or(rem1).or(rem2),
         rate_limit_limit: ietf.limit.or(quota.limit).or(lim0).or(lim1).or(lim2),
         rate_limit_window: quota.window,
@@ -623,9 +618,7 @@ fn read_policy(value: &str, acc: &mut Quota) {
                 if k.eq_ignore_ascii_case("q") {
                     fill(&mut p.limit, || parse_count(v));
                 } else if k.eq_ignore_ascii_case("w") {
-                    fill(&mut p.window, || {
-                        parse_decimal_milli(v).map(ms_to_duration)
-                    });
+                    fill(&mut p.window, || parse_decimal_milli(v).map(ms_to_duration));
                 }
             }
         }

@@ -35,6 +35,7 @@
 //! | no pacing until the host pushes back ([`rate`](Pacer::rate) is `None`), unless a [`max_rate`](PacerConfig::max_rate) is set | an unthrottled host must not get slower |
 //! | [`acquire`](Pacer::acquire) hands out one send time per call, each at least `1000 / rate` ms after the previous one (GCRA's virtual scheduling, burst 1) | after a 429 the waiters leave one by one at the paced rate, not together; no client burst: the server's own bucket burst is the slack that absorbs network jitter, spending it on purpose leaves none |
 //! | `acquire` never returns a time before `now_ms` | a request that was told to wait sleeps its own `Retry-After` first (the retry policy decides that delay, including its `long_wait`), then asks: the pacer can only make it later, never earlier |
+//! | a throttle's `Retry-After` of *d* holds **every** send until now + *d* − 1 s | a whole-second `Retry-After` is the wait rounded up, so the server refuses anything earlier anyway: "come back in an hour" stops the host (not one 429 per caller), while `Retry-After: 1` — the token may come in 10 ms — holds nothing |
 //! | a **throttle** is a 429, reason `rate_limited` or `overloaded`, or `remaining == 0` without a reset time; not a quota or auth answer, not a 500 | only "too fast" is about the rate; a failing server is the breaker's business, a spent quota stops the batch |
 //! | on a throttle the rate is cut to `beta × min(rate, measured send rate)` (at least `min_rate`), and the next send is one new interval away | AWS's adaptive retry (CUBIC): the measured rate is what actually reached the server, so the cut lands below the limit even when the configured rate was far above it |
 //! | one cut per round trip: a throttle for a request sent before the last cut, or given its send time before it, does not cut again ([`record_sent`](Pacer::record_sent)) | those requests were paced at the old rate; their 429s say nothing new (TCP's one-decrease-per-window). [`record`](Pacer::record) does not know the send time: its throttles count as sent at `now` |
@@ -147,6 +148,8 @@ pub struct Pacer {
     limit: Option<u64>,
     /// The window's length in ms, when the headers said.
     window_ms: Option<u64>,
+    /// No send before this time: a long `Retry-After` of a throttle, less a second.
+    hold_until_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -190,7 +193,9 @@ impl SendCounter {
         // the later of the two.
         let t = now.max(start);
         let (start, current, previous) = self.at(t);
-        let span = (t - start).saturating_add(BUCKET_MS).clamp(BUCKET_MS, 2 * BUCKET_MS);
+        let span = (t - start)
+            .saturating_add(BUCKET_MS)
+            .clamp(BUCKET_MS, 2 * BUCKET_MS);
         current.saturating_add(previous) as f64 * 1000.0 / span as f64
     }
 }
@@ -269,6 +274,9 @@ pub struct PacerSnapshot {
     /// The window's length from the headers, ms.
     #[serde(default)]
     pub window_ms: Option<u64>,
+    /// No send before this time (a long `Retry-After` of a throttle, less a second).
+    #[serde(default)]
+    pub hold_until_ms: Option<u64>,
 }
 
 impl Pacer {
@@ -288,6 +296,7 @@ impl Pacer {
             window: None,
             limit: None,
             window_ms: None,
+            hold_until_ms: None,
         })
     }
 
@@ -323,9 +332,7 @@ impl Pacer {
         }
         let (limit, len) = (self.limit?, self.window_ms.filter(|&l| l > 0)?);
         let periods = (t - w.ends_at_ms) / len;
-        let start = w
-            .ends_at_ms
-            .saturating_add(periods.saturating_mul(len));
+        let start = w.ends_at_ms.saturating_add(periods.saturating_mul(len));
         let ends_at_ms = start.saturating_add(len);
         (ends_at_ms > t).then_some(Window {
             ends_at_ms,
@@ -349,7 +356,10 @@ impl Pacer {
     fn slot(&self, now: u64) -> (f64, u64) {
         let learned = self.learned_slot(now);
         // `max(now)`: above 2^53 ms the float may round below `now`.
-        let at = self.header_slot(ceil_u64(learned).max(now));
+        let t = ceil_u64(learned)
+            .max(now)
+            .max(self.hold_until_ms.unwrap_or(0));
+        let at = self.header_slot(t);
         (learned, at)
     }
 
@@ -400,6 +410,12 @@ impl Pacer {
     pub fn record_sent(&mut self, c: &Classification, sent_ms: u64, now_ms: u64) {
         self.read_headers(c, sent_ms, now_ms);
         if is_throttle(c) {
+            if let Some(d) = c.retry_after {
+                let until = now_ms.saturating_add(ceil_ms(d).saturating_sub(1000));
+                if until > now_ms {
+                    self.hold_until_ms = Some(self.hold_until_ms.map_or(until, |h| h.max(until)));
+                }
+            }
             // Slots handed out before the cut were paced at the old rate, even those that leave
             // after it.
             let before_cut = self.last_cut_ms.is_some_and(|t| sent_ms < t)
@@ -559,13 +575,18 @@ impl Pacer {
             window_reported: self.window.map_or(0, |w| w.reported),
             limit: self.limit,
             window_ms: self.window_ms,
+            hold_until_ms: self.hold_until_ms,
         }
     }
 
     /// A pacer from a snapshot. Fails on a version this build does not know or bad fields (a
     /// rate outside the config's bounds, a negative or non-finite time).
     pub fn restore(s: &PacerSnapshot) -> Result<Self, crate::Error> {
-        let bad = |why: &str| Err(crate::Error::InvalidSnapshot(format!("pacer snapshot: {why}")));
+        let bad = |why: &str| {
+            Err(crate::Error::InvalidSnapshot(format!(
+                "pacer snapshot: {why}"
+            )))
+        };
         if s.version != SNAPSHOT_VERSION {
             return Err(crate::Error::InvalidSnapshot(format!(
                 "pacer snapshot version {} (this build reads {SNAPSHOT_VERSION})",
@@ -611,6 +632,7 @@ impl Pacer {
             window,
             limit: s.limit,
             window_ms: s.window_ms,
+            hold_until_ms: s.hold_until_ms,
         })
     }
 }

@@ -56,7 +56,11 @@ struct Point {
     paced: Option<f64>,
 }
 
-async fn run(serve: ServeConfig, n: usize, name: &str) -> Result<(Vec<Point>, Progress, u64, u64), Box<dyn std::error::Error>> {
+async fn run(
+    serve: ServeConfig,
+    n: usize,
+    name: &str,
+) -> Result<(Vec<Point>, Progress, u64, u64), Box<dyn std::error::Error>> {
     let server = Server::start(serve.clone()).await?;
     let dir = Scratch::new(name);
     let mut config = BatchConfig::new(server.convert_url("jpg").parse()?, dir.0.join("state"));
@@ -87,7 +91,12 @@ async fn run(serve: ServeConfig, n: usize, name: &str) -> Result<(Vec<Point>, Pr
     let stats = server.stats();
     server.shutdown().await;
     let points = points.lock().map(|v| v.clone()).unwrap_or_default();
-    Ok((points, summary.progress, stats.rate_limited, stats.duplicate_conversions))
+    Ok((
+        points,
+        summary.progress,
+        stats.rate_limited,
+        stats.duplicate_conversions,
+    ))
 }
 
 fn bucket(rate: u32) -> ServeConfig {
@@ -111,13 +120,19 @@ async fn second_half_meets_few_429s() -> TestResult {
     let (points, p, server_429s, twice) = run(bucket(100), n, "bucket").await?;
     assert_eq!(p.done, n, "every file converted: {p:?}");
     assert_eq!(twice, 0, "nothing converted twice");
-    assert_eq!(p.throttled, server_429s, "the batch counts every 429 the server sent");
+    assert_eq!(
+        p.throttled, server_429s,
+        "the batch counts every 429 the server sent"
+    );
     let half = points
         .iter()
         .find(|pt| pt.finished >= n / 2)
         .map_or(0, |pt| pt.throttled);
     let second_half = p.throttled - half;
-    eprintln!("429s: {} in all, {second_half} in the second half; {} requests", p.throttled, p.requests);
+    eprintln!(
+        "429s: {} in all, {second_half} in the second half; {} requests",
+        p.throttled, p.requests
+    );
     assert!(
         second_half <= 12,
         "the second half met {second_half} 429s (first half {half})"
@@ -174,9 +189,15 @@ async fn paced_rate_follows_the_limit_both_ways() -> TestResult {
     let end = points.last().map_or(0.0, |pt| pt.secs);
     let high = paced_in(6.5, end + 1.0);
     let high_max = high.iter().copied().fold(0.0, f64::max);
-    assert!(high_max >= 60.0, "paced at most {high_max} req/s after the limit came back");
+    assert!(
+        high_max >= 60.0,
+        "paced at most {high_max} req/s after the limit came back"
+    );
     let fast = (n - done_at(6.5)) as f64 / (end - 6.5).max(0.001);
-    assert!(fast >= 50.0, "only {fast} files/s after the limit came back");
+    assert!(
+        fast >= 50.0,
+        "only {fast} files/s after the limit came back"
+    );
     eprintln!("paced: down to {low_min:.0} req/s while limited, up to {high_max:.0} after; {slow:.0} then {fast:.0} files/s; {} 429s, {} requests", p.throttled, p.requests);
     Ok(())
 }

@@ -386,7 +386,7 @@ impl fmt::Debug for Batch {
 }
 
 impl Batch {
-    /// A batch over `client` (its rate gate, breaker and budget are shared by all items).
+    /// A batch over `client` (its pacer, breaker and budget are shared by all items).
     pub fn new(client: Client, config: BatchConfig) -> Result<Self, BatchError> {
         Self::with_shared_client(Arc::new(client), config)
     }
@@ -511,7 +511,7 @@ impl Batch {
             })
             .collect();
         let mut deferred = pass(&ctx, work).await;
-        // Deferred items whose wait is short (a spent retry budget, a rate gate, a breaker that
+        // Deferred items whose wait is short (a spent retry budget, a header bound saying nothing is left until later, a breaker that
         // reopens soon) get another go in this run, after their resume time.
         let mut rounds = 0;
         let mut stalls = 0u32;

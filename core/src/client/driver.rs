@@ -312,8 +312,7 @@ pub(crate) async fn run(
 
     loop {
         // 1. A send time from the host's pacer.
-        let sent_ms = match wait_for_pacer(shared, &call, &policy, deadline, &mut progress).await
-        {
+        let sent_ms = match wait_for_pacer(shared, &call, &policy, deadline, &mut progress).await {
             Ok(at) => at,
             Err(end) => return end,
         };
@@ -567,9 +566,8 @@ async fn wait_for_pacer(
     deadline: Option<Duration>,
     progress: &mut Progress,
 ) -> Result<u64, Outcome> {
-    let past_deadline = |wait: Duration| {
-        deadline.is_some_and(|d| call.started.elapsed().saturating_add(wait) > d)
-    };
+    let past_deadline =
+        |wait: Duration| deadline.is_some_and(|d| call.started.elapsed().saturating_add(wait) > d);
     // A send time handed out before a cut was paced at the old rate: ask again (a few times at
     // most; a host cutting that often is paced low by then anyway).
     let mut asks = 0;
