@@ -37,9 +37,9 @@
 //! | `acquire` never returns a time before `now_ms` | a request that was told to wait sleeps its own `Retry-After` first (the retry policy decides that delay, including its `long_wait`), then asks: the pacer can only make it later, never earlier |
 //! | a throttle's `Retry-After` of *d* holds **every** send until now + *d* − 1 s | a whole-second `Retry-After` is the wait rounded up, so the server refuses anything earlier anyway: "come back in an hour" stops the host (not one 429 per caller), while `Retry-After: 1` — the token may come in 10 ms — holds nothing |
 //! | a **throttle** is a 429, reason `rate_limited` or `overloaded`, or `remaining == 0` without a reset time; not a quota or auth answer, not a 500 | only "too fast" is about the rate; a failing server is the breaker's business, a spent quota stops the batch |
-//! | on a throttle the rate is cut to `beta × min(rate, measured send rate)` (at least `min_rate`), and the next send is one new interval away | AWS's adaptive retry (CUBIC): the measured rate is what actually reached the server, so the cut lands below the limit even when the configured rate was far above it |
+//! | on a throttle the rate is cut to `beta × min(rate, measured send rate, accepted rate)` (at least `min_rate`), and the next send is one new interval away | AWS's adaptive retry (CUBIC) cuts from the measured send rate: what actually reached the server, so the cut lands below the limit even when the paced rate was far above it. The rate of answers that were not throttles (same buckets) is what the server let through: the closest estimate of its limit. Without it the curve plateaus at the rate that was throttled, 10–25% over the limit, and meets a 429 every second; with it the plateau sits at the limit (measured: 429s 3.2% → 2.2% with a limit falling to 30/s, wall 1.20 → 1.15 × the floor, in a simulation of the benchmark) |
 //! | one cut per round trip: a throttle for a request sent before the last cut, or given its send time before it, does not cut again ([`record_sent`](Pacer::record_sent)) | those requests were paced at the old rate; their 429s say nothing new (TCP's one-decrease-per-window). [`record`](Pacer::record) does not know the send time: its throttles count as sent at `now` |
-//! | the measured send rate is the number of send times handed out in the current and the previous 500-ms bucket, over the time they span (at least 500 ms) | AWS smooths over half-second buckets too; a short burst of a few sends at start-up reads as a low rate, not as thousands per second |
+//! | the measured send rate is the number of send times handed out in the current and the previous 500-ms bucket, over the time they span (at least 500 ms); the accepted rate likewise counts answers that were not throttles | AWS smooths over half-second buckets too; a short burst of a few sends at start-up reads as a low rate, not as thousands per second |
 //! | after a cut the rate grows along `w_max × (1 + scale × (t − k)³)`, `k = ∛((1 − beta) / scale)`, `t` seconds since the cut, `w_max` the rate cut from | CUBIC: fast back toward the rate that was throttled, flat near it, then probing past it; **relative** to `w_max` (AWS's curve is absolute, which takes 6 s to get back to 100 req/s and 0.4 s to 1 req/s): with the defaults the rate is back at `w_max` 0.9 s after a cut whatever the limit |
 //! | growth needs an answer from the server (a status) that was not a throttle, and is capped at twice the measured send rate (never below the current rate) | a transport error says nothing about the limit; a rate the callers do not use is not a rate the server accepted |
 //! | **headers**: `remaining` R with a reset in T means at most R sends until now + T, spread evenly over T (R = 0: none until T) | the server says what is left before any 429; spreading (instead of a burst) keeps answers coming, so the next window's headers are read as soon as it opens |
@@ -142,6 +142,8 @@ pub struct Pacer {
     last_slot_ms: Option<u64>,
     /// Send times handed out, counted in 500-ms buckets.
     sends: SendCounter,
+    /// Answers that were not throttles, counted in 500-ms buckets.
+    accepted: SendCounter,
     /// The header bound: what the server said is left in its window.
     window: Option<Window>,
     /// The window's quota, when the headers said.
@@ -253,6 +255,15 @@ pub struct PacerSnapshot {
     /// Sends in the previous bucket.
     #[serde(default)]
     pub previous_bucket_sends: u64,
+    /// Start of the current bucket of answers that were not throttles.
+    #[serde(default)]
+    pub accepted_bucket_start_ms: Option<u64>,
+    /// Answers that were not throttles in that bucket.
+    #[serde(default)]
+    pub bucket_accepted: u64,
+    /// Answers that were not throttles in the previous bucket.
+    #[serde(default)]
+    pub previous_bucket_accepted: u64,
     /// When the header bound's window ends (`null`: no header bound).
     #[serde(default)]
     pub window_ends_at_ms: Option<u64>,
@@ -293,6 +304,7 @@ impl Pacer {
             cut_slot_ms: None,
             last_slot_ms: None,
             sends: SendCounter::default(),
+            accepted: SendCounter::default(),
             window: None,
             limit: None,
             window_ms: None,
@@ -424,16 +436,22 @@ impl Pacer {
                 self.cut(now_ms);
             }
         } else if c.status.is_some() {
+            self.accepted.count(now_ms);
             self.grow(now_ms);
         }
     }
 
     fn cut(&mut self, now: u64) {
         let measured = self.sends.rate(now);
-        let base = match self.rate {
+        let mut base = match self.rate {
             Some(r) => r.min(measured),
             None => measured,
         };
+        // What the server let through is the better estimate of its limit, once there is any.
+        let accepted = self.accepted.rate(now);
+        if accepted > 0.0 {
+            base = base.min(accepted);
+        }
 
         let base = self.bounded(base);
         self.w_max = base;
@@ -568,6 +586,9 @@ impl Pacer {
             bucket_start_ms: self.sends.start_ms,
             bucket_sends: self.sends.current,
             previous_bucket_sends: self.sends.previous,
+            accepted_bucket_start_ms: self.accepted.start_ms,
+            bucket_accepted: self.accepted.current,
+            previous_bucket_accepted: self.accepted.previous,
             window_ends_at_ms: self.window.map(|w| w.ends_at_ms),
             window_left: self.window.map_or(0, |w| w.left),
             window_next_ms: self.window.map_or(0, |w| w.next_ms),
@@ -629,6 +650,11 @@ impl Pacer {
                 previous: s.previous_bucket_sends,
             },
             cuts: s.cuts,
+            accepted: SendCounter {
+                start_ms: s.accepted_bucket_start_ms,
+                current: s.bucket_accepted,
+                previous: s.previous_bucket_accepted,
+            },
             window,
             limit: s.limit,
             window_ms: s.window_ms,

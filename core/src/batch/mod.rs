@@ -63,7 +63,7 @@
 
 mod durable;
 
-use crate::client::{AttemptRecord, CallError, CallOptions, Client};
+use crate::client::{CallError, CallOptions, Client};
 use crate::ledger::{Outcome, Record, Replay, LEDGER_FILE};
 use crate::{Category, GiveUpReason, Reason, StopReason};
 use reqwest::header::HeaderMap;
@@ -236,8 +236,8 @@ pub struct Progress {
     pub not_started: usize,
     /// Requests sent in this run (attempts, as counted by the client).
     pub requests: u64,
-    /// Items in flight at most right now: the configured concurrency, lowered while the host
-    /// pushes back (429s, deferrals) and raised again as calls go through.
+    /// Items in flight at most: the configured concurrency. (The host's push-back is met by the
+    /// client's pacer, see [`paced_rate`](Self::paced_rate), not by fewer items in flight.)
     pub concurrency: usize,
     /// The item that ended last and how.
     pub last: Option<(String, Outcome)>,
@@ -495,7 +495,7 @@ impl Batch {
             ledger_error: Mutex::new(None),
             progress: Mutex::new(prog),
             callback: Box::new(progress),
-            limiter: Limiter::new(self.config.concurrency),
+            slots: Arc::new(tokio::sync::Semaphore::new(self.config.concurrency)),
             writes: Arc::new(tokio::sync::Semaphore::new(
                 self.config.concurrency.saturating_mul(2),
             )),
@@ -710,7 +710,10 @@ struct Ctx {
     ledger_error: Mutex<Option<io::Error>>,
     progress: Mutex<Progress>,
     callback: Box<dyn Fn(&Progress) + Send + Sync>,
-    limiter: Limiter,
+    /// Items in flight: `concurrency` permits. (An adaptive concurrency (AIMD) used to halve
+    /// this on 429s; with the client's pacer it measured no better, and at 20 ms latency a
+    /// concurrency of 1–2 caps the rate below many limits, so it went.)
+    slots: Arc<tokio::sync::Semaphore>,
     /// Outputs being written (bodies held in memory): at most 2 × concurrency.
     writes: Arc<tokio::sync::Semaphore>,
 }
@@ -728,7 +731,7 @@ struct Work {
 
 /// Run `work` with bounded concurrency; returns the items that ended `Deferred`.
 async fn pass(ctx: &Arc<Ctx>, work: Vec<Work>) -> Vec<Work> {
-    let sem = Arc::clone(&ctx.limiter.sem);
+    let sem = Arc::clone(&ctx.slots);
     let mut tasks = tokio::task::JoinSet::new();
     let mut deferred = Vec::new();
     let reap = |r: Result<Option<Work>, tokio::task::JoinError>, deferred: &mut Vec<Work>| match r {
@@ -762,113 +765,16 @@ async fn pass(ctx: &Arc<Ctx>, work: Vec<Work>) -> Vec<Work> {
     deferred
 }
 
-/// Whether any attempt met a rate limit or an overloaded server.
-fn met_push_back(history: &[AttemptRecord]) -> bool {
-    history
-        .iter()
-        .any(|a| matches!(a.reason, Reason::RateLimited | Reason::Overloaded))
-}
-
 /// The end of one item in this run.
 struct End {
     outcome: Outcome,
     record: Record,
     sync: bool,
     attempts_now: u32,
-    /// The host pushed back during the call (429, overload) or the call was deferred.
-    pushed_back: bool,
     /// 429 answers among this run's attempts.
     throttled: u64,
     /// A 2xx body still to be written to the item's output before the `Done` line.
     body: Option<Vec<u8>>,
-}
-
-/// The batch's own concurrency, adapted to the host (AIMD): halved when a call meets a rate
-/// limit or is deferred (at most once per [`Limiter::COOL_DOWN`], so one burst of 429s counts
-/// once), raised by one after `limit` calls in a row that met no push-back, never above the
-/// configured concurrency. The client's rate gate pauses every caller after a 429, but when it
-/// reopens every waiting caller sends at once; fewer callers in flight is what keeps that herd
-/// small.
-struct Limiter {
-    sem: Arc<tokio::sync::Semaphore>,
-    max: usize,
-    state: Mutex<LimiterState>,
-}
-
-struct LimiterState {
-    /// The current concurrency.
-    limit: usize,
-    /// Permits still in existence above `limit`: forgotten as their holders finish.
-    debt: usize,
-    /// Calls without push-back since the last change.
-    calm: usize,
-    last_decrease: Option<Instant>,
-}
-
-impl Limiter {
-    const COOL_DOWN: Duration = Duration::from_millis(200);
-
-    fn new(max: usize) -> Self {
-        Limiter {
-            sem: Arc::new(tokio::sync::Semaphore::new(max)),
-            max,
-            state: Mutex::new(LimiterState {
-                limit: max,
-                debt: 0,
-                calm: 0,
-                last_decrease: None,
-            }),
-        }
-    }
-
-    fn limit(&self) -> usize {
-        lock(&self.state).limit
-    }
-
-    /// A call ended: adapt the limit and hand its permit back (or forget it, when the limit
-    /// went down).
-    fn give_back(&self, permit: tokio::sync::OwnedSemaphorePermit, pushed_back: bool) {
-        if self.release(pushed_back) {
-            permit.forget();
-        } else {
-            drop(permit);
-        }
-    }
-
-    /// A call ended; returns true when its permit must be forgotten (the limit went down).
-    fn release(&self, pushed_back: bool) -> bool {
-        let mut st = lock(&self.state);
-        if pushed_back {
-            st.calm = 0;
-            let cooled = match st.last_decrease {
-                Some(t) => t.elapsed() >= Self::COOL_DOWN,
-                None => true,
-            };
-            if cooled && st.limit > 1 && std::env::var_os("HT_NO_AIMD").is_none() {
-                let new = (st.limit / 2).max(1);
-                st.debt += st.limit - new;
-                st.limit = new;
-                st.last_decrease = Some(Instant::now());
-            }
-        } else {
-            st.calm += 1;
-            if st.calm >= st.limit && st.limit < self.max {
-                st.calm = 0;
-                st.limit += 1;
-                if st.debt > 0 {
-                    st.debt -= 1;
-                } else {
-                    self.sem.add_permits(1);
-                }
-            }
-        }
-        if st.debt > 0 {
-            st.debt -= 1;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 impl Ctx {
@@ -914,7 +820,8 @@ impl Ctx {
     }
 
     /// Run one item; returns it when it ended `Deferred` (to be tried again later).
-    /// `permit` is its place in the [`Limiter`], handed back as soon as the request is over.
+    /// `permit` is its place among the items in flight, handed back as soon as the request is
+    /// over.
     async fn run_item(&self, w: Work, permit: tokio::sync::OwnedSemaphorePermit) -> Option<Work> {
         if let Some(at) = w.not_before_ms {
             let wait = at.saturating_sub(now_ms());
@@ -922,7 +829,7 @@ impl Ctx {
                 tokio::time::sleep(Duration::from_millis(wait)).await;
             }
             if self.stopping.load(Ordering::SeqCst) {
-                self.limiter.give_back(permit, false);
+                drop(permit);
                 return None;
             }
             // It counted as deferred; it is in hand again.
@@ -935,20 +842,19 @@ impl Ctx {
         let end = self
             .call(&w.item, w.prior, w.generation, started_at_ms)
             .await;
-        let pushed_back = end.as_ref().is_some_and(|e| e.pushed_back);
         let mut end = match end {
             Some(mut end) if end.body.is_some() => {
                 // The request is over: take a write slot, then give the request slot back, so
                 // the next item's request overlaps this output's fsync (and the ledger's) while
                 // bodies waiting for the disk stay bounded (2 × concurrency).
                 let write_slot = Arc::clone(&self.writes).acquire_owned().await.ok();
-                self.limiter.give_back(permit, pushed_back);
+                drop(permit);
                 end = self.write_output(&w.item, end).await;
                 drop(write_slot);
                 end
             }
             other => {
-                self.limiter.give_back(permit, pushed_back);
+                drop(permit);
                 other?
             }
         };
@@ -974,7 +880,6 @@ impl Ctx {
                 _ => p.stopped += 1,
             }
             p.last = Some((w.item.id.clone(), outcome));
-            p.concurrency = self.limiter.limit();
         });
         (outcome == Outcome::Deferred).then(|| Work {
             prior: end.record.attempts,
@@ -1009,7 +914,6 @@ impl Ctx {
                         record: r,
                         sync: false,
                         attempts_now: 0,
-                        pushed_back: false,
                         throttled: 0,
                         body: None,
                     });
@@ -1051,18 +955,6 @@ impl Ctx {
             Err(e) => e.history(),
         };
         let throttled = history.iter().filter(|a| a.status == Some(429)).count() as u64;
-        let pushed_back = match &result {
-            Ok(success) => met_push_back(&success.history),
-            Err(e) => {
-                met_push_back(e.history())
-                    || matches!(
-                        e,
-                        CallError::Deferred { .. }
-                            | CallError::BudgetExhausted { .. }
-                            | CallError::CircuitOpen { .. }
-                    )
-            }
-        };
 
         let mut end = match result {
             Ok(success) => {
@@ -1078,7 +970,6 @@ impl Ctx {
                     record: r,
                     sync: true,
                     attempts_now,
-                    pushed_back: false,
                     throttled: 0,
                     body: item.output.is_some().then_some(success.body),
                 }
@@ -1086,7 +977,6 @@ impl Ctx {
             Err(e) => self.end_of_error(item, e, prior, started_at_ms),
         };
         end.record.idempotency_key = Some(key);
-        end.pushed_back = pushed_back;
         end.throttled = throttled;
         Some(end)
     }
@@ -1242,7 +1132,6 @@ impl Ctx {
             record: r,
             sync: false,
             attempts_now,
-            pushed_back: false,
             throttled: 0,
             body: None,
         }

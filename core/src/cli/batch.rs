@@ -320,7 +320,6 @@ pub(crate) async fn execute(plan: Plan, ui: Ui) -> u8 {
         }
     };
     let state = config.state_dir.clone();
-    let concurrency = config.concurrency;
     let batch = match Batch::new(client, config) {
         Ok(b) => b,
         Err(e) => {
@@ -335,7 +334,7 @@ pub(crate) async fn execute(plan: Plan, ui: Ui) -> u8 {
         out.display(),
         state.join(crate::ledger::LEDGER_FILE).display()
     );
-    let draw = Draw::new(ui, concurrency);
+    let draw = Draw::new(ui);
     let draw_cb = draw.clone();
     let result = batch.run(items, move |p| draw_cb.show(p)).await;
     draw.finish();
@@ -384,23 +383,12 @@ fn print_report(batch: &Batch, summary: &Summary) {
 }
 
 /// What the progress line says while the host pushes back: the paced rate ("paced at 96
-/// req/s"), and fewer requests in flight when the batch lowered its concurrency.
-fn pacing(p: &Progress, concurrency: usize) -> String {
-    let mut parts = Vec::new();
-    if let Some(rate) = p.paced_rate {
-        parts.push(if rate >= 10.0 {
-            format!("paced at {rate:.0} req/s")
-        } else {
-            format!("paced at {rate:.1} req/s")
-        });
-    }
-    if p.concurrency < concurrency {
-        parts.push(format!("{} in flight at most", p.concurrency));
-    }
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!(" (host pushing back: {})", parts.join(", "))
+/// req/s").
+fn pacing(p: &Progress) -> String {
+    match p.paced_rate {
+        Some(rate) if rate >= 10.0 => format!(" (host pushing back: paced at {rate:.0} req/s)"),
+        Some(rate) => format!(" (host pushing back: paced at {rate:.1} req/s)"),
+        None => String::new(),
     }
 }
 
@@ -408,12 +396,11 @@ fn pacing(p: &Progress, concurrency: usize) -> String {
 #[derive(Clone)]
 struct Draw {
     bar: Option<indicatif::ProgressBar>,
-    concurrency: usize,
     next_line: Arc<AtomicUsize>,
 }
 
 impl Draw {
-    fn new(ui: Ui, concurrency: usize) -> Self {
+    fn new(ui: Ui) -> Self {
         let bar = match ui {
             Ui::Bar => {
                 let bar = indicatif::ProgressBar::with_draw_target(
@@ -432,7 +419,6 @@ impl Draw {
         };
         Draw {
             bar,
-            concurrency,
             next_line: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -443,7 +429,7 @@ impl Draw {
             p.done,
             p.quarantined,
             p.deferred,
-            pacing(p, self.concurrency),
+            pacing(p),
             if p.stopped + p.not_started > 0 {
                 ", stopping"
             } else {
