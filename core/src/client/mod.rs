@@ -4,7 +4,9 @@
 //!
 //! 1. **take a send time from the host's [`Pacer`](crate::Pacer)** and sleep until it: once the
 //!    host (`host:port`) pushes back (a 429, `overloaded`, rate-limit headers saying little is
-//!    left), every concurrent call to it leaves one by one at the paced rate, not all together;
+//!    left), every concurrent call to it leaves one by one at the paced rate, not all together.
+//!    A call whose send time was handed out before the rate was cut asks again (at most four
+//!    times), so one throttle costs about one 429, not one per waiting call;
 //! 2. **ask the host's [`CircuitBreaker`](crate::CircuitBreaker)**: an open breaker fails the call fast with
 //!    [`CallError::CircuitOpen`] (see below);
 //! 3. **send** with the per-attempt timeout (and never past the call's deadline);
