@@ -1,8 +1,6 @@
 //! `http-triage serve`: run the fault-injecting fake conversion API on 127.0.0.1.
 
-use crate::serve::{
-    parse_rate_changes, ErrorDialect, RateChange, RateHeaders, RateLimiter, ServeConfig, Server,
-};
+use crate::serve::{ErrorDialect, RateChange, RateHeaders, RateLimiter, ServeConfig, Server};
 use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
@@ -73,8 +71,8 @@ pub struct ServeArgs {
     pub burst: Option<u32>,
     /// The limit changes at given times: `T:RATE,...` (T seconds since the server started,
     /// RATE requests per second, 0 = no limit), e.g. `10:30,16:100`.
-    #[arg(long, value_parser = parse_rate_changes)]
-    pub rate_change: Option<Vec<RateChange>>,
+    #[arg(long, value_delimiter = ',', value_name = "T:RATE")]
+    pub rate_change: Vec<RateChange>,
     /// Also send `retry-after-ms` (the exact wait) on a 429. Without it, like real APIs, only
     /// `Retry-After` in whole seconds (rounded up, at least 1).
     #[arg(long)]
@@ -120,7 +118,7 @@ impl ServeArgs {
             rate_limit_per_sec: (self.rate_limit > 0).then_some(self.rate_limit),
             limiter: self.limiter,
             burst: self.burst,
-            rate_changes: self.rate_change.clone().unwrap_or_default(),
+            rate_changes: self.rate_change.clone(),
             retry_after_ms: self.retry_after_ms,
             rate_headers: self.rate_headers,
             cors: self.cors,
@@ -227,5 +225,78 @@ async fn wait_for_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use std::time::Duration;
+
+    #[derive(Debug, Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    fn config(argv: &[&str]) -> Result<ServeConfig, clap::Error> {
+        let mut all = vec!["serve"];
+        all.extend_from_slice(argv);
+        Wrap::try_parse_from(all).map(|w| w.args.to_config())
+    }
+
+    #[test]
+    fn defaults_are_realistic() -> Result<(), clap::Error> {
+        let c = config(&[])?;
+        assert_eq!(c.limiter, RateLimiter::Bucket);
+        assert_eq!((c.burst, c.retry_after_ms, c.cors), (None, false, false));
+        assert_eq!(c.rate_headers, RateHeaders::Off);
+        assert!(c.rate_changes.is_empty());
+        assert_eq!(c.output_bytes, None);
+        Ok(())
+    }
+
+    #[test]
+    fn every_new_flag_parses() -> Result<(), clap::Error> {
+        let c = config(&[
+            "--limiter",
+            "window",
+            "--burst",
+            "20",
+            "--rate-change",
+            "6:30,12.5:100",
+            "--retry-after-ms",
+            "--rate-headers",
+            "--cors",
+            "--output-bytes",
+            "1000",
+        ])?;
+        assert_eq!(c.limiter, RateLimiter::Window);
+        assert_eq!(c.burst, Some(20));
+        assert_eq!(
+            c.rate_changes,
+            [
+                RateChange {
+                    at: Duration::from_secs(6),
+                    rate: 30
+                },
+                RateChange {
+                    at: Duration::from_millis(12_500),
+                    rate: 100
+                }
+            ]
+        );
+        assert!(c.retry_after_ms && c.cors);
+        // A bare --rate-headers means X-RateLimit-*.
+        assert_eq!(c.rate_headers, RateHeaders::XRateLimit);
+        assert_eq!(c.output_bytes, Some(1000));
+        assert_eq!(
+            config(&["--rate-headers", "ietf"])?.rate_headers,
+            RateHeaders::Ietf
+        );
+        assert!(config(&["--rate-change", "1:x"]).is_err());
+        assert!(config(&["--limiter", "leaky"]).is_err());
+        Ok(())
     }
 }

@@ -8,11 +8,14 @@
 //! `bad_request`), and a fraction fail transiently a fixed number of times (500, an HTML 502, 503,
 //! 504, a dropped connection, a hang) and then convert.
 //!
-//! On top of the fates: a per-key token-bucket rate limit (429 `rate_limited` with
-//! `Retry-After`), a quota (429 `quota_exceeded`), an outage switch (503 `service_unavailable`),
+//! On top of the fates: a per-key rate limit that behaves like real APIs' (a token bucket with a
+//! burst, or fixed 1-s windows; a limit that can change over time; 429 `rate_limited` with
+//! `Retry-After` in whole seconds, `retry-after-ms` and rate-limit headers only when asked), a
+//! quota (429 `quota_exceeded`), an outage switch (503 `service_unavailable`),
 //! Idempotency-Key semantics (replay, 409 while in flight, 422 on reuse with another payload),
-//! error bodies in a chosen [`ErrorDialect`], and exact counters ([`Stats`], also at
-//! `GET /stats`).
+//! error bodies in a chosen [`ErrorDialect`], exact counters ([`Stats`], also at
+//! `GET /stats`), opt-in CORS for browser clients, and converted bodies of any size streamed
+//! from a small input ([`ServeConfig::output_bytes`]).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {

@@ -12,15 +12,20 @@ use std::task::{Context, Poll};
 /// How much a streamed answer hands to hyper at a time.
 const CHUNK: usize = 256 * 1024;
 
+/// The filler's period: a prime, so a chunk lost or repeated anywhere (chunks are powers of two)
+/// shifts the pattern and shows in a byte-for-byte comparison.
+const PERIOD: usize = 65_521;
+
 /// The bytes of a converted body of exactly `size` bytes, as a [`Read`]: the head line
 /// `http-triage converted target=TARGET sha256=HEX bytes=LEN\n`, the input, then filler (a
-/// splitmix64 stream keyed by the input's sha256), cut at `size`. Deterministic in the input,
-/// the target and the size, so a test can check an output byte for byte without holding it.
+/// 65,521-byte splitmix64 pattern keyed by the input's sha256, repeated), cut at `size`.
+/// Deterministic in the input, the target and the size, so a test can check an output byte
+/// for byte without holding it; cheap to produce (copies, no per-byte work).
 /// What [`ServeConfig::output_bytes`](super::ServeConfig::output_bytes) makes the server send.
 #[derive(Clone, Debug)]
 pub struct ConvertedReader {
     prefix: Bytes,
-    seed: u64,
+    pattern: Bytes,
     size: u64,
     pos: u64,
 }
@@ -42,9 +47,19 @@ impl ConvertedReader {
         prefix.extend_from_slice(&input);
         let mut seed = [0u8; 8];
         seed.copy_from_slice(&digest[..8]);
+        let mut state = u64::from_le_bytes(seed);
+        let mut pattern = Vec::with_capacity(PERIOD + 8);
+        while pattern.len() < PERIOD {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut z = state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            pattern.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+        }
+        pattern.truncate(PERIOD);
         ConvertedReader {
             prefix: Bytes::from(prefix),
-            seed: u64::from_le_bytes(seed),
+            pattern: Bytes::from(pattern),
             size,
             pos: 0,
         }
@@ -64,16 +79,6 @@ impl ConvertedReader {
     pub fn remaining(&self) -> u64 {
         self.size - self.pos
     }
-
-    /// The filler's 8-byte block `k` (counted from the end of the prefix).
-    fn block(&self, k: u64) -> [u8; 8] {
-        let mut z = self
-            .seed
-            .wrapping_add(k.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        (z ^ (z >> 31)).to_le_bytes()
-    }
 }
 
 impl Read for ConvertedReader {
@@ -84,30 +89,15 @@ impl Read for ConvertedReader {
         let mut n = 0;
         let plen = self.prefix.len() as u64;
         while n < want {
-            if self.pos < plen {
-                let from = self.pos as usize;
-                let take = (self.prefix.len() - from).min(want - n);
-                buf[n..n + take].copy_from_slice(&self.prefix[from..from + take]);
-                n += take;
-                self.pos += take as u64;
-            } else if (self.pos - plen) % 8 == 0 && want - n >= 8 {
-                // Whole blocks straight into the buffer: the common case.
-                let first = (self.pos - plen) / 8;
-                let whole = (want - n) / 8 * 8;
-                for (k, out) in (first..).zip(buf[n..n + whole].chunks_exact_mut(8)) {
-                    out.copy_from_slice(&self.block(k));
-                }
-                n += whole;
-                self.pos += whole as u64;
+            let (src, from) = if self.pos < plen {
+                (&self.prefix, self.pos as usize)
             } else {
-                let off = self.pos - plen;
-                let block = self.block(off / 8);
-                let within = (off % 8) as usize;
-                let take = (8 - within).min(want - n);
-                buf[n..n + take].copy_from_slice(&block[within..within + take]);
-                n += take;
-                self.pos += take as u64;
-            }
+                (&self.pattern, ((self.pos - plen) % PERIOD as u64) as usize)
+            };
+            let take = (src.len() - from).min(want - n);
+            buf[n..n + take].copy_from_slice(&src[from..from + take]);
+            n += take;
+            self.pos += take as u64;
         }
         Ok(n)
     }
