@@ -5,13 +5,21 @@
 //!     the same work), plus what durability costs (fsync of outputs and ledger).
 //! (b) Faulty server (default fates, a rate limit): wall time, requests, 429s and duplicates of
 //!     the runner against naive retry loops (retry at once / after a fixed 100 ms on any error).
+//! (c) Real rate limits (issue 6): 1,000 files, 10 in flight, 2 ms latency, 3% permanent and 2%
+//!     transient failures, against `serve` with (1) a token bucket of 100/s, burst 20, whole-second
+//!     `Retry-After`, no headers; (2) fixed 1-s windows of 100 with `X-RateLimit-*` headers; (3) a
+//!     bucket of 100/s that falls to 30/s from 2 s to 8 s. Wall time as a ratio of the floor
+//!     (what the limit allows at best), 429s, requests, lost files and duplicates, for the runner
+//!     and for a seed-style naive loop (each task sleeps its own `Retry-After`, the others go
+//!     on). Targets: wall ≤ 1.25 × floor, 429s ≤ 2% of requests, 0 lost, 0 converted twice.
 //!
-//! Run: `cargo bench -p http-triage --features cli --bench batch` (about a minute and a half).
-//! `BATCH_BENCH_FILES=N` changes the number of files; `BATCH_BENCH_PART=a` (or `b`) runs one part.
+//! Run: `cargo bench -p http-triage --features cli --bench batch` (about two minutes and a half).
+//! `BATCH_BENCH_FILES=N` changes the number of files of (a) and (b); `BATCH_BENCH_PART=a` (or
+//! `b`, `c`) runs one part; `BATCH_BENCH_REPS=N` repeats each run of (c) (default 1).
 
 use http_triage::batch::{Batch, BatchConfig, Durability, Item};
 use http_triage::client::{Client, ClientConfig};
-use http_triage::serve::{ServeConfig, Server, Stats};
+use http_triage::serve::{RateChange, RateHeaders, RateLimiter, ServeConfig, Server, Stats};
 use http_triage::RetryPolicy;
 use reqwest::header::{HeaderValue, AUTHORIZATION};
 use std::path::PathBuf;
@@ -256,7 +264,11 @@ fn main() -> Res<()> {
         .unwrap_or(2000);
     // `BATCH_BENCH_PART=a` or `b` runs one part only.
     let part = std::env::var("BATCH_BENCH_PART").unwrap_or_default();
-    let (run_a, run_b) = (part != "b", part != "a");
+    let (run_a, run_b, run_c) = (
+        part.is_empty() || part == "a",
+        part.is_empty() || part == "b",
+        part.is_empty() || part == "c",
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -325,6 +337,9 @@ fn main() -> Res<()> {
             );
         }
 
+        if run_c {
+            limits().await?;
+        }
         if !run_b {
             return Ok(());
         }
@@ -348,5 +363,211 @@ fn main() -> Res<()> {
         plain(&faulty, &f, Naive::Immediately).await?.line("naive: retry at once, 6 attempts", nf);
         plain(&faulty, &f, Naive::FixedSleep).await?.line("naive: sleep 100 ms, 6 attempts", nf);
         Ok(())
+    })
+}
+
+/// One profile of part (c): the server and the best wall time its limit allows for `n` files.
+struct Profile {
+    name: &'static str,
+    serve: ServeConfig,
+    floor: fn(usize) -> f64,
+}
+
+fn profiles() -> Vec<Profile> {
+    let base = ServeConfig {
+        permanent_rate: 0.03,
+        transient_rate: 0.02,
+        rate_limit_per_sec: Some(100),
+        burst: Some(20),
+        latency_ms: 2,
+        hang_ms: 200,
+        ..ServeConfig::default()
+    };
+    vec![
+        Profile {
+            name: "token bucket 100/s, burst 20, whole-second Retry-After, no headers",
+            serve: base.clone(),
+            // The burst at once, then 100/s.
+            floor: |n| n.saturating_sub(20) as f64 / 100.0,
+        },
+        Profile {
+            name: "fixed 1-s windows of 100, X-RateLimit-* headers",
+            serve: ServeConfig {
+                limiter: RateLimiter::Window,
+                rate_headers: RateHeaders::XRateLimit,
+                ..base.clone()
+            },
+            // The first window at once, then 100 a window.
+            floor: |n| n.saturating_sub(100) as f64 / 100.0,
+        },
+        Profile {
+            name: "token bucket 100/s (burst 20) falling to 30/s from 2 s to 8 s",
+            serve: ServeConfig {
+                rate_changes: vec![
+                    RateChange {
+                        at: Duration::from_secs(2),
+                        rate: 30,
+                    },
+                    RateChange {
+                        at: Duration::from_secs(8),
+                        rate: 100,
+                    },
+                ],
+                ..base
+            },
+            // 20 + 200 by 2 s, 180 more by 8 s, then 100/s.
+            floor: |n| {
+                let n = n as f64;
+                if n <= 220.0 {
+                    (n - 20.0).max(0.0) / 100.0
+                } else if n <= 400.0 {
+                    2.0 + (n - 220.0) / 30.0
+                } else {
+                    8.0 + (n - 400.0) / 100.0
+                }
+            },
+        },
+    ]
+}
+
+/// Part (c): the runner and a seed-style naive loop against real rate limits.
+async fn limits() -> Res<()> {
+    let n: usize = std::env::var("BATCH_BENCH_LIMIT_FILES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let reps: usize = std::env::var("BATCH_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
+        .max(1);
+    let f = files(n, 6);
+    println!("(c) real rate limits: {n} files, concurrency {CONCURRENCY}, 2 ms latency, 3% permanent, 2% transient");
+    for p in profiles() {
+        let floor = (p.floor)(n);
+        let good = f
+            .iter()
+            .filter(|(_, b)| {
+                !matches!(
+                    http_triage::serve::fate_of(b, &p.serve),
+                    http_triage::serve::Fate::Permanent(_)
+                )
+            })
+            .count();
+        println!("  {} (floor {floor:.1} s, {good} convertible)", p.name);
+        for _ in 0..reps {
+            let r = runner(&p.serve, &f, Durability::default()).await?;
+            limit_line("runner", &r, floor, good);
+            let r = seed_loop(&p.serve, &f).await?;
+            limit_line("seed-style naive loop", &r, floor, good);
+        }
+    }
+    Ok(())
+}
+
+fn limit_line(what: &str, r: &Run, floor: f64, good: usize) {
+    let requests = r.stats.requests.max(1);
+    println!(
+        "    {what:<22} wall {:>6.2} s = {:.2} × floor  requests {:>5}  429s {:>4} ({:.1}%)  lost {}  converted twice {}",
+        r.secs,
+        r.secs / floor,
+        r.stats.requests,
+        r.stats.rate_limited,
+        r.stats.rate_limited as f64 * 100.0 / requests as f64,
+        good.saturating_sub(r.done),
+        r.stats.duplicate_conversions
+    );
+}
+
+/// The seed's naive pipeline: `CONCURRENCY` tasks; each sends its file with an Idempotency-Key,
+/// sleeps its own `Retry-After` on a 429 (1 s without one), 0.5 s after a 5xx or a broken
+/// connection, and gives a file up after 6 attempts or on a 4xx. Nothing is shared.
+async fn seed_loop(serve: &ServeConfig, files: &[(String, Arc<[u8]>)]) -> Res<Run> {
+    let server = Server::start(serve.clone()).await?;
+    let dir = scratch("seed");
+    let out = Arc::new(dir.join("out"));
+    let http = reqwest::Client::builder().build()?;
+    let url: reqwest::Url = server.convert_url("jpg").parse()?;
+    let auth = format!("Bearer {}", serve.api_key);
+    let files: Arc<Vec<(String, Arc<[u8]>)>> = Arc::new(files.to_vec());
+    let next = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let t0 = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..CONCURRENCY {
+        let (http, url, auth, files, next, done, out) = (
+            http.clone(),
+            url.clone(),
+            auth.clone(),
+            Arc::clone(&files),
+            Arc::clone(&next),
+            Arc::clone(&done),
+            Arc::clone(&out),
+        );
+        tasks.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some((id, bytes)) = files.get(i) else {
+                    break;
+                };
+                let mut attempts = 0;
+                while attempts < 6 {
+                    let r = http
+                        .post(url.clone())
+                        .header(AUTHORIZATION, &auth)
+                        .header("Idempotency-Key", format!("{i:032x}"))
+                        .body(bytes.to_vec())
+                        .timeout(Duration::from_secs(2))
+                        .send()
+                        .await;
+                    let wait = match r {
+                        Ok(resp) if resp.status().is_success() => {
+                            if let Ok(body) = resp.bytes().await {
+                                let p = out.join(id).with_extension("jpg");
+                                if let Some(d) = p.parent() {
+                                    let _ = std::fs::create_dir_all(d);
+                                }
+                                if std::fs::write(&p, &body).is_ok() {
+                                    done.fetch_add(1, Ordering::Relaxed);
+                                }
+                            }
+                            break;
+                        }
+                        Ok(resp) if resp.status().as_u16() == 429 => {
+                            // The seed waits what it is told and does not count it.
+                            let secs = resp
+                                .headers()
+                                .get("retry-after")
+                                .and_then(|v| v.to_str().ok())
+                                .and_then(|v| v.trim().parse::<u64>().ok())
+                                .unwrap_or(1);
+                            let _ = resp.bytes().await;
+                            Duration::from_secs(secs)
+                        }
+                        Ok(resp) if resp.status().is_client_error() => break,
+                        Ok(resp) => {
+                            let _ = resp.bytes().await;
+                            attempts += 1;
+                            Duration::from_millis(500)
+                        }
+                        Err(_) => {
+                            attempts += 1;
+                            Duration::from_millis(500)
+                        }
+                    };
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let secs = t0.elapsed().as_secs_f64();
+    let stats = server.stats();
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Run {
+        secs,
+        done: done.load(Ordering::Relaxed) as usize,
+        stats,
     })
 }

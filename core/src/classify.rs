@@ -480,6 +480,8 @@ pub struct Classification {
     pub rate_limit_reset: Option<Duration>,
     /// The window's request quota, when the headers say (`X-RateLimit-Limit`, `RateLimit-Policy`).
     pub rate_limit_limit: Option<u64>,
+    /// The window's length, when the headers say (`RateLimit-Policy`'s `w`).
+    pub rate_limit_window: Option<Duration>,
     /// Field-level problems.
     pub violations: Vec<Violation>,
     /// Which body dialect was read.
@@ -508,6 +510,7 @@ impl Classification {
             rate_limit_remaining: None,
             rate_limit_reset: None,
             rate_limit_limit: None,
+            rate_limit_window: None,
             violations: Vec::new(),
             dialect: Dialect::Empty,
             details: None,
@@ -630,7 +633,8 @@ pub fn classify(
         retry_after,
         rate_limit_remaining: hints.rate_limit_remaining,
         rate_limit_reset: hints.rate_limit_reset,
-        rate_limit_limit: None,
+        rate_limit_limit: hints.rate_limit_limit,
+        rate_limit_window: hints.rate_limit_window,
         violations: env.violations,
         dialect: env.dialect,
         details: env.details,

@@ -30,6 +30,17 @@
 //!
 //! An epoch is compared with `now`; a past one is zero.
 //!
+//! `X-RateLimit-Reset-After` (Discord's) is always delta-seconds: it comes after
+//! `RateLimit-Reset` and before `X-RateLimit-Reset`, whose delta-or-epoch guess it avoids.
+//!
+//! **Limit (`rate_limit_limit`)**, first found of: `RateLimit` (`limit=`), `RateLimit-Policy`
+//! (`q=`), `RateLimit-Limit`, `X-RateLimit-Limit`, `X-Rate-Limit-Limit`: a non-negative integer.
+//! **Window (`rate_limit_window`)**: `RateLimit-Policy`'s `w=` (seconds). With several
+//! policies in `RateLimit-Policy` (`"s";q=10;w=1, "d";q=1000;w=86400`), the one of the shortest
+//! window gives both (then the lowest `q`): pacing is about the short run, and a long quota
+//! shows in `remaining`; a policy without `q` is skipped. These say what a window holds; what
+//! is *left* is `remaining`.
+//!
 //! **Remaining (`rate_limit_remaining`)**, first found of: `RateLimit` (`remaining=` / `r=`),
 //! `RateLimit-Remaining`, `X-RateLimit-Remaining`, `X-Rate-Limit-Remaining`: a non-negative
 //! integer (saturating at `u64::MAX`). Reset and remaining are resolved separately.
@@ -37,8 +48,9 @@
 //! **`RateLimit`** comes in two draft shapes, both read:
 //! - `limit=100, remaining=0, reset=30` (earlier drafts): one policy.
 //! - `"default";r=0;t=30, "daily";r=5;t=3600` (current drafts: a structured-field list of
-//!   policies described by `RateLimit-Policy`, which carries quotas and windows only and is
-//!   not read: a policy without `t` has no known reset, and its window is not used as a guess).
+//!   policies described by `RateLimit-Policy`, which carries quotas and windows, read for
+//!   `rate_limit_limit` and `rate_limit_window` only: a policy without `t` has no known reset,
+//!   and its window is not used as a guess for one).
 //!
 //! With several policies the most restrictive one speaks for both values: the lowest `r`,
 //! and among equals the longest `t` (every exhausted window must reset before a request
@@ -92,6 +104,11 @@ pub struct HeaderHints<'a> {
     /// Requests left in the window: `RateLimit` (`r=`/`remaining=`), then
     /// `RateLimit-Remaining`, `X-RateLimit-Remaining`, `X-Rate-Limit-Remaining`.
     pub rate_limit_remaining: Option<u64>,
+    /// The window's request quota: `RateLimit` (`limit=`), then `RateLimit-Policy` (`q=`), then
+    /// `RateLimit-Limit`, `X-RateLimit-Limit`, `X-Rate-Limit-Limit`.
+    pub rate_limit_limit: Option<u64>,
+    /// The window's length: `RateLimit-Policy` (`w=`, seconds).
+    pub rate_limit_window: Option<Duration>,
     /// The server's own verdict: `x-should-retry`, then `Stripe-Should-Retry` (`true`/`false`,
     /// any case).
     pub should_retry: Option<bool>,
@@ -118,6 +135,11 @@ enum Field {
     Reset(usize),
     /// Remaining of a family, as in `Reset`.
     Remaining(usize),
+    /// Limit of a family, as in `Reset`.
+    Limit(usize),
+    /// `X-RateLimit-Reset-After`: always delta-seconds.
+    ResetAfter,
+    RateLimitPolicy,
     XShouldRetry,
     StripeShouldRetry,
     ContentType,
@@ -143,12 +165,17 @@ fn field_of(name: &str) -> Option<Field> {
         (14, b'r') if is("retry-after-ms") => Field::RetryAfterMs,
         (14, b'x') if is("x-should-retry") => Field::XShouldRetry,
         (15, b'r') if is("ratelimit-reset") => Field::Reset(0),
+        (15, b'r') if is("ratelimit-limit") => Field::Limit(0),
+        (16, b'r') if is("ratelimit-policy") => Field::RateLimitPolicy,
         (15, b'x') if is("x-ms-request-id") => Field::RequestId(4),
         (16, b'x') if is("x-amzn-requestid") => Field::RequestId(2),
         (16, b'x') if is("x-amz-request-id") => Field::RequestId(3),
         (16, b'x') if is("x-correlation-id") => Field::RequestId(5),
         (17, b'x') if is("x-ratelimit-reset") => Field::Reset(1),
+        (17, b'x') if is("x-ratelimit-limit") => Field::Limit(1),
         (18, b'x') if is("x-rate-limit-reset") => Field::Reset(2),
+        (18, b'x') if is("x-rate-limit-limit") => Field::Limit(2),
+        (23, b'x') if is("x-ratelimit-reset-after") => Field::ResetAfter,
         (19, b'x') if is("x-ms-retry-after-ms") => Field::XMsRetryAfterMs,
         (19, b'r') if is("ratelimit-remaining") => Field::Remaining(0),
         (19, b's') if is("stripe-should-retry") => Field::StripeShouldRetry,
@@ -229,6 +256,9 @@ pub fn read_headers<'a>(headers: &[(&'a str, &'a str)], now_unix_ms: i64) -> Hea
     let mut ietf = Policy::NONE;
     let mut resets: [Option<Duration>; 3] = [None; 3];
     let mut remainings: [Option<u64>; 3] = [None; 3];
+    let mut limits: [Option<u64>; 3] = [None; 3];
+    let mut reset_after: Option<Duration> = None;
+    let mut quota = Quota::NONE;
     let mut x_should: Option<bool> = None;
     let mut stripe_should: Option<bool> = None;
     // The best request id so far, with its precedence slot (lower wins).
@@ -256,6 +286,15 @@ pub fn read_headers<'a>(headers: &[(&'a str, &'a str)], now_unix_ms: i64) -> Hea
                     fill(slot, || joined(value, |v| parse_count(trim(v))));
                 }
             }
+            Field::Limit(i) => {
+                if let Some(slot) = limits.get_mut(i) {
+                    fill(slot, || joined(value, |v| parse_count(trim(v))));
+                }
+            }
+            Field::ResetAfter => fill(&mut reset_after, || {
+                joined(value, |v| parse_decimal_milli(trim(v)).map(ms_to_duration))
+            }),
+            Field::RateLimitPolicy => read_policy(value, &mut quota),
             Field::XShouldRetry => fill(&mut x_should, || joined(value, parse_bool)),
             Field::StripeShouldRetry => fill(&mut stripe_should, || joined(value, parse_bool)),
             Field::ContentType => fill(&mut content_type, || non_empty(trim(value))),
@@ -271,10 +310,13 @@ pub fn read_headers<'a>(headers: &[(&'a str, &'a str)], now_unix_ms: i64) -> Hea
 
     let [reset0, reset1, reset2] = resets;
     let [rem0, rem1, rem2] = remainings;
+    let [lim0, lim1, lim2] = limits;
     HeaderHints {
         retry_after: retry_ms.or(x_ms_retry_ms).or(retry_after),
-        rate_limit_reset: ietf.reset.or(reset0).or(reset1).or(reset2),
+        rate_limit_reset: ietf.reset.or(reset0).or(reset_after).or(reset1).or(reset2),
         rate_limit_remaining: ietf.remaining.or(rem0).or(rem1).or(rem2),
+        rate_limit_limit: ietf.limit.or(quota.limit).or(lim0).or(lim1).or(lim2),
+        rate_limit_window: quota.window,
         should_retry: x_should.or(stripe_should),
         request_id: id.map(|(_, v)| v),
         content_type,
@@ -484,12 +526,15 @@ fn truncate(s: &str, max: usize) -> &str {
 struct Policy {
     remaining: Option<u64>,
     reset: Option<Duration>,
+    /// The old shape's `limit=`.
+    limit: Option<u64>,
 }
 
 impl Policy {
     const NONE: Policy = Policy {
         remaining: None,
         reset: None,
+        limit: None,
     };
 
     fn is_empty(&self) -> bool {
@@ -532,6 +577,8 @@ fn read_ratelimit(value: &str, now_unix_ms: i64, acc: &mut Policy) {
         if let Some((k, v)) = key_value(first) {
             if k.eq_ignore_ascii_case("remaining") {
                 fill(&mut old.remaining, || parse_count(v));
+            } else if k.eq_ignore_ascii_case("limit") {
+                fill(&mut old.limit, || parse_count(v));
             } else if k.eq_ignore_ascii_case("reset") {
                 fill(&mut old.reset, || reset_from_value(v, now_unix_ms));
             }
@@ -554,6 +601,53 @@ fn read_ratelimit(value: &str, now_unix_ms: i64, acc: &mut Policy) {
         acc.fold(p);
     }
     acc.fold(old);
+}
+
+/// A quota of `RateLimit-Policy`: `q` requests per window of `w` seconds.
+#[derive(Clone, Copy)]
+struct Quota {
+    limit: Option<u64>,
+    window: Option<Duration>,
+}
+
+impl Quota {
+    const NONE: Quota = Quota {
+        limit: None,
+        window: None,
+    };
+
+    /// The order of preference: the shortest window (absent: longest), then the lowest quota.
+    fn key(&self) -> (Duration, u64) {
+        (
+            self.window.unwrap_or(Duration::MAX),
+            self.limit.unwrap_or(u64::MAX),
+        )
+    }
+}
+
+/// Fold one `RateLimit-Policy` line (`"default";q=100;w=60, "daily";q=1000;w=86400`) into
+/// `acc`: the policy of the shortest window speaks (then the lowest quota): pacing is about the
+/// short run, and a long quota shows in `remaining` anyway; a policy without `q` is skipped.
+fn read_policy(value: &str, acc: &mut Quota) {
+    for member in SplitTop::new(value, b',') {
+        let mut parts = SplitTop::new(member, b';');
+        if parts.next().map(trim).map_or(true, str::is_empty) {
+            continue;
+        }
+        let mut p = Quota::NONE;
+        for param in parts {
+            if let Some((k, v)) = key_value(trim(param)) {
+                if k.eq_ignore_ascii_case("q") {
+                    fill(&mut p.limit, || parse_count(v));
+                } else if k.eq_ignore_ascii_case("w") {
+                    fill(&mut p.window, || parse_decimal_milli(v).map(ms_to_duration));
+                }
+            }
+        }
+        if p.limit.is_some() && (acc.limit.is_none() || p.key() < acc.key()) {
+            *acc = p;
+        }
+    }
 }
 
 /// `key=value` (the key unquoted), both trimmed.

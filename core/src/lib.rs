@@ -38,7 +38,8 @@
 //! - [`headers`]: Retry-After and its cousins, rate-limit headers, request ids.
 //! - [`classify`](mod@classify): status + headers + envelope (or a transport error) → [`Classification`].
 //! - [`policy`]: [`RetryPolicy`] → [`Decision`].
-//! - [`breaker`], [`budget`], [`gate`], [`pacer`]: small state machines shared by concurrent callers, each
+//! - [`breaker`], [`budget`], [`gate`], [`pacer`]: small state machines shared by concurrent callers
+//!   (the driver paces each host with a [`Pacer`]; [`RateGate`] is the simpler all-stop gate), each
 //!   with `now` passed in and a serializable snapshot.
 //! - [`ledger`]: the batch ledger record format, replay and report.
 //! - [`wire`]: the JSON-lines contract of `http-triage classify`, shared by the CLI, the

@@ -67,7 +67,7 @@
 
 mod durable;
 
-use crate::client::{AttemptRecord, CallError, CallOptions, Client, Spill};
+use crate::client::{CallError, CallOptions, Client, Spill};
 use crate::ledger::{Outcome, Record, Replay, LEDGER_FILE};
 use crate::{Category, GiveUpReason, Reason, StopReason};
 use reqwest::header::HeaderMap;
@@ -215,7 +215,7 @@ impl BatchConfig {
 }
 
 /// Where a batch stands; handed to the progress callback after each item ends.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Progress {
     /// Items given to [`Batch::run`].
@@ -240,11 +240,16 @@ pub struct Progress {
     pub not_started: usize,
     /// Requests sent in this run (attempts, as counted by the client).
     pub requests: u64,
-    /// Items in flight at most right now: the configured concurrency, lowered while the host
-    /// pushes back (429s, deferrals) and raised again as calls go through.
+    /// Items in flight at most: the configured concurrency. (The host's push-back is met by the
+    /// client's pacer, see [`paced_rate`](Self::paced_rate), not by fewer items in flight.)
     pub concurrency: usize,
     /// The item that ended last and how.
     pub last: Option<(String, Outcome)>,
+    /// 429 answers met in this run (every attempt counted).
+    pub throttled: u64,
+    /// The rate the host's requests are held to right now, req/s, while it pushes back
+    /// ([`Pacer::pace`](crate::Pacer::pace)); `None` while nothing holds them back.
+    pub paced_rate: Option<f64>,
 }
 
 /// Why a batch stopped, and what to check. Holds no secret.
@@ -385,7 +390,7 @@ impl fmt::Debug for Batch {
 }
 
 impl Batch {
-    /// A batch over `client` (its rate gate, breaker and budget are shared by all items).
+    /// A batch over `client` (its pacer, breaker and budget are shared by all items).
     pub fn new(client: Client, config: BatchConfig) -> Result<Self, BatchError> {
         Self::with_shared_client(Arc::new(client), config)
     }
@@ -494,7 +499,7 @@ impl Batch {
             ledger_error: Mutex::new(None),
             progress: Mutex::new(prog),
             callback: Box::new(progress),
-            limiter: Limiter::new(self.config.concurrency),
+            slots: Arc::new(tokio::sync::Semaphore::new(self.config.concurrency)),
             writes: Arc::new(tokio::sync::Semaphore::new(
                 self.config.concurrency.saturating_mul(2),
             )),
@@ -510,7 +515,7 @@ impl Batch {
             })
             .collect();
         let mut deferred = pass(&ctx, work).await;
-        // Deferred items whose wait is short (a spent retry budget, a rate gate, a breaker that
+        // Deferred items whose wait is short (a spent retry budget, a header bound saying nothing is left until later, a breaker that
         // reopens soon) get another go in this run, after their resume time.
         let mut rounds = 0;
         let mut stalls = 0u32;
@@ -709,7 +714,10 @@ struct Ctx {
     ledger_error: Mutex<Option<io::Error>>,
     progress: Mutex<Progress>,
     callback: Box<dyn Fn(&Progress) + Send + Sync>,
-    limiter: Limiter,
+    /// Items in flight: `concurrency` permits. (An adaptive concurrency (AIMD) used to halve
+    /// this on 429s; with the client's pacer it measured no better, and at 20 ms latency a
+    /// concurrency of 1–2 caps the rate below many limits, so it went.)
+    slots: Arc<tokio::sync::Semaphore>,
     /// Outputs being written (bodies held in memory): at most 2 × concurrency.
     writes: Arc<tokio::sync::Semaphore>,
 }
@@ -727,7 +735,7 @@ struct Work {
 
 /// Run `work` with bounded concurrency; returns the items that ended `Deferred`.
 async fn pass(ctx: &Arc<Ctx>, work: Vec<Work>) -> Vec<Work> {
-    let sem = Arc::clone(&ctx.limiter.sem);
+    let sem = Arc::clone(&ctx.slots);
     let mut tasks = tokio::task::JoinSet::new();
     let mut deferred = Vec::new();
     let reap = |r: Result<Option<Work>, tokio::task::JoinError>, deferred: &mut Vec<Work>| match r {
@@ -761,21 +769,14 @@ async fn pass(ctx: &Arc<Ctx>, work: Vec<Work>) -> Vec<Work> {
     deferred
 }
 
-/// Whether any attempt met a rate limit or an overloaded server.
-fn met_push_back(history: &[AttemptRecord]) -> bool {
-    history
-        .iter()
-        .any(|a| matches!(a.reason, Reason::RateLimited | Reason::Overloaded))
-}
-
 /// The end of one item in this run.
 struct End {
     outcome: Outcome,
     record: Record,
     sync: bool,
     attempts_now: u32,
-    /// The host pushed back during the call (429, overload) or the call was deferred.
-    pushed_back: bool,
+    /// 429 answers among this run's attempts.
+    throttled: u64,
     /// A 2xx body still to be put in the item's output before the `Done` line.
     body: Option<Body>,
 }
@@ -786,94 +787,6 @@ enum Body {
     Bytes(Vec<u8>),
     /// Large: already streamed to this temp file beside the output (flushed, not fsync'd).
     Spilled(PathBuf),
-}
-
-/// The batch's own concurrency, adapted to the host (AIMD): halved when a call meets a rate
-/// limit or is deferred (at most once per [`Limiter::COOL_DOWN`], so one burst of 429s counts
-/// once), raised by one after `limit` calls in a row that met no push-back, never above the
-/// configured concurrency. The client's rate gate pauses every caller after a 429, but when it
-/// reopens every waiting caller sends at once; fewer callers in flight is what keeps that herd
-/// small.
-struct Limiter {
-    sem: Arc<tokio::sync::Semaphore>,
-    max: usize,
-    state: Mutex<LimiterState>,
-}
-
-struct LimiterState {
-    /// The current concurrency.
-    limit: usize,
-    /// Permits still in existence above `limit`: forgotten as their holders finish.
-    debt: usize,
-    /// Calls without push-back since the last change.
-    calm: usize,
-    last_decrease: Option<Instant>,
-}
-
-impl Limiter {
-    const COOL_DOWN: Duration = Duration::from_millis(200);
-
-    fn new(max: usize) -> Self {
-        Limiter {
-            sem: Arc::new(tokio::sync::Semaphore::new(max)),
-            max,
-            state: Mutex::new(LimiterState {
-                limit: max,
-                debt: 0,
-                calm: 0,
-                last_decrease: None,
-            }),
-        }
-    }
-
-    fn limit(&self) -> usize {
-        lock(&self.state).limit
-    }
-
-    /// A call ended: adapt the limit and hand its permit back (or forget it, when the limit
-    /// went down).
-    fn give_back(&self, permit: tokio::sync::OwnedSemaphorePermit, pushed_back: bool) {
-        if self.release(pushed_back) {
-            permit.forget();
-        } else {
-            drop(permit);
-        }
-    }
-
-    /// A call ended; returns true when its permit must be forgotten (the limit went down).
-    fn release(&self, pushed_back: bool) -> bool {
-        let mut st = lock(&self.state);
-        if pushed_back {
-            st.calm = 0;
-            let cooled = match st.last_decrease {
-                Some(t) => t.elapsed() >= Self::COOL_DOWN,
-                None => true,
-            };
-            if cooled && st.limit > 1 {
-                let new = (st.limit / 2).max(1);
-                st.debt += st.limit - new;
-                st.limit = new;
-                st.last_decrease = Some(Instant::now());
-            }
-        } else {
-            st.calm += 1;
-            if st.calm >= st.limit && st.limit < self.max {
-                st.calm = 0;
-                st.limit += 1;
-                if st.debt > 0 {
-                    st.debt -= 1;
-                } else {
-                    self.sem.add_permits(1);
-                }
-            }
-        }
-        if st.debt > 0 {
-            st.debt -= 1;
-            true
-        } else {
-            false
-        }
-    }
 }
 
 impl Ctx {
@@ -919,7 +832,8 @@ impl Ctx {
     }
 
     /// Run one item; returns it when it ended `Deferred` (to be tried again later).
-    /// `permit` is its place in the [`Limiter`], handed back as soon as the request is over.
+    /// `permit` is its place among the items in flight, handed back as soon as the request is
+    /// over.
     async fn run_item(&self, w: Work, permit: tokio::sync::OwnedSemaphorePermit) -> Option<Work> {
         if let Some(at) = w.not_before_ms {
             let wait = at.saturating_sub(now_ms());
@@ -927,7 +841,7 @@ impl Ctx {
                 tokio::time::sleep(Duration::from_millis(wait)).await;
             }
             if self.stopping.load(Ordering::SeqCst) {
-                self.limiter.give_back(permit, false);
+                drop(permit);
                 return None;
             }
             // It counted as deferred; it is in hand again.
@@ -940,20 +854,19 @@ impl Ctx {
         let end = self
             .call(&w.item, w.prior, w.generation, started_at_ms)
             .await;
-        let pushed_back = end.as_ref().is_some_and(|e| e.pushed_back);
         let mut end = match end {
             Some(mut end) if end.body.is_some() => {
                 // The request is over: take a write slot, then give the request slot back, so
                 // the next item's request overlaps this output's fsync (and the ledger's) while
                 // bodies waiting for the disk stay bounded (2 × concurrency).
                 let write_slot = Arc::clone(&self.writes).acquire_owned().await.ok();
-                self.limiter.give_back(permit, pushed_back);
+                drop(permit);
                 end = self.write_output(&w.item, end).await;
                 drop(write_slot);
                 end
             }
             other => {
-                self.limiter.give_back(permit, pushed_back);
+                drop(permit);
                 other?
             }
         };
@@ -963,9 +876,15 @@ impl Ctx {
         }
         let outcome = end.outcome;
         let attempts = u64::from(end.attempts_now);
+        let throttled = end.throttled;
+        let paced_rate = crate::client::host_key(&self.config.url)
+            .and_then(|h| self.client.host_status(&h))
+            .and_then(|h| h.paced_rate);
         self.update(|p| {
             p.finished += 1;
             p.requests += attempts;
+            p.throttled += throttled;
+            p.paced_rate = paced_rate;
             match outcome {
                 Outcome::Done => p.done += 1,
                 Outcome::Quarantined => p.quarantined += 1,
@@ -973,7 +892,6 @@ impl Ctx {
                 _ => p.stopped += 1,
             }
             p.last = Some((w.item.id.clone(), outcome));
-            p.concurrency = self.limiter.limit();
         });
         (outcome == Outcome::Deferred).then(|| Work {
             prior: end.record.attempts,
@@ -1008,7 +926,7 @@ impl Ctx {
                         record: r,
                         sync: false,
                         attempts_now: 0,
-                        pushed_back: false,
+                        throttled: 0,
                         body: None,
                     });
                 }
@@ -1069,18 +987,11 @@ impl Ctx {
             // small): nothing there is kept.
             let _ = tokio::fs::remove_file(&spill.path).await;
         }
-        let pushed_back = match &result {
-            Ok(success) => met_push_back(&success.history),
-            Err(e) => {
-                met_push_back(e.history())
-                    || matches!(
-                        e,
-                        CallError::Deferred { .. }
-                            | CallError::BudgetExhausted { .. }
-                            | CallError::CircuitOpen { .. }
-                    )
-            }
+        let history = match &result {
+            Ok(success) => &success.history[..],
+            Err(e) => e.history(),
         };
+        let throttled = history.iter().filter(|a| a.status == Some(429)).count() as u64;
 
         let mut end = match result {
             Ok(success) => {
@@ -1096,7 +1007,7 @@ impl Ctx {
                     record: r,
                     sync: true,
                     attempts_now,
-                    pushed_back: false,
+                    throttled: 0,
                     body: match (&item.output, spill) {
                         (None, _) => None,
                         (Some(_), Some(spill)) if success.spilled => {
@@ -1109,7 +1020,7 @@ impl Ctx {
             Err(e) => self.end_of_error(item, e, prior, started_at_ms),
         };
         end.record.idempotency_key = Some(key);
-        end.pushed_back = pushed_back;
+        end.throttled = throttled;
         Some(end)
     }
 
@@ -1291,7 +1202,7 @@ impl Ctx {
             record: r,
             sync: false,
             attempts_now,
-            pushed_back: false,
+            throttled: 0,
             body: None,
         };
         if let CallError::BodyWrite { message, .. } = &e {

@@ -320,7 +320,6 @@ pub(crate) async fn execute(plan: Plan, ui: Ui) -> u8 {
         }
     };
     let state = config.state_dir.clone();
-    let concurrency = config.concurrency;
     let batch = match Batch::new(client, config) {
         Ok(b) => b,
         Err(e) => {
@@ -335,7 +334,7 @@ pub(crate) async fn execute(plan: Plan, ui: Ui) -> u8 {
         out.display(),
         state.join(crate::ledger::LEDGER_FILE).display()
     );
-    let draw = Draw::new(ui, concurrency);
+    let draw = Draw::new(ui);
     let draw_cb = draw.clone();
     let result = batch.run(items, move |p| draw_cb.show(p)).await;
     draw.finish();
@@ -361,7 +360,7 @@ fn print_report(batch: &Batch, summary: &Summary) {
         Err(e) => eprintln!("http-triage batch: could not read the ledger back: {e}"),
     }
     eprintln!(
-        "this run: {} done, {} quarantined, {} deferred, {} stopped, {} not started; {} skipped (done earlier), {} left quarantined; {} requests in {:.1}s",
+        "this run: {} done, {} quarantined, {} deferred, {} stopped, {} not started; {} skipped (done earlier), {} left quarantined; {} requests ({} answered 429) in {:.1}s",
         p.done,
         p.quarantined,
         p.deferred,
@@ -370,6 +369,7 @@ fn print_report(batch: &Batch, summary: &Summary) {
         p.skipped_done,
         p.skipped_quarantined,
         p.requests,
+        p.throttled,
         summary.elapsed.as_secs_f64()
     );
     if let Some(stop) = &summary.stop {
@@ -382,16 +382,25 @@ fn print_report(batch: &Batch, summary: &Summary) {
     }
 }
 
+/// What the progress line says while the host pushes back: the paced rate ("paced at 96
+/// req/s").
+fn pacing(p: &Progress) -> String {
+    match p.paced_rate {
+        Some(rate) if rate >= 10.0 => format!(" (host pushing back: paced at {rate:.0} req/s)"),
+        Some(rate) => format!(" (host pushing back: paced at {rate:.1} req/s)"),
+        None => String::new(),
+    }
+}
+
 /// Progress drawing, shared with the callback.
 #[derive(Clone)]
 struct Draw {
     bar: Option<indicatif::ProgressBar>,
-    concurrency: usize,
     next_line: Arc<AtomicUsize>,
 }
 
 impl Draw {
-    fn new(ui: Ui, concurrency: usize) -> Self {
+    fn new(ui: Ui) -> Self {
         let bar = match ui {
             Ui::Bar => {
                 let bar = indicatif::ProgressBar::with_draw_target(
@@ -410,7 +419,6 @@ impl Draw {
         };
         Draw {
             bar,
-            concurrency,
             next_line: Arc::new(AtomicUsize::new(0)),
         }
     }
@@ -421,11 +429,7 @@ impl Draw {
             p.done,
             p.quarantined,
             p.deferred,
-            if p.concurrency < self.concurrency {
-                format!(" (host pushing back: {} in flight at most)", p.concurrency)
-            } else {
-                String::new()
-            },
+            pacing(p),
             if p.stopped + p.not_started > 0 {
                 ", stopping"
             } else {

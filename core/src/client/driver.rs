@@ -1,4 +1,4 @@
-//! The loop shared by [`Client::execute`](super::Client::execute) and the middleware: gate →
+//! The loop shared by [`Client::execute`](super::Client::execute) and the middleware: pacer →
 //! breaker → send → classify → record → decide → sleep.
 
 use super::transport::{self, host_key, SendFailure};
@@ -10,7 +10,7 @@ use crate::budget::RetryBudget;
 use crate::classify::{
     classify, classify_transport, Classification, Reason, Request, Response, TransportError,
 };
-use crate::gate::RateGate;
+use crate::pacer::Pacer;
 use crate::policy::{Attempt, Decision, DelaySource, GiveUpReason, LongWait, RetryPolicy};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Version};
 use sha2::{Digest, Sha256};
@@ -27,7 +27,9 @@ const SAFETY_MARGIN: Duration = Duration::from_millis(250);
 /// The per-host state machines.
 #[derive(Debug, Clone)]
 struct HostState {
-    gate: RateGate,
+    pacer: Pacer,
+    /// Throttles met so far (429, `rate_limited`, `overloaded`).
+    throttled: u64,
     breaker: CircuitBreaker,
     budget: RetryBudget,
 }
@@ -53,7 +55,8 @@ impl Shared {
                 }
             })?;
         let fresh = HostState {
-            gate: RateGate::new(),
+            pacer: Pacer::new(config.pacer)?,
+            throttled: 0,
             breaker: CircuitBreaker::new(config.breaker)?,
             budget: RetryBudget::new(config.budget)?,
         };
@@ -88,7 +91,9 @@ impl Shared {
         let now = self.now_ms();
         let hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         hosts.get(host).map(|h| HostStatus {
-            gate_wait: h.gate.wait(now),
+            gate_wait: Duration::from_millis(h.pacer.wait_ms(now)),
+            paced_rate: h.pacer.pace(now),
+            throttled: h.throttled,
             breaker: h.breaker.state(now),
             budget_tokens: h.budget.tokens(),
             can_retry: h.budget.can_retry(),
@@ -313,10 +318,11 @@ pub(crate) async fn run(
     let mut progress = Progress::default();
 
     loop {
-        // 1. The host's rate gate.
-        if let Some(end) = wait_for_gate(shared, &call, &policy, deadline, &mut progress).await {
-            return end;
-        }
+        // 1. A send time from the host's pacer.
+        let sent_ms = match wait_for_pacer(shared, &call, &policy, deadline, &mut progress).await {
+            Ok(at) => at,
+            Err(end) => return end,
+        };
 
         // 2. The host's breaker.
         let now = shared.now_ms();
@@ -410,10 +416,14 @@ pub(crate) async fn run(
             }
         };
 
-        // 5. Record in the host's gate, breaker and budget.
+        // 5. Record in the host's pacer, breaker and budget.
         let now = shared.now_ms();
         let can_retry = shared.with_host(&host, |h| {
-            h.gate.record(&c, now);
+            h.pacer.record_sent(&c, sent_ms, now);
+            if c.status == Some(429) || matches!(c.reason, Reason::RateLimited | Reason::Overloaded)
+            {
+                h.throttled = h.throttled.saturating_add(1);
+            }
             h.breaker.record(&c, now);
             h.budget.record(&c);
             h.budget.can_retry()
@@ -573,71 +583,80 @@ fn give_up(
     }
 }
 
-/// Wait until the host's rate gate is open. `Some` ends the call: the gate stays closed longer
-/// than the policy follows in-line, or past the deadline.
-async fn wait_for_gate(
+/// Take a send time from the host's pacer and sleep until it; returns the send time (on the
+/// pacer's clock). `Err` ends the call: the wait is longer than the policy follows in-line, or
+/// runs past the deadline.
+async fn wait_for_pacer(
     shared: &Shared,
     call: &Call<'_>,
     policy: &RetryPolicy,
     deadline: Option<Duration>,
     progress: &mut Progress,
-) -> Option<Outcome> {
-    let mut clamped = false;
-    loop {
+) -> Result<u64, Outcome> {
+    let past_deadline =
+        |wait: Duration| deadline.is_some_and(|d| call.started.elapsed().saturating_add(wait) > d);
+    // A send time handed out before a cut was paced at the old rate: ask again (a few times at
+    // most; a host cutting that often is paced low by then anyway).
+    let mut asks = 0;
+    let wait = loop {
         let now = shared.now_ms();
-        let wait = shared.with_host(call.host, |h| h.gate.wait(now));
-        if wait.is_zero() || clamped {
-            return None;
-        }
-        let mut sleep_for = wait;
-        if wait > policy.max_server_delay {
-            match policy.long_wait {
-                LongWait::Clamp => {
-                    sleep_for = policy.max_server_delay;
-                    clamped = true;
-                }
-                LongWait::GiveUp if progress.last.is_some() => {
-                    return Some(progress.fail(call, |attempts, history, c| {
-                        give_up(c, GiveUpReason::RetryAfterTooLong, attempts, history)
-                    }));
-                }
-                _ => {
-                    return Some(progress.fail(call, |attempts, history, classification| {
-                        CallError::Deferred {
-                            classification,
-                            resume_after: wait,
-                            attempts,
-                            history,
-                        }
-                    }));
-                }
+        // Look and reserve under one lock: a slot is only taken when it will be used.
+        let slot = shared.with_host(call.host, |h| {
+            let wait = Duration::from_millis(h.pacer.wait_ms(now));
+            if wait > policy.max_server_delay || past_deadline(wait) {
+                return Err(wait);
             }
-        }
-        if let Some(d) = deadline {
-            if call.started.elapsed().saturating_add(sleep_for) > d {
-                if progress.last.is_some() {
-                    return Some(progress.fail(call, |attempts, history, c| {
-                        give_up(c, GiveUpReason::DeadlineExceeded, attempts, history)
-                    }));
-                }
-                return Some(progress.fail(call, |attempts, history, classification| {
-                    CallError::Deferred {
-                        classification,
-                        resume_after: wait,
-                        attempts,
-                        history,
-                    }
-                }));
-            }
+            Ok((h.pacer.acquire(now), h.pacer.cuts()))
+        });
+        let (at, cuts) = match slot {
+            Ok(slot) => slot,
+            Err(wait) => break wait,
+        };
+        let wait = Duration::from_millis(at.saturating_sub(now));
+        if wait.is_zero() {
+            return Ok(at);
         }
         debug!(
             host = call.host,
             path = call.path,
-            wait_ms = ms(sleep_for),
-            "rate gate closed: waiting"
+            wait_ms = ms(wait),
+            "paced: waiting for a send time"
         );
-        tokio::time::sleep(sleep_for).await;
+        tokio::time::sleep(wait).await;
+        asks += 1;
+        if asks >= 4 || shared.with_host(call.host, |h| h.pacer.cuts()) == cuts {
+            return Ok(at);
+        }
+    };
+    let mut deadline_hit = wait <= policy.max_server_delay;
+    if !deadline_hit {
+        match policy.long_wait {
+            LongWait::Clamp if !past_deadline(policy.max_server_delay) => {
+                tokio::time::sleep(policy.max_server_delay).await;
+                return Ok(shared.now_ms());
+            }
+            LongWait::Clamp => deadline_hit = true,
+            LongWait::GiveUp if progress.last.is_some() => {
+                return Err(progress.fail(call, |attempts, history, c| {
+                    give_up(c, GiveUpReason::RetryAfterTooLong, attempts, history)
+                }));
+            }
+            _ => {}
+        }
     }
+    if deadline_hit && progress.last.is_some() {
+        return Err(progress.fail(call, |attempts, history, c| {
+            give_up(c, GiveUpReason::DeadlineExceeded, attempts, history)
+        }));
+    }
+    Err(progress.fail(call, |attempts, history, classification| {
+        CallError::Deferred {
+            classification,
+            resume_after: wait,
+            attempts,
+            history,
+        }
+    }))
 }
 
 /// Send one request and read its body: whole for 2xx/3xx (up to `max_success_body`, spilled to

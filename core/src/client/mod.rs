@@ -2,8 +2,11 @@
 //!
 //! [`Client::execute`] sends one [`reqwest::Request`] and loops:
 //!
-//! 1. **wait for the host's [`RateGate`](crate::RateGate)**: one 429 with `Retry-After` pauses every concurrent
-//!    call to that host (`host:port`), not only the one that got it;
+//! 1. **take a send time from the host's [`Pacer`](crate::Pacer)** and sleep until it: once the
+//!    host (`host:port`) pushes back (a 429, `overloaded`, rate-limit headers saying little is
+//!    left), every concurrent call to it leaves one by one at the paced rate, not all together.
+//!    A call whose send time was handed out before the rate was cut asks again (at most four
+//!    times), so one throttle costs about one 429, not one per waiting call;
 //! 2. **ask the host's [`CircuitBreaker`](crate::CircuitBreaker)**: an open breaker fails the call fast with
 //!    [`CallError::CircuitOpen`] (see below);
 //! 3. **send** with the per-attempt timeout (and never past the call's deadline);
@@ -11,7 +14,7 @@
 //!    streamed to a file past [`Spill::above`] with [`Client::execute_spilling`]; at most
 //!    [`Limits::max_body_bytes`] otherwise) and
 //!    **[`classify`](crate::classify())** it, or map the transport failure to a [`TransportError`];
-//! 5. **record** the outcome in the host's gate, breaker and [`RetryBudget`](crate::RetryBudget);
+//! 5. **record** the outcome in the host's pacer, breaker and [`RetryBudget`](crate::RetryBudget);
 //! 6. **[`decide`](RetryPolicy::decide)**: done → [`Success`]; retry/poll → sleep exactly the
 //!    delay (the server's `Retry-After`, or the backoff with jitter) and go to 1; give up, stop or
 //!    defer → the matching [`CallError`]. A retry (not a poll) is only sent while the host's
@@ -44,10 +47,16 @@
 //!   until the breaker lets a probe through; it does not sleep until then. During an outage a
 //!   batch then ends quickly instead of parking every item for `open_for` × attempts; the caller
 //!   decides when to come back. The first call after the open time is the probe.
-//! - **A closed rate gate is waited for** when it reopens within the policy's
-//!   `max_server_delay` and the deadline. A longer closure follows `long_wait`: `defer` →
-//!   [`CallError::Deferred`], `give_up` → [`CallError::GaveUp`] (or `Deferred` when this call
-//!   has no answer of its own yet), `clamp` → wait `max_server_delay` once and send anyway.
+//! - **A 429 delays the call that got it, not the host.** The call sleeps its own
+//!   `Retry-After` (the policy's delay; the pacer never hands it an earlier send time); the
+//!   other calls go on at the pacer's lowered rate. The driver no longer stalls every caller for
+//!   a whole `Retry-After` (a [`RateGate`](crate::RateGate) did that: with whole-second
+//!   `Retry-After`s and a bucket refilling every 10 ms it was up to 2.3× slower).
+//! - **The pacer's wait is waited for** when it is within the policy's `max_server_delay` and
+//!   the deadline (rate-limit headers may say "nothing left for an hour"). A longer wait follows
+//!   `long_wait`: `defer` → [`CallError::Deferred`], `give_up` → [`CallError::GaveUp`] (or
+//!   `Deferred` when this call has no answer of its own yet), `clamp` → wait `max_server_delay`
+//!   once and send anyway.
 //! - **Idempotency keys.** [`CallOptions::idempotency_key`] is set on every attempt. Without
 //!   one, a request whose method is not idempotent (POST, PATCH) gets a generated random key
 //!   unless [`CallOptions::auto_idempotency_key`] is false or the request already carries the
@@ -69,6 +78,7 @@ mod error;
 #[cfg(feature = "middleware")]
 mod middleware;
 mod transport;
+pub(crate) use transport::host_key;
 
 pub use error::{CallError, ClientError};
 #[cfg(feature = "middleware")]
@@ -78,6 +88,7 @@ use crate::breaker::{BreakerConfig, BreakerState};
 use crate::budget::BudgetConfig;
 use crate::classify::{Category, Reason, Rules, TransportError};
 use crate::envelope::Limits;
+use crate::pacer::PacerConfig;
 use crate::policy::RetryPolicy;
 use driver::Shared;
 use serde::Serialize;
@@ -114,6 +125,8 @@ pub struct ClientConfig {
     pub max_success_body: Option<u64>,
     /// The header that carries the idempotency key. Default `Idempotency-Key`.
     pub idempotency_header: String,
+    /// One pacer per host with these options. Default [`PacerConfig::default`].
+    pub pacer: PacerConfig,
 }
 
 impl Default for ClientConfig {
@@ -128,11 +141,18 @@ impl Default for ClientConfig {
             limits: Limits::DEFAULT,
             max_success_body: None,
             idempotency_header: "Idempotency-Key".to_owned(),
+            pacer: PacerConfig::default(),
         }
     }
 }
 
 impl ClientConfig {
+    /// With pacer options (for example a `max_rate` the API documents).
+    #[must_use]
+    pub fn with_pacer(mut self, pacer: PacerConfig) -> Self {
+        self.pacer = pacer;
+        self
+    }
     /// With a retry policy.
     #[must_use]
     pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
@@ -194,6 +214,7 @@ impl ClientConfig {
         self.policy.validate()?;
         self.breaker.validate()?;
         self.budget.validate()?;
+        self.pacer.validate()?;
         if self.attempt_timeout.is_zero() {
             return Err(crate::Error::InvalidOption {
                 name: "attempt_timeout",
@@ -341,8 +362,14 @@ pub struct AttemptRecord {
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[non_exhaustive]
 pub struct HostStatus {
-    /// Time until the host's rate gate reopens (zero when open).
+    /// Time a call asking now would wait for its send time (the host's pacer; zero when not
+    /// paced).
     pub gate_wait: Duration,
+    /// The rate the host's calls are held to now, req/s ([`Pacer::pace`](crate::Pacer::pace)),
+    /// or `None` when nothing holds them back.
+    pub paced_rate: Option<f64>,
+    /// Throttles (429, `rate_limited`, `overloaded`) the host's calls met so far.
+    pub throttled: u64,
     /// The host's breaker.
     pub breaker: BreakerState,
     /// Tokens in the host's retry budget.
@@ -351,7 +378,7 @@ pub struct HostStatus {
     pub can_retry: bool,
 }
 
-/// A retrying client: a `reqwest::Client` plus one rate gate, breaker and retry budget per host,
+/// A retrying client: a `reqwest::Client` plus one pacer, breaker and retry budget per host,
 /// shared by every clone of it. See the [module docs](self).
 #[derive(Clone)]
 pub struct Client {

@@ -2,8 +2,8 @@
 //!
 //! Input: `headers` (`{"Name": "value"}` or `[["Name", "value"], ...]`), `now` (Unix seconds,
 //! fractions allowed; absent means the default). Expect (each optional, `null` = absent):
-//! `retry_after_ms`, `rate_limit_reset_ms`, `rate_limit_remaining`, `should_retry`,
-//! `request_id`, `content_type`.
+//! `retry_after_ms`, `rate_limit_reset_ms`, `rate_limit_remaining`, `rate_limit_limit`,
+//! `rate_limit_window_ms`, `should_retry`, `request_id`, `content_type`.
 
 use super::{compare, ms_json, now_ms, only_keys, read_header_list};
 use http_triage::read_headers;
@@ -28,6 +28,11 @@ pub fn run_case(input: &Value, expect: &Value) -> Result<(), String> {
         "rate_limit_remaining".into(),
         h.rate_limit_remaining.map_or(Value::Null, Value::from),
     );
+    actual.insert(
+        "rate_limit_limit".into(),
+        h.rate_limit_limit.map_or(Value::Null, Value::from),
+    );
+    actual.insert("rate_limit_window_ms".into(), ms_json(h.rate_limit_window));
     actual.insert(
         "should_retry".into(),
         h.should_retry.map_or(Value::Null, Value::from),

@@ -1,4 +1,4 @@
-//! Suites `breaker`, `budget` and `gate`: a machine built from `input.config` (none for the gate)
+//! Suites `breaker`, `budget`, `gate` and `pacer`: a machine built from `input.config` (none for the gate)
 //! driven by `input.steps`, each step checked against its own `expect`.
 //!
 //! A case's `expect` is `{}` when the config is valid, or `{"error": "invalid_option", "option":
@@ -10,9 +10,10 @@ use super::{compare, only_keys};
 use http_triage::breaker::BreakerSnapshot;
 use http_triage::budget::BudgetSnapshot;
 use http_triage::gate::GateSnapshot;
+use http_triage::pacer::PacerSnapshot;
 use http_triage::{
     classify_transport, BreakerConfig, BudgetConfig, Category, CircuitBreaker, Classification,
-    RateGate, Reason, Request, RetryBudget, TransportError,
+    Pacer, PacerConfig, RateGate, Reason, Request, RetryBudget, TransportError,
 };
 use serde_json::{Map, Value};
 use std::time::Duration;
@@ -154,6 +155,13 @@ impl<'a> Step<'a> {
         };
         c.retry_after = self.opt_u64("retry_after_ms")?.map(Duration::from_millis);
         c.rate_limit_remaining = self.opt_u64("rate_limit_remaining")?;
+        c.rate_limit_limit = self.opt_u64("rate_limit_limit")?;
+        c.rate_limit_reset = self
+            .opt_u64("rate_limit_reset_ms")?
+            .map(Duration::from_millis);
+        c.rate_limit_window = self
+            .opt_u64("rate_limit_window_ms")?
+            .map(Duration::from_millis);
         Ok(c)
     }
 
@@ -453,6 +461,91 @@ pub fn run_gate_case(input: &Value, expect: &Value) -> Result<(), String> {
                 actual
             }
             other => return Err(format!("step {i}: unknown gate op `{other}`")),
+        };
+        step.check(&actual)?;
+    }
+    Ok(())
+}
+
+// ---- pacer ----
+
+fn opt_f64(x: Option<f64>) -> Value {
+    x.map_or(Value::Null, Value::from)
+}
+
+fn observe_pacer(p: &Pacer, at_ms: u64) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("rate".into(), opt_f64(p.rate()));
+    m.insert("pace".into(), opt_f64(p.pace(at_ms)));
+    m.insert("wait_ms".into(), Value::from(p.wait_ms(at_ms)));
+    m.insert("cuts".into(), Value::from(p.cuts()));
+    m.insert("measured_rate".into(), Value::from(p.measured_rate(at_ms)));
+    m
+}
+
+/// Ops: `acquire`, `record`, `state`, `snapshot`, `snapshot_restore`, `restore`.
+pub fn run_pacer_case(input: &Value, expect: &Value) -> Result<(), String> {
+    let (config, steps) = split_input(input, &["config", "steps"])?;
+    let config: PacerConfig = serde_json::from_value(config).map_err(|e| format!("config: {e}"))?;
+    let Some(mut p) = build(Pacer::new(config), expect)? else {
+        return Ok(());
+    };
+    for (i, v) in steps.iter().enumerate() {
+        let step = Step::parse(i, v)?;
+        let actual = match step.op {
+            "acquire" => {
+                step.only(&["at_ms", "times"])?;
+                let at = step.u64("at_ms")?;
+                let times: Vec<Value> = (0..step.times()?)
+                    .map(|_| Value::from(p.acquire(at)))
+                    .collect();
+                let mut m = observe_pacer(&p, at);
+                m.insert("send_at_ms".into(), Value::Array(times));
+                m
+            }
+            "record" => {
+                let mut keys = record_keys().to_vec();
+                keys.extend([
+                    "sent_ms",
+                    "times",
+                    "rate_limit_limit",
+                    "rate_limit_reset_ms",
+                    "rate_limit_window_ms",
+                ]);
+                step.only(&keys)?;
+                let at = step.u64("at_ms")?;
+                let c = step.classification()?;
+                let sent = step.opt_u64("sent_ms")?;
+                for _ in 0..step.times()? {
+                    match sent {
+                        Some(s) => p.record_sent(&c, s, at),
+                        None => p.record(&c, at),
+                    }
+                }
+                observe_pacer(&p, at)
+            }
+            "state" => {
+                step.only(&["at_ms"])?;
+                observe_pacer(&p, step.u64("at_ms")?)
+            }
+            "snapshot" => {
+                step.only(&[])?;
+                snapshot_fields(&p.snapshot())?
+            }
+            "snapshot_restore" => {
+                step.only(&[])?;
+                let s: PacerSnapshot = through_json(&p.snapshot())?;
+                p = Pacer::restore(&s).map_err(|e| format!("step {i}: restore failed: {e}"))?;
+                Map::new()
+            }
+            "restore" => {
+                let (actual, restored) = restore_step::<PacerSnapshot, _>(&step, Pacer::restore)?;
+                if let Some(r) = restored {
+                    p = r;
+                }
+                actual
+            }
+            other => return Err(format!("step {i}: unknown pacer op `{other}`")),
         };
         step.check(&actual)?;
     }

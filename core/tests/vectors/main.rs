@@ -31,6 +31,7 @@ fn runner(suite: &str) -> Option<Runner> {
         "breaker" => machines::run_breaker_case,
         "budget" => machines::run_budget_case,
         "gate" => machines::run_gate_case,
+        "pacer" => machines::run_pacer_case,
         "ledger" => ledger::run_case,
         _ => return None,
     })
