@@ -249,7 +249,8 @@ def classify_error(
     Raises ``InvalidInputError`` (a ``TypeError``) when ``exc`` is not a transport failure
     this module knows (a bad URL, a programming error, ...): retrying those would not help.
     """
-    from ._native import InvalidInputError, classify_transport
+    from ._errors import InvalidInputError
+    from ._native import classify_transport
 
     if not isinstance(exc, BaseException):
         raise InvalidInputError(f"classify_error wants an exception, got {type(exc).__name__}")
