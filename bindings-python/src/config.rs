@@ -44,9 +44,9 @@ pub(crate) fn build<T: Serialize + DeserializeOwned + Default>(
     let mut set: Vec<String> = Vec::new();
     if let Some(given) = given {
         for (k, v) in given.iter() {
-            let key: String = k.extract().map_err(|_| {
-                crate::errors::invalid_input(py, "option names must be strings")
-            })?;
+            let key: String = k
+                .extract()
+                .map_err(|_| crate::errors::invalid_input(py, "option names must be strings"))?;
             let value = if let Some((_, field)) = seconds.iter().find(|(p, _)| *p == key) {
                 let field = (*field).to_owned();
                 let value = if v.is_none() {
@@ -71,7 +71,11 @@ pub(crate) fn build<T: Serialize + DeserializeOwned + Default>(
                 return Err(invalid_option(
                     py,
                     &clip(&key),
-                    &format!("unknown option `{}` (known: {})", clip(&key), known.join(", ")),
+                    &format!(
+                        "unknown option `{}` (known: {})",
+                        clip(&key),
+                        known.join(", ")
+                    ),
                 ));
             };
             set.push(key.clone());
@@ -84,7 +88,7 @@ pub(crate) fn build<T: Serialize + DeserializeOwned + Default>(
             // Find the option at fault: each one alone over the defaults.
             for key in &set {
                 let mut one = defaults.clone();
-                if let Some(v) = given_value(&set, key, given, seconds, py)? {
+                if let Some(v) = given_value(key, given, seconds, py)? {
                     one.insert(key.clone(), v);
                 }
                 if serde_json::from_value::<T>(Value::Object(one)).is_err() {
@@ -106,7 +110,6 @@ pub(crate) fn build<T: Serialize + DeserializeOwned + Default>(
 
 /// The JSON value `build` put under `key` (recomputed on the error path only).
 fn given_value(
-    _set: &[String],
     key: &str,
     given: Option<&Bound<'_, PyDict>>,
     seconds: Seconds,

@@ -20,10 +20,7 @@ fn header_text(py: Python<'_>, v: &Bound<'_, PyAny>, what: &str) -> PyResult<Str
     }
     Err(invalid_input(
         py,
-        &format!(
-            "a header {what} must be str or bytes, not {}",
-            type_name(v)
-        ),
+        &format!("a header {what} must be str or bytes, not {}", type_name(v)),
     ))
 }
 
@@ -62,10 +59,7 @@ pub(crate) fn headers(py: Python<'_>, obj: Option<&Bound<'_, PyAny>>) -> PyResul
     if let Ok(d) = obj.cast::<PyDict>() {
         out.reserve(d.len());
         for (k, v) in d.iter() {
-            out.push((
-                header_text(py, &k, "name")?,
-                header_text(py, &v, "value")?,
-            ));
+            out.push((header_text(py, &k, "name")?, header_text(py, &v, "value")?));
         }
         return Ok(out);
     }
@@ -107,7 +101,10 @@ pub(crate) fn pairs(h: &Headers) -> Vec<(&str, &str)> {
 
 /// A body: `bytes` (borrowed, no copy), `bytearray`, `memoryview` (or any buffer with
 /// `.tobytes()`), `str` (UTF-8), or `None` (empty).
-pub(crate) fn body<'a>(py: Python<'_>, obj: Option<&'a Bound<'_, PyAny>>) -> PyResult<Cow<'a, [u8]>> {
+pub(crate) fn body<'a>(
+    py: Python<'_>,
+    obj: Option<&'a Bound<'_, PyAny>>,
+) -> PyResult<Cow<'a, [u8]>> {
     let Some(obj) = obj.filter(|o| !o.is_none()) else {
         return Ok(Cow::Borrowed(&[]));
     };
@@ -146,7 +143,10 @@ pub(crate) fn type_name(v: &Bound<'_, PyAny>) -> String {
 /// A float argument (an `int` or `float`; not `bool`).
 pub(crate) fn f64_arg(py: Python<'_>, v: &Bound<'_, PyAny>, name: &str) -> PyResult<f64> {
     if v.is_instance_of::<pyo3::types::PyBool>() {
-        return Err(invalid_input(py, &format!("`{name}` must be a number, not bool")));
+        return Err(invalid_input(
+            py,
+            &format!("`{name}` must be a number, not bool"),
+        ));
     }
     v.extract::<f64>().map_err(|_| {
         invalid_input(
@@ -158,9 +158,7 @@ pub(crate) fn f64_arg(py: Python<'_>, v: &Bound<'_, PyAny>, name: &str) -> PyRes
 
 /// A non-negative integer argument that fits `u64`.
 pub(crate) fn u64_arg(py: Python<'_>, v: &Bound<'_, PyAny>, name: &str) -> PyResult<u64> {
-    if v.is_instance_of::<pyo3::types::PyBool>()
-        || !v.is_instance_of::<pyo3::types::PyInt>()
-    {
+    if v.is_instance_of::<pyo3::types::PyBool>() || !v.is_instance_of::<pyo3::types::PyInt>() {
         return Err(invalid_input(
             py,
             &format!("`{name}` must be an int, not {}", type_name(v)),
@@ -207,7 +205,7 @@ pub(crate) fn str_arg(py: Python<'_>, v: &Bound<'_, PyAny>, name: &str) -> PyRes
 /// Seconds (non-negative, finite) → whole milliseconds.
 pub(crate) fn secs_to_ms(py: Python<'_>, secs: f64, name: &str) -> PyResult<u64> {
     let ms = secs * 1000.0;
-    if !ms.is_finite() || ms < 0.0 || ms > 1.0e17 {
+    if !ms.is_finite() || !(0.0..=1.0e17).contains(&ms) {
         return Err(invalid_option(
             py,
             name,
@@ -293,22 +291,29 @@ pub(crate) fn to_json(py: Python<'_>, v: &Bound<'_, PyAny>, what: &str) -> PyRes
 
 /// JSON value → Python.
 pub(crate) fn from_json<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
-    pythonize::pythonize(py, v).map_err(|e| crate::errors::error(
-        py,
-        crate::errors::Kind::Internal,
-        &format!("cannot convert to Python: {e}"),
-        None,
-        None,
-    ))
+    pythonize::pythonize(py, v).map_err(|e| {
+        crate::errors::error(
+            py,
+            crate::errors::Kind::Internal,
+            &format!("cannot convert to Python: {e}"),
+            None,
+            None,
+        )
+    })
 }
 
 /// Any serializable core value → Python (dicts with the core's JSON field names).
-pub(crate) fn to_py<'py, T: serde::Serialize>(py: Python<'py>, v: &T) -> PyResult<Bound<'py, PyAny>> {
-    pythonize::pythonize(py, v).map_err(|e| crate::errors::error(
-        py,
-        crate::errors::Kind::Internal,
-        &format!("cannot convert to Python: {e}"),
-        None,
-        None,
-    ))
+pub(crate) fn to_py<'py, T: serde::Serialize>(
+    py: Python<'py>,
+    v: &T,
+) -> PyResult<Bound<'py, PyAny>> {
+    pythonize::pythonize(py, v).map_err(|e| {
+        crate::errors::error(
+            py,
+            crate::errors::Kind::Internal,
+            &format!("cannot convert to Python: {e}"),
+            None,
+            None,
+        )
+    })
 }

@@ -2,9 +2,9 @@
 //! report whose text is the `http-triage report` CLI's.
 
 use crate::config;
-use crate::convert::{self, ms_to_secs, secs_arg_ms, str_arg, u32_arg};
+use crate::convert::{self, ms_to_secs, secs_arg_ms, str_arg, u32_arg, u64_arg};
 use crate::errors::{self, guard, invalid_option, Kind};
-use crate::values::classification_arg;
+use crate::values::{category_arg, classification_arg};
 use http_triage::ledger::{report as core_report, Outcome, Record, Replay, Report, ReportOptions};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyType};
@@ -14,10 +14,12 @@ fn ledger_error(py: Python<'_>, e: &http_triage::ledger::LedgerError) -> PyErr {
 }
 
 /// One ledger line (with its `\n`), as the Rust runner writes it. `at`, `started_at` and
-/// `resume_at` are Unix seconds; `at` defaults to now. `reason` overrides the
-/// classification's (a give-up reason such as `"attempts_exhausted"`).
+/// `resume_at` are Unix seconds; `at` defaults to now. `classification` fills category,
+/// reason, code, status, request id and message; `category`, `reason`, `code`, `status`,
+/// `request_id` and `message` given here override it (a give-up reason such as
+/// `"attempts_exhausted"`, the runner's own message).
 #[pyfunction]
-#[pyo3(signature = (item, outcome, at=None, *, classification=None, reason=None, attempts=None, host=None, output=None, started_at=None, idempotency_key=None, resume_at=None))]
+#[pyo3(signature = (item, outcome, at=None, *, classification=None, category=None, reason=None, code=None, status=None, request_id=None, message=None, attempts=None, host=None, output=None, started_at=None, idempotency_key=None, resume_at=None))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn ledger_line(
     py: Python<'_>,
@@ -25,7 +27,12 @@ pub(crate) fn ledger_line(
     outcome: &Bound<'_, PyAny>,
     at: Option<&Bound<'_, PyAny>>,
     classification: Option<&Bound<'_, PyAny>>,
+    category: Option<&Bound<'_, PyAny>>,
     reason: Option<&Bound<'_, PyAny>>,
+    code: Option<&Bound<'_, PyAny>>,
+    status: Option<&Bound<'_, PyAny>>,
+    request_id: Option<&Bound<'_, PyAny>>,
+    message: Option<&Bound<'_, PyAny>>,
     attempts: Option<&Bound<'_, PyAny>>,
     host: Option<&Bound<'_, PyAny>>,
     output: Option<&Bound<'_, PyAny>>,
@@ -74,8 +81,27 @@ pub(crate) fn ledger_line(
             Some(v) => str_arg(py, v, name).map(Some),
         }
     };
+    if let Some(c) = category.filter(|v| !v.is_none()) {
+        r.category = Some(category_arg(py, c)?);
+    }
     if let Some(s) = opt_str(reason, "reason")? {
         r = r.with_reason(s);
+    }
+    if let Some(s) = opt_str(code, "code")? {
+        r.code = Some(s);
+    }
+    if let Some(s) = status.filter(|v| !v.is_none()) {
+        let n = u64_arg(py, s, "status")?;
+        r.status = Some(
+            u16::try_from(n)
+                .map_err(|_| invalid_option(py, "status", "`status` must be an HTTP status"))?,
+        );
+    }
+    if let Some(s) = opt_str(request_id, "request_id")? {
+        r.request_id = Some(s);
+    }
+    if let Some(s) = opt_str(message, "message")? {
+        r.message = Some(s);
     }
     if let Some(a) = attempts.filter(|v| !v.is_none()) {
         r = r.with_attempts(u32_arg(py, a, "attempts")?);
@@ -135,7 +161,13 @@ impl PyReplay {
 
     /// Feed one line (1-based `line_no`); `is_last` tells a torn tail from a bad line.
     #[pyo3(signature = (line_no, line, is_last=false))]
-    fn push_line(&mut self, py: Python<'_>, line_no: usize, line: &str, is_last: bool) -> PyResult<()> {
+    fn push_line(
+        &mut self,
+        py: Python<'_>,
+        line_no: usize,
+        line: &str,
+        is_last: bool,
+    ) -> PyResult<()> {
         let r = &mut self.inner;
         guard(py, || r.push_line(line_no, line, is_last))
     }

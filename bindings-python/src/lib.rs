@@ -22,6 +22,7 @@ use pyo3::prelude::*;
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(values::classify, m)?)?;
     m.add_function(wrap_pyfunction!(values::classify_transport, m)?)?;
+    m.add_function(wrap_pyfunction!(values::classify_line, m)?)?;
     m.add_function(wrap_pyfunction!(values::parse_envelope, m)?)?;
     m.add_function(wrap_pyfunction!(values::read_headers, m)?)?;
     m.add_function(wrap_pyfunction!(values::transport_error_kinds, m)?)?;

@@ -156,16 +156,18 @@ impl PyRetryPolicy {
                 Some(v) => u32_arg(py, v, name).map(Some),
             }
         };
-        let mut a = Attempt::default();
-        a.number = opt_u32(attempt, "attempt")?.unwrap_or(1);
-        a.polls = opt_u32(polls, "polls")?.unwrap_or(0);
-        a.elapsed_ms = secs_arg_ms(py, elapsed, "elapsed")?.unwrap_or(0);
-        a.now_ms = match now.filter(|n| !n.is_none()) {
+        let now_ms = match now.filter(|n| !n.is_none()) {
             Some(_) => secs_arg_ms(py, now, "now")?.unwrap_or(0),
             None => u64::try_from(convert::unix_ms(py, None)?).unwrap_or(0),
         };
-        a.previous_delay_ms = secs_arg_ms(py, previous_delay, "previous_delay")?;
-        a.rate_limited = opt_u32(rate_limited, "rate_limited")?.unwrap_or(0);
+        let a = Attempt {
+            number: opt_u32(attempt, "attempt")?.unwrap_or(1),
+            polls: opt_u32(polls, "polls")?.unwrap_or(0),
+            elapsed_ms: secs_arg_ms(py, elapsed, "elapsed")?.unwrap_or(0),
+            now_ms,
+            previous_delay_ms: secs_arg_ms(py, previous_delay, "previous_delay")?,
+            rate_limited: opt_u32(rate_limited, "rate_limited")?.unwrap_or(0),
+        };
         let r = convert::random_arg(py, random)?;
         let policy = self.inner;
         let c = &c.inner;

@@ -1,7 +1,7 @@
 //! `classify`, `classify_transport`, `parse_envelope`, `read_headers` and the frozen value
 //! classes they return. Fields are converted when read, so a call pays only for what it uses.
 
-use crate::convert::{self, f64_arg, str_arg, u64_arg};
+use crate::convert::{self, str_arg, u64_arg};
 use crate::errors::{self, guard, invalid_input, invalid_option, Kind};
 use http_triage::envelope::Limits;
 use http_triage::wire::{ClassifyInput, ClassifyOutput};
@@ -81,10 +81,7 @@ impl PyViolation {
     }
 }
 
-fn violations<'py>(
-    py: Python<'py>,
-    v: &[http_triage::Violation],
-) -> PyResult<Bound<'py, PyTuple>> {
+fn violations<'py>(py: Python<'py>, v: &[http_triage::Violation]) -> PyResult<Bound<'py, PyTuple>> {
     PyTuple::new(
         py,
         v.iter().map(|v| PyViolation {
@@ -128,9 +125,9 @@ impl PyClassification {
     ) -> PyResult<Self> {
         let category = category_arg(py, category)?;
         let reason_s = str_arg(py, reason, "reason")?;
-        let reason: Reason = reason_s.parse().map_err(|_| {
-            errors::error(py, Kind::UnknownName, "unknown reason name", None, None)
-        })?;
+        let reason: Reason = reason_s
+            .parse()
+            .map_err(|_| errors::error(py, Kind::UnknownName, "unknown reason name", None, None))?;
         // The core builds classifications only from calls; start from a bare transport one
         // and set the parts, as the shared vector runner does.
         let mut c = http_triage::classify_transport(TransportError::Dns, &Request::unknown());
@@ -152,7 +149,8 @@ impl PyClassification {
                 )
             }
         };
-        c.retry_after = convert::secs_arg_ms(py, retry_after, "retry_after")?.map(Duration::from_millis);
+        c.retry_after =
+            convert::secs_arg_ms(py, retry_after, "retry_after")?.map(Duration::from_millis);
         c.rate_limit_remaining = match rate_limit_remaining.filter(|s| !s.is_none()) {
             None => None,
             Some(v) => Some(u64_arg(py, v, "rate_limit_remaining")?),
@@ -291,14 +289,30 @@ fn rules_arg(py: Python<'_>, rules: Option<&Bound<'_, PyAny>>) -> PyResult<Rules
     let Some(rules) = rules.filter(|r| !r.is_none()) else {
         return Ok(Rules::default());
     };
-    let mut v = convert::to_json(py, rules, "`rules`")?;
-    // Python callers may use int status keys; the wire form has them as strings.
-    if let Some(status) = v.get_mut("status").and_then(|s| s.as_object_mut()) {
-        let _ = status;
-    }
+    // Python callers may key statuses by int (`{409: "retryable"}`); the wire form has strings.
+    let rules = match rules.cast::<PyDict>() {
+        Ok(d) => {
+            let copy = PyDict::new(py);
+            for (k, v) in d.iter() {
+                match (k.extract::<String>().as_deref(), v.cast::<PyDict>()) {
+                    (Ok("status"), Ok(statuses)) => {
+                        let s = PyDict::new(py);
+                        for (code, cat) in statuses.iter() {
+                            s.set_item(code.str()?, cat)?;
+                        }
+                        copy.set_item(k, s)?;
+                    }
+                    _ => copy.set_item(k, v)?,
+                }
+            }
+            copy.into_any()
+        }
+        Err(_) => rules.clone(),
+    };
+    let v = convert::to_json(py, &rules, "`rules`")?;
     let mut map = serde_json::Map::new();
     map.insert("status".into(), serde_json::Value::from(200));
-    map.insert("rules".into(), std::mem::take(&mut v));
+    map.insert("rules".into(), v);
     ClassifyInput::from_map(&map)
         .map(|i| i.rules)
         .map_err(|e| invalid_option(py, "rules", &e.to_string()))
@@ -309,7 +323,13 @@ fn status_arg(py: Python<'_>, status: &Bound<'_, PyAny>) -> PyResult<u16> {
     u16::try_from(n)
         .ok()
         .filter(|s| (100..=999).contains(s))
-        .ok_or_else(|| invalid_option(py, "status", "`status` must be an HTTP status from 100 to 999"))
+        .ok_or_else(|| {
+            invalid_option(
+                py,
+                "status",
+                "`status` must be an HTTP status from 100 to 999",
+            )
+        })
 }
 
 fn request_arg(
@@ -327,7 +347,11 @@ fn request_arg(
             let m = str_arg(py, m, "method")?;
             let m = m.trim();
             if m.is_empty() || m.len() > 32 {
-                return Err(invalid_option(py, "method", "`method` must be a short string like \"POST\""));
+                return Err(invalid_option(
+                    py,
+                    "method",
+                    "`method` must be a short string like \"POST\"",
+                ));
             }
             Request::new(m)
         }
@@ -357,7 +381,9 @@ pub(crate) fn classify(
     let rules = rules_arg(py, rules)?;
     let pairs = convert::pairs(&headers);
     let response = Response::new(status, &pairs, &body);
-    let inner = guard(py, || http_triage::classify(&response, &request, now, &rules))?;
+    let inner = guard(py, || {
+        http_triage::classify(&response, &request, now, &rules)
+    })?;
     Ok(PyClassification { inner })
 }
 
@@ -384,6 +410,21 @@ pub(crate) fn classify_transport(
     let request = request_arg(py, method, idempotency_key)?;
     let inner = guard(py, || http_triage::classify_transport(kind, &request))?;
     Ok(PyClassification { inner })
+}
+
+/// One `http-triage classify` input line → its output line (no newline), byte for byte the
+/// CLI's: a bad line gives the CLI's error object naming `line_no`. `default_now` (Unix
+/// seconds) is used when the line has no `now`; omitted, the system clock.
+#[pyfunction]
+#[pyo3(signature = (line, line_no=1, default_now=None))]
+pub(crate) fn classify_line(
+    py: Python<'_>,
+    line: &str,
+    line_no: usize,
+    default_now: Option<&Bound<'_, PyAny>>,
+) -> PyResult<String> {
+    let now = convert::unix_ms(py, default_now)?;
+    guard(py, || http_triage::wire::classify_line(line, line_no, now))
 }
 
 /// The transport error kinds `classify_transport` knows, in the core's order.
@@ -499,8 +540,8 @@ pub(crate) fn parse_envelope(
     };
     let mut limits = Limits::DEFAULT;
     if let Some(v) = max_body_bytes.filter(|v| !v.is_none()) {
-        limits.max_body_bytes = usize::try_from(u64_arg(py, v, "max_body_bytes")?)
-            .unwrap_or(usize::MAX);
+        limits.max_body_bytes =
+            usize::try_from(u64_arg(py, v, "max_body_bytes")?).unwrap_or(usize::MAX);
     }
     if let Some(v) = max_depth.filter(|v| !v.is_none()) {
         limits.max_depth = usize::try_from(u64_arg(py, v, "max_depth")?).unwrap_or(usize::MAX);
@@ -586,18 +627,7 @@ pub(crate) fn classification_arg<'a>(
         .map_err(|_| {
             invalid_input(
                 py,
-                &format!(
-                    "expected a Classification, not {}",
-                    convert::type_name(v)
-                ),
+                &format!("expected a Classification, not {}", convert::type_name(v)),
             )
         })
 }
-
-#[allow(dead_code)]
-fn _unused(py: Python<'_>, v: &Bound<'_, PyAny>) -> PyResult<f64> {
-    f64_arg(py, v, "x")
-}
-
-#[allow(dead_code)]
-fn _dict(_d: &Bound<'_, PyDict>) {}
