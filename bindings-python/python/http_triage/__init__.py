@@ -79,3 +79,20 @@ __all__ = [
 ]
 
 # ---- re-exports of the adapters' modules (ADAPTERS helper) below this line ----
+from ._events import (  # noqa: E402
+    BodyNotReplayableError,
+    CircuitOpenError,
+    DecisionEvent,
+    is_testing,
+    set_testing,
+)
+from ._transport import classify_error  # noqa: E402
+
+__all__ += [
+    "BodyNotReplayableError",
+    "CircuitOpenError",
+    "DecisionEvent",
+    "classify_error",
+    "is_testing",
+    "set_testing",
+]
