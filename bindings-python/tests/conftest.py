@@ -15,11 +15,10 @@ import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable, Optional
-
-import pytest
+from typing import Any, Callable
 
 import http_triage
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 KEY = "test-key-0123456789"
@@ -108,7 +107,7 @@ def serve() -> Iterator[ServeFactory]:
 _FATES: dict[tuple[tuple[str, ...], int], bytes] = {}
 
 
-def content_with_fate(flags: tuple[str, ...], status: Optional[int]) -> bytes:
+def content_with_fate(flags: tuple[str, ...], status: int | None) -> bytes:
     """Bytes whose first answer from a server started with ``flags`` has ``status`` (``None``:
     a dropped connection). A probe server with the same flags finds them (a file's fate is a
     hash of the seed and its bytes, so a fresh server treats them the same way)."""
@@ -134,7 +133,7 @@ def content_with_fate(flags: tuple[str, ...], status: Optional[int]) -> bytes:
                 data = f"probe file {i}\n".encode() * 8
                 try:
                     r = client.post(probe.url, content=data, headers=probe.headers)
-                    got: Optional[int] = r.status_code
+                    got: int | None = r.status_code
                 except httpx.TransportError:
                     got = None
                 if got == status:

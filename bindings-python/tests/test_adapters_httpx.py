@@ -6,11 +6,10 @@ import asyncio
 import time
 from collections.abc import Iterator
 
+import http_triage
 import httpx
 import pytest
 from conftest import KEY, ServeFactory, content_with_fate
-
-import http_triage
 from http_triage import BodyNotReplayableError, DecisionEvent, RetryPolicy
 from http_triage.httpx import AsyncTriageTransport, TriageTransport, classify_response
 
@@ -132,9 +131,10 @@ def test_a_generator_body_is_never_resent_empty(serve: ServeFactory) -> None:
     def body() -> Iterator[bytes]:
         yield data
 
-    with client_with(events, idempotency_key=True) as client, pytest.raises(
-        BodyNotReplayableError
-    ) as info:
+    with (
+        client_with(events, idempotency_key=True) as client,
+        pytest.raises(BodyNotReplayableError) as info,
+    ):
         client.post(s.url, content=body(), headers=s.headers)
     assert info.value.code == "body_not_replayable"
     assert info.value.classification is not None

@@ -6,11 +6,10 @@ import io
 import time
 from collections.abc import Iterator
 
+import http_triage
 import pytest
 import requests
 from conftest import ServeFactory, content_with_fate
-
-import http_triage
 from http_triage import BodyNotReplayableError, DecisionEvent
 from http_triage.requests import TriageAdapter, classify_response
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
+import http_triage
 import httpx
 import requests
 import tenacity
 from conftest import ServeFactory, content_with_fate
-
-import http_triage
 from http_triage import DecisionEvent
 from http_triage.tenacity import Triage
 
@@ -71,9 +71,7 @@ def test_exceptions_and_requests_responses(serve: ServeFactory) -> None:
     def refused() -> httpx.Response:
         return httpx.get(f"http://127.0.0.1:{port}/", timeout=2)
 
-    try:
+    with contextlib.suppress(httpx.ConnectError):
         refused()
-    except httpx.ConnectError:
-        pass
     assert [e.transport_error for e in events] == ["connect_refused"] * 3
     assert events[-1].action == "give_up"

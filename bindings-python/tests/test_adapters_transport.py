@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 import requests
-
 from http_triage._transport import transport_kind
 
 Behaviour = Callable[[socket.socket], None]
@@ -109,22 +108,22 @@ def fetch_all(url: str, timeout: float = 0.5) -> dict[str, BaseException]:
     out: dict[str, BaseException] = {}
     try:
         httpx.get(url, timeout=timeout)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         out["httpx"] = e
     try:
         requests.get(url, timeout=timeout)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         out["requests"] = e
     try:
         urllib.request.urlopen(url, timeout=timeout).read()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         out["urllib"] = e
     host, _, port = url.split("//")[1].split("/")[0].partition(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
     try:
         conn.request("GET", "/")
         conn.getresponse().read()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         out["http.client"] = e
     finally:
         conn.close()
@@ -179,11 +178,11 @@ def test_plain_http_to_a_tls_client_is_tls() -> None:
         for name, get in (("httpx", httpx.get), ("requests", requests.get)):
             try:
                 get(url, timeout=2)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 excs[name] = e
         try:
             urllib.request.urlopen(url, timeout=2)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             excs["urllib"] = e
     assert set(excs) == {"httpx", "requests", "urllib"}
     assert kinds(excs) == dict.fromkeys(excs, "tls")
@@ -215,11 +214,11 @@ def test_connect_timeout_on_a_full_backlog() -> None:
         excs: dict[str, BaseException] = {}
         try:
             httpx.get(f"http://127.0.0.1:{port}/", timeout=httpx.Timeout(5, connect=0.3))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             excs["httpx"] = e
         try:
             requests.get(f"http://127.0.0.1:{port}/", timeout=(0.3, 5))
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             excs["requests"] = e
     finally:
         for s in fillers:
@@ -233,7 +232,10 @@ def test_connect_timeout_on_a_full_backlog() -> None:
 def test_pool_timeout_is_connect_timeout() -> None:
     # One connection in the pool, held by a stalled request: the second never gets to send.
     with raw_server(stall) as port:
-        client = httpx.Client(limits=httpx.Limits(max_connections=1), timeout=httpx.Timeout(2, pool=0.2))
+        client = httpx.Client(
+            limits=httpx.Limits(max_connections=1), timeout=httpx.Timeout(2, pool=0.2)
+        )
+
         def hold() -> None:
             with contextlib.suppress(httpx.HTTPError):
                 client.get(f"http://127.0.0.1:{port}/")
@@ -276,9 +278,8 @@ def test_errors_that_are_not_transport_failures_are_refused() -> None:
 
 
 def test_errors_while_reading_a_success_body_are_body_truncated() -> None:
-    with raw_server(stall) as port:
-        with pytest.raises(httpx.ReadTimeout) as info:
-            httpx.get(f"http://127.0.0.1:{port}/", timeout=0.2)
+    with raw_server(stall) as port, pytest.raises(httpx.ReadTimeout) as info:
+        httpx.get(f"http://127.0.0.1:{port}/", timeout=0.2)
     assert transport_kind(info.value, reading_body=True) == "body_truncated"
 
 

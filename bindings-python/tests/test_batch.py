@@ -15,10 +15,9 @@ import sys
 import time
 from pathlib import Path
 
+import http_triage
 import httpx
 from conftest import KEY, ServeFactory, python_cli, triage_bin
-
-import http_triage
 from http_triage import Replay, parse_ledger_line
 from http_triage.batch import Batch, Item, idempotency_key
 
@@ -26,7 +25,9 @@ from http_triage.batch import Batch, Item, idempotency_key
 def converted(data: bytes, target: str = "jpg") -> bytes:
     """What serve answers for a file (core/src/serve `converted`)."""
     digest = hashlib.sha256(data).hexdigest()
-    return f"http-triage converted target={target} sha256={digest} bytes={len(data)}\n".encode() + data
+    return (
+        f"http-triage converted target={target} sha256={digest} bytes={len(data)}\n".encode() + data
+    )
 
 
 def write_files(src: Path, n: int, seed: int = 7) -> dict[str, bytes]:
@@ -53,7 +54,9 @@ def test_key_is_the_rust_runners() -> None:
 def test_library_run_converts_quarantines_and_resumes(serve: ServeFactory, tmp_path: Path) -> None:
     s = serve("--hang-ms", "50", "--seed", "3")
     items = [
-        Item.bytes(f"f{i:03d}.png", f"library item {i}\n".encode() * 4, tmp_path / "out" / f"f{i:03d}.jpg")
+        Item.bytes(
+            f"f{i:03d}.png", f"library item {i}\n".encode() * 4, tmp_path / "out" / f"f{i:03d}.jpg"
+        )
         for i in range(80)
     ]
     events: list[http_triage.DecisionEvent] = []
@@ -63,14 +66,18 @@ def test_library_run_converts_quarantines_and_resumes(serve: ServeFactory, tmp_p
 
     http_triage.set_testing(True)
     state = tmp_path / "state"
-    summary = asyncio.run(Batch(send, state_dir=state, concurrency=6, on_decision=events.append).run(items))
+    summary = asyncio.run(
+        Batch(send, state_dir=state, concurrency=6, on_decision=events.append).run(items)
+    )
     p = summary.progress
     assert p.done + p.quarantined == 80 and p.deferred == 0
     assert p.quarantined >= 1 or p.done == 80
     replay = Replay.from_text((state / "ledger.jsonl").read_text())
     for item in items:
         if replay.is_done(item.id):
-            assert item.output is not None and item.output.read_bytes() == converted(item.data or b"")
+            assert item.output is not None and item.output.read_bytes() == converted(
+                item.data or b""
+            )
     stats = s.stats()
     assert stats["duplicate_conversions"] == 0
     assert stats["conversions"] == p.done
@@ -91,8 +98,17 @@ def test_cli_batch_and_the_rust_report_agree(serve: ServeFactory, tmp_path: Path
     out = tmp_path / "out"
     env = dict(os.environ, BATCH_KEY=KEY)
     r = python_cli(
-        "batch", str(src), "--url", s.url, "--out", str(out),
-        "-H", "Authorization: Bearer ${BATCH_KEY}", "--concurrency", "5", env=env,
+        "batch",
+        str(src),
+        "--url",
+        s.url,
+        "--out",
+        str(out),
+        "-H",
+        "Authorization: Bearer ${BATCH_KEY}",
+        "--concurrency",
+        "5",
+        env=env,
     )
     assert r.returncode in (0, 1), r.stderr
     assert KEY not in r.stdout + r.stderr
@@ -101,12 +117,14 @@ def test_cli_batch_and_the_rust_report_agree(serve: ServeFactory, tmp_path: Path
     assert KEY not in text
     for line in text.splitlines():
         rec = parse_ledger_line(line)
-        assert list(json.loads(line))[0] == "v"  # the core's canonical line
+        assert next(iter(json.loads(line))) == "v"  # the core's canonical line
         if rec["outcome"] == "done":
             rel = rec["item"]
             assert Path(rec["output"]).read_bytes() == converted(files[rel])
     # The Rust CLI reads the Python runner's ledger and says the same as the Python CLI.
-    rust = subprocess.run([str(triage_bin()), "report", str(ledger.parent)], capture_output=True, text=True)
+    rust = subprocess.run(
+        [str(triage_bin()), "report", str(ledger.parent)], capture_output=True, text=True
+    )
     py = python_cli("report", str(ledger.parent))
     assert rust.returncode == py.returncode
     assert rust.stdout == py.stdout
@@ -126,9 +144,20 @@ def test_python_report_reads_the_rust_runners_ledger(serve: ServeFactory, tmp_pa
     out = tmp_path / "out"
     env = dict(os.environ, BATCH_KEY=KEY)
     rust_batch = subprocess.run(
-        [str(triage_bin()), "batch", str(src), "--url", s.url, "--out", str(out),
-         "-H", "Authorization: Bearer ${BATCH_KEY}"],
-        capture_output=True, text=True, env=env,
+        [
+            str(triage_bin()),
+            "batch",
+            str(src),
+            "--url",
+            s.url,
+            "--out",
+            str(out),
+            "-H",
+            "Authorization: Bearer ${BATCH_KEY}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert rust_batch.returncode == 1, rust_batch.stderr  # some quarantined
     state = out / ".http-triage"
@@ -142,8 +171,15 @@ def test_python_report_reads_the_rust_runners_ledger(serve: ServeFactory, tmp_pa
 
     # And the Python runner resumes the Rust runner's batch: nothing left to send.
     again = python_cli(
-        "batch", str(src), "--url", s.url, "--out", str(out),
-        "-H", "Authorization: Bearer ${BATCH_KEY}", env=env,
+        "batch",
+        str(src),
+        "--url",
+        s.url,
+        "--out",
+        str(out),
+        "-H",
+        "Authorization: Bearer ${BATCH_KEY}",
+        env=env,
     )
     assert again.returncode == 1
     assert " 0 requests" in again.stderr
@@ -155,8 +191,16 @@ def test_auth_failure_stops_with_status_2(serve: ServeFactory, tmp_path: Path) -
     write_files(src, 30)
     out = tmp_path / "out"
     r = python_cli(
-        "batch", str(src), "--url", s.url, "--out", str(out),
-        "-H", "Authorization: Bearer wrong-key-123", "--concurrency", "2",
+        "batch",
+        str(src),
+        "--url",
+        s.url,
+        "--out",
+        str(out),
+        "-H",
+        "Authorization: Bearer wrong-key-123",
+        "--concurrency",
+        "2",
     )
     assert r.returncode == 2, r.stderr
     assert "the API key was rejected (401" in r.stderr
@@ -166,9 +210,26 @@ def test_auth_failure_stops_with_status_2(serve: ServeFactory, tmp_path: Path) -
 
 
 def test_usage_errors_exit_3(tmp_path: Path) -> None:
-    assert python_cli("batch", str(tmp_path), "--url", "ftp://x", "--out", str(tmp_path)).returncode == 3
-    assert python_cli("batch", str(tmp_path / "no"), "--url", "http://127.0.0.1:1/", "--out", str(tmp_path)).returncode == 3
-    r = python_cli("batch", str(tmp_path), "--url", "http://127.0.0.1:1/", "--out", str(tmp_path), "-H", "X-Key: ${NOT_SET_ANYWHERE}")
+    assert (
+        python_cli("batch", str(tmp_path), "--url", "ftp://x", "--out", str(tmp_path)).returncode
+        == 3
+    )
+    assert (
+        python_cli(
+            "batch", str(tmp_path / "no"), "--url", "http://127.0.0.1:1/", "--out", str(tmp_path)
+        ).returncode
+        == 3
+    )
+    r = python_cli(
+        "batch",
+        str(tmp_path),
+        "--url",
+        "http://127.0.0.1:1/",
+        "--out",
+        str(tmp_path),
+        "-H",
+        "X-Key: ${NOT_SET_ANYWHERE}",
+    )
     assert r.returncode == 3 and "NOT_SET_ANYWHERE" in r.stderr
     assert python_cli("batch").returncode == 3
     assert python_cli("nope").returncode == 3
@@ -183,8 +244,21 @@ def test_sigkill_and_resume_loses_nothing_and_converts_nothing_twice(
     out = tmp_path / "out"
     env = dict(os.environ, BATCH_KEY=KEY)
     cmd = [
-        sys.executable, "-m", "http_triage", "batch", str(src), "--url", s.url, "--out", str(out),
-        "-H", "Authorization: Bearer ${BATCH_KEY}", "--concurrency", "8", "--timeout", "5",
+        sys.executable,
+        "-m",
+        "http_triage",
+        "batch",
+        str(src),
+        "--url",
+        s.url,
+        "--out",
+        str(out),
+        "-H",
+        "Authorization: Bearer ${BATCH_KEY}",
+        "--concurrency",
+        "8",
+        "--timeout",
+        "5",
     ]
     rng = random.Random(1234)
     kills = 0

@@ -8,10 +8,18 @@ import subprocess
 from conftest import python_cli, triage_bin
 
 LINES = [
-    {"status": 429, "headers": {"Retry-After": "7"},
-     "body": json.dumps({"error": {"code": "rate_limited", "message": "slow down"}})},
-    {"status": 422, "headers": [["Content-Type", "application/problem+json"], ["X-Request-Id", "r1"]],
-     "body": json.dumps({"type": "about:blank", "title": "bad", "status": 422, "code": "corrupted"})},
+    {
+        "status": 429,
+        "headers": {"Retry-After": "7"},
+        "body": json.dumps({"error": {"code": "rate_limited", "message": "slow down"}}),
+    },
+    {
+        "status": 422,
+        "headers": [["Content-Type", "application/problem+json"], ["X-Request-Id", "r1"]],
+        "body": json.dumps(
+            {"type": "about:blank", "title": "bad", "status": 422, "code": "corrupted"}
+        ),
+    },
     {"status": 503, "headers": {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, "method": "POST"},
     {"transport_error": "connect_refused", "method": "POST"},
     {"transport_error": "timeout_after_send", "method": "POST", "idempotency_key": True},

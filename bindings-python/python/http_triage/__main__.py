@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, Optional
+from typing import Any, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
 from . import _native
@@ -35,7 +35,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m http_triage", description="Turn failed HTTP API calls into decisions.")
+    p = _Parser(
+        prog="python -m http_triage", description="Turn failed HTTP API calls into decisions."
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     c = sub.add_parser("classify", help="JSON lines of responses (stdin) to JSON lines of verdicts")
@@ -46,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--url", required=True)
     b.add_argument("--out", required=True, type=Path)
     b.add_argument("--ext")
-    b.add_argument("-H", "--header", action="append", default=[], dest="headers", metavar="NAME: VALUE")
+    b.add_argument(
+        "-H", "--header", action="append", default=[], dest="headers", metavar="NAME: VALUE"
+    )
     b.add_argument("--concurrency", type=int, default=10)
     b.add_argument("--state", type=Path)
     b.add_argument("--max-attempts", type=int)
@@ -114,8 +118,11 @@ def _classify_fallback(line: str, line_no: int, now: float) -> str:
             headers = v.get("headers")
             if isinstance(headers, list):
                 headers = [tuple(p) for p in headers]
+            status = v.get("status")
+            if not isinstance(status, int):
+                return error("invalid_input", "`status` must be an integer")
             c = classify(
-                v.get("status"),
+                status,
                 headers,
                 v.get("body"),
                 method=method,
@@ -198,14 +205,16 @@ def _parse_header(raw: str) -> tuple[str, str, bool]:
             raise ValueError(f"-H '{name.lower()}: …': `${{` without a closing `}}`")
         var = after[:end]
         if not var or not all(c.isascii() and (c.isalnum() or c == "_") for c in var):
-            raise ValueError(f"-H '{name.lower()}: …': `${{{var[:64]}}}` is not a valid variable name")
+            raise ValueError(
+                f"-H '{name.lower()}: …': `${{{var[:64]}}}` is not a valid variable name"
+            )
         if var not in os.environ:
             raise ValueError(f"-H '{name.lower()}: …': the environment variable {var} is not set")
         out += os.environ[var]
         expanded = True
         rest = after[end + 1 :]
     out += rest
-    if any(ord(ch) < 0x20 and ch != "\t" or ord(ch) == 0x7F for ch in out):
+    if any((ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F for ch in out):
         raise ValueError(f"-H '{name.lower()}: …': the value has characters a header cannot carry")
     n = name.lower()
     sensitive = expanded or n in _SECRET_NAMES or any(w in n for w in ("key", "token", "secret"))
@@ -260,7 +269,7 @@ def _batch(args: argparse.Namespace) -> int:
             sensitive.append(name)
     if not args.src_dir.is_dir():
         return usage(f"{args.src_dir} is not a folder")
-    ext: Optional[str] = args.ext.lstrip(".") if args.ext is not None else None
+    ext: str | None = args.ext.lstrip(".") if args.ext is not None else None
     if ext is None:
         ext = next((v for k, v in parse_qsl(url.query) if k == "target"), None)
     if ext is not None and (not ext or "/" in ext or "\\" in ext):
@@ -365,7 +374,7 @@ def _print_report(runner: Any, summary: Any) -> None:
         )
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     args = _parser().parse_args(argv)
     if args.command == "classify":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable
 
 from ._errors import HttpTriageError
 
@@ -11,12 +11,12 @@ if TYPE_CHECKING:
     from ._native import Classification
 
 __all__ = [
-    "DecisionEvent",
-    "OnDecision",
     "BodyNotReplayableError",
     "CircuitOpenError",
-    "set_testing",
+    "DecisionEvent",
+    "OnDecision",
     "is_testing",
+    "set_testing",
 ]
 
 _TESTING = False
@@ -52,12 +52,12 @@ class DecisionEvent:
     action: str
     category: str
     reason: str
-    code: Optional[str]
-    status: Optional[int]
-    transport_error: Optional[str]
-    delay: Optional[float]
-    source: Optional[str]
-    request_id: Optional[str]
+    code: str | None
+    status: int | None
+    transport_error: str | None
+    delay: float | None
+    source: str | None
+    request_id: str | None
     method: str
     host: str
 

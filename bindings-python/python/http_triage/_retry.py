@@ -16,18 +16,18 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import Any
 
 from ._events import CircuitOpenError, DecisionEvent, OnDecision, is_testing
 from ._native import CircuitBreaker, Classification, Pacer, RetryBudget, RetryPolicy
 
-__all__ = ["Retrier", "Call", "Step", "host_key", "REPEATABLE_METHODS"]
+__all__ = ["REPEATABLE_METHODS", "Call", "Retrier", "Step", "host_key"]
 
 #: Methods whose repetition is harmless by definition (RFC 9110 idempotent methods).
 REPEATABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 
 
-def host_key(scheme: str, host: str, port: Optional[int]) -> str:
+def host_key(scheme: str, host: str, port: int | None) -> str:
     """``host:port``, the port always written (as the Rust driver names hosts)."""
     if port is None:
         port = 443 if scheme == "https" else 80
@@ -109,9 +109,9 @@ class Step:
     action: str
     delay: float
     classification: Classification
-    resume_after: Optional[float] = None
-    give_up_reason: Optional[str] = None
-    stop_reason: Optional[str] = None
+    resume_after: float | None = None
+    give_up_reason: str | None = None
+    stop_reason: str | None = None
 
     @property
     def again(self) -> bool:
@@ -134,7 +134,7 @@ class Call:
         self.number = 0
         self.polls = 0
         self.rate_limited = 0
-        self.previous_delay: Optional[float] = None
+        self.previous_delay: float | None = None
         self.next_is_poll = False
         self.started = time.monotonic()
         self.history: list[DecisionEvent] = []
@@ -179,7 +179,7 @@ class Call:
             rate_limited=self.rate_limited,
             random=random.random(),
         )
-        action = d.action
+        action: str = d.action
         delay = d.delay
         if action == "retry" and not can_retry:
             action, delay = "budget_exhausted", None
@@ -218,7 +218,7 @@ class Call:
         )
 
 
-def _breaker_wait(breaker: CircuitBreaker, now: float) -> Optional[float]:
+def _breaker_wait(breaker: CircuitBreaker, now: float) -> float | None:
     """Seconds until an open breaker lets a probe through."""
     until = breaker.open_until(now)
     return None if until is None else max(0.0, until - now)

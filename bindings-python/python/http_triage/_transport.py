@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ._native import Classification
 
-__all__ = ["classify_error", "transport_kind", "TRANSPORT_KINDS"]
+__all__ = ["TRANSPORT_KINDS", "classify_error", "transport_kind"]
 
 #: The core's transport error kinds.
 TRANSPORT_KINDS = (

@@ -32,6 +32,7 @@ Crash safety, as in the Rust runner:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import hashlib
@@ -40,7 +41,7 @@ import os
 import time
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import httpx
@@ -51,14 +52,14 @@ from ._retry import Call, Retrier, Step, host_key
 from ._transport import classify_error, transport_kind
 
 __all__ = [
-    "Item",
+    "LEDGER_FILE",
+    "REDACTED",
     "Batch",
+    "Item",
     "Progress",
     "StopInfo",
     "Summary",
     "idempotency_key",
-    "LEDGER_FILE",
-    "REDACTED",
 ]
 
 #: The ledger's file name inside a batch's state folder.
@@ -66,7 +67,7 @@ LEDGER_FILE = "ledger.jsonl"
 #: What secrets are replaced with.
 REDACTED = "[redacted]"
 
-_CTX: contextvars.ContextVar[Optional[_ItemCall]] = contextvars.ContextVar(
+_CTX: contextvars.ContextVar[_ItemCall | None] = contextvars.ContextVar(
     "http_triage_batch_item", default=None
 )
 _TEMP_COUNTER = itertools.count()
@@ -92,21 +93,19 @@ class Item:
     ``send``."""
 
     id: str
-    path: Optional[Path] = None
-    data: Optional[bytes] = None
-    output: Optional[Path] = None
+    path: Path | None = None
+    data: bytes | None = None
+    output: Path | None = None
     body: bytes = b""
-    idempotency_key: Optional[str] = None
+    idempotency_key: str | None = None
 
     @classmethod
-    def file(
-        cls, id: str, path: Union[str, Path], output: Union[str, Path, None] = None
-    ) -> Item:
+    def file(cls, id: str, path: str | Path, output: str | Path | None = None) -> Item:
         """An item whose body is read from ``path`` when it starts."""
         return cls(id=id, path=Path(path), output=None if output is None else Path(output))
 
     @classmethod
-    def bytes(cls, id: str, data: bytes, output: Union[str, Path, None] = None) -> Item:
+    def bytes(cls, id: str, data: bytes, output: str | Path | None = None) -> Item:
         """An item whose body is in memory."""
         return cls(id=id, data=data, output=None if output is None else Path(output))
 
@@ -137,9 +136,9 @@ class StopInfo:
 
     reason: str
     item: str
-    status: Optional[int]
-    code: Optional[str]
-    request_id: Optional[str]
+    status: int | None
+    code: str | None
+    request_id: str | None
 
     def message(self, where_key: str = "") -> str:
         """The message, with ``where_key`` telling where the key came from."""
@@ -162,8 +161,8 @@ class Summary:
     """How a run ended."""
 
     progress: Progress
-    stop: Optional[StopInfo]
-    output_error: Optional[str]
+    stop: StopInfo | None
+    output_error: str | None
     ledger: Path
     elapsed: float
 
@@ -202,7 +201,7 @@ class _Secrets:
         parts.sort(key=len, reverse=True)
         self.parts = [p for p in parts if p.lower() not in ("bearer", "basic", "token")]
 
-    def redact(self, text: Optional[str]) -> Optional[str]:
+    def redact(self, text: str | None) -> str | None:
         if text is None:
             return None
         for p in self.parts:
@@ -241,10 +240,8 @@ def write_output(path: Path, data: bytes, sync: bool = True) -> None:
         if sync:
             _fsync_dir(directory)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
@@ -261,10 +258,8 @@ def remove_stale_temps(directory: Path) -> None:
             continue
         parts = name[1:-5].rsplit(".", 2)
         if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit() and parts[1] != me:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(e.path)
-            except OSError:
-                pass
 
 
 class _Ledger:
@@ -320,7 +315,7 @@ def quarantine_generations(text: str) -> dict[str, int]:
 
 
 _OVERRIDES = ("category", "status", "code", "request_id", "message")
-_overrides_supported: Optional[bool] = None
+_overrides_supported: bool | None = None
 
 
 def _line(**args: Any) -> str:
@@ -345,7 +340,7 @@ class _End:
     outcome: str
     line_args: dict[str, Any]
     attempts_now: int
-    body: Optional[bytes] = None
+    body: bytes | None = None
 
 
 async def _sleep(seconds: float) -> None:
@@ -359,7 +354,7 @@ class _ItemCall:
     def __init__(self, retrier: Retrier, key: str) -> None:
         self.retrier = retrier
         self.key = key
-        self.call: Optional[Call] = None
+        self.call: Call | None = None
 
 
 async def _before_request(request: httpx.Request) -> None:
@@ -392,7 +387,7 @@ class Batch:
         self,
         send: Send,
         *,
-        state_dir: Union[str, Path],
+        state_dir: str | Path,
         concurrency: int = 10,
         policy: RetryPolicy | None = None,
         retrier: Retrier | None = None,
@@ -426,8 +421,8 @@ class Batch:
         self.deferred_wait = deferred_wait
         self.host = host
         self._stopping = False
-        self._stop: Optional[StopInfo] = None
-        self._output_error: Optional[str] = None
+        self._stop: StopInfo | None = None
+        self._output_error: str | None = None
         self.progress = Progress()
 
     @property
@@ -457,7 +452,7 @@ class Batch:
         replay = Replay.from_text(ledger.text)
         generations = quarantine_generations(ledger.text)
         self.progress = Progress(total=len(items))
-        work: list[tuple[Item, int, int, Optional[float]]] = []
+        work: list[tuple[Item, int, int, float | None]] = []
         for item in items:
             if replay.should_run(item.id, retry_quarantined=self.retry_quarantined):
                 work.append(
@@ -514,14 +509,14 @@ class Batch:
         self,
         client: httpx.AsyncClient,
         ledger: _Ledger,
-        work: list[tuple[Item, int, int, Optional[float]]],
-    ) -> list[tuple[Item, int, int, Optional[float]]]:
+        work: list[tuple[Item, int, int, float | None]],
+    ) -> list[tuple[Item, int, int, float | None]]:
         sem = asyncio.Semaphore(self.concurrency)
-        deferred: list[tuple[Item, int, int, Optional[float]]] = []
-        tasks: set[asyncio.Task[Optional[tuple[Item, int, int, Optional[float]]]]] = set()
+        deferred: list[tuple[Item, int, int, float | None]] = []
+        tasks: set[asyncio.Task[tuple[Item, int, int, float | None] | None]] = set()
         errors: list[BaseException] = []
 
-        def reap(t: asyncio.Task[Optional[tuple[Item, int, int, Optional[float]]]]) -> None:
+        def reap(t: asyncio.Task[tuple[Item, int, int, float | None] | None]) -> None:
             tasks.discard(t)
             sem.release()
             if t.cancelled():
@@ -560,8 +555,8 @@ class Batch:
         item: Item,
         prior: int,
         generation: int,
-        not_before: Optional[float],
-    ) -> Optional[tuple[Item, int, int, Optional[float]]]:
+        not_before: float | None,
+    ) -> tuple[Item, int, int, float | None] | None:
         if not_before is not None:
             await _sleep(not_before - time.time())
             if self._stopping:
@@ -583,7 +578,9 @@ class Batch:
                     if self._output_error is None:
                         self._output_error = msg
                     end.outcome = "deferred"
-                    end.line_args.update(outcome="deferred", reason="output_write_failed", output=None)
+                    end.line_args.update(
+                        outcome="deferred", reason="output_write_failed", output=None
+                    )
                     sync = False
             end.body = None
         await ledger.append(_line(**end.line_args), sync)
@@ -597,7 +594,9 @@ class Batch:
             return (item, int(attempts or prior), generation, float(resume or 0.0))
         return None
 
-    def _base(self, item: Item, outcome: str, started_at: float, host: Optional[str]) -> dict[str, Any]:
+    def _base(
+        self, item: Item, outcome: str, started_at: float, host: str | None
+    ) -> dict[str, Any]:
         return {
             "item": item.id,
             "outcome": outcome,
@@ -654,9 +653,9 @@ class Batch:
         key: str,
         ctx: _ItemCall,
     ) -> _End:
-        c: Optional[Classification] = None
+        c: Classification | None = None
         while True:
-            response: Optional[httpx.Response] = None
+            response: httpx.Response | None = None
             body = b""
             try:
                 response = await self.send(client, item)
@@ -666,8 +665,16 @@ class Batch:
                 host = call.host if call is not None else ""
                 attempts = call.attempts if call is not None else 0
                 return self._deferred(
-                    item, host, started_at, prior, attempts, key, c,
-                    "breaker_open", e.retry_after, str(e),
+                    item,
+                    host,
+                    started_at,
+                    prior,
+                    attempts,
+                    key,
+                    c,
+                    "breaker_open",
+                    e.retry_after,
+                    str(e),
                 )
             except httpx.HTTPError as exc:
                 if ctx.call is None or transport_kind(exc) is None:
@@ -717,9 +724,9 @@ class Batch:
         prior: int,
         attempts: int,
         key: str,
-        c: Optional[Classification],
+        c: Classification | None,
         reason: str,
-        resume_after: Optional[float],
+        resume_after: float | None,
         message: str,
     ) -> _End:
         args = self._base(item, "deferred", started_at, host)
@@ -749,7 +756,14 @@ class Batch:
             why = step.give_up_reason or "permanent"
             if why != "permanent" and c.reason in ("rate_limited", "overloaded"):
                 return self._deferred(
-                    item, host, started_at, prior, attempts, key, c, c.reason,
+                    item,
+                    host,
+                    started_at,
+                    prior,
+                    attempts,
+                    key,
+                    c,
+                    c.reason,
                     c.retry_after or 0.0,
                     f"gave up after {attempts} attempt(s) ({why}): {summary}",
                 )
@@ -790,12 +804,28 @@ class Batch:
             return _End("stopped", args, attempts)
         if step.action == "budget_exhausted":
             return self._deferred(
-                item, host, started_at, prior, attempts, key, c, "budget_exhausted", None,
+                item,
+                host,
+                started_at,
+                prior,
+                attempts,
+                key,
+                c,
+                "budget_exhausted",
+                None,
                 f"retry budget exhausted after {attempts} attempt(s): {summary}",
             )
         # defer
         return self._deferred(
-            item, host, started_at, prior, attempts, key, c, c.reason, step.resume_after,
+            item,
+            host,
+            started_at,
+            prior,
+            attempts,
+            key,
+            c,
+            c.reason,
+            step.resume_after,
             f"deferred after {attempts} attempt(s): resume after "
             f"{int((step.resume_after or 0) * 1000)} ms (last: {summary})",
         )

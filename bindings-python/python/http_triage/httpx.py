@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Optional
+from typing import Any
 
 import httpx
 
@@ -29,7 +29,7 @@ from ._native import Classification, RetryPolicy, classify
 from ._retry import REPEATABLE_METHODS, Call, Retrier, Step, host_key
 from ._transport import classify_error
 
-__all__ = ["classify_response", "TriageTransport", "AsyncTriageTransport"]
+__all__ = ["AsyncTriageTransport", "TriageTransport", "classify_response"]
 
 
 def classify_response(
@@ -171,7 +171,9 @@ class TriageTransport(httpx.BaseTransport):
         pacer: dict[str, Any] | None = None,
         **transport_kwargs: Any,
     ) -> None:
-        self._inner = transport if transport is not None else httpx.HTTPTransport(**transport_kwargs)
+        self._inner = (
+            transport if transport is not None else httpx.HTTPTransport(**transport_kwargs)
+        )
         self._opts = _Options(
             retrier,
             policy,
@@ -192,7 +194,7 @@ class TriageTransport(httpx.BaseTransport):
             wait = call.before_send()
             if wait > 0:
                 time.sleep(wait)
-            response: Optional[httpx.Response] = None
+            response: httpx.Response | None = None
             try:
                 response = self._inner.handle_request(request)
                 c, response = self._read(call, response)
@@ -221,14 +223,18 @@ class TriageTransport(httpx.BaseTransport):
     def _read(self, call: Call, response: httpx.Response) -> tuple[Classification, httpx.Response]:
         status = response.status_code
         if status < 400 and not self._opts.read_success_body:
-            c = classify(status, response.headers, None, method=call.method, idempotency_key=call.has_key)
+            c = classify(
+                status, response.headers, None, method=call.method, idempotency_key=call.has_key
+            )
             return c, response
         try:
             raw = b"".join(response.iter_raw())
         finally:
             response.close()
         body = _decoded(status, response.headers, raw)
-        c = classify(status, response.headers, body, method=call.method, idempotency_key=call.has_key)
+        c = classify(
+            status, response.headers, body, method=call.method, idempotency_key=call.has_key
+        )
         return c, _rebuilt(response, raw)
 
     def close(self) -> None:
@@ -276,7 +282,7 @@ class AsyncTriageTransport(httpx.AsyncBaseTransport):
             wait = call.before_send()
             if wait > 0:
                 await asyncio.sleep(wait)
-            response: Optional[httpx.Response] = None
+            response: httpx.Response | None = None
             try:
                 response = await self._inner.handle_async_request(request)
                 c, response = await self._read(call, response)
@@ -307,14 +313,18 @@ class AsyncTriageTransport(httpx.AsyncBaseTransport):
     ) -> tuple[Classification, httpx.Response]:
         status = response.status_code
         if status < 400 and not self._opts.read_success_body:
-            c = classify(status, response.headers, None, method=call.method, idempotency_key=call.has_key)
+            c = classify(
+                status, response.headers, None, method=call.method, idempotency_key=call.has_key
+            )
             return c, response
         try:
             raw = b"".join([chunk async for chunk in response.aiter_raw()])
         finally:
             await response.aclose()
         body = _decoded(status, response.headers, raw)
-        c = classify(status, response.headers, body, method=call.method, idempotency_key=call.has_key)
+        c = classify(
+            status, response.headers, body, method=call.method, idempotency_key=call.has_key
+        )
         return c, _rebuilt(response, raw)
 
     async def aclose(self) -> None:

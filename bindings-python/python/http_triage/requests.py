@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, Optional, Union
+from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -34,7 +35,7 @@ from ._native import Classification, RetryPolicy, classify
 from ._retry import REPEATABLE_METHODS, Call, Retrier, Step, host_key
 from ._transport import classify_error
 
-__all__ = ["classify_response", "TriageAdapter"]
+__all__ = ["TriageAdapter", "classify_response"]
 
 
 def classify_response(
@@ -116,10 +117,10 @@ class TriageAdapter(HTTPAdapter):
         self,
         request: requests.PreparedRequest,
         stream: bool = False,
-        timeout: Union[None, float, tuple[float, float], tuple[float, None]] = None,
-        verify: Union[bool, str] = True,
-        cert: Union[None, bytes, str, tuple[Union[bytes, str], Union[bytes, str]]] = None,
-        proxies: Optional[Mapping[str, str]] = None,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
         retrier = self.retrier
         method = (request.method or "GET").upper()
@@ -128,7 +129,7 @@ class TriageAdapter(HTTPAdapter):
         if not has_key and retrier.idempotency_key and method not in REPEATABLE_METHODS:
             request.headers[header] = retrier.new_key()
             has_key = True
-        url = requests.utils.urlparse(request.url or "")
+        url = urlsplit(request.url or "")
         host = host_key(url.scheme, url.hostname or "", url.port)
         call = retrier.call(method, host, has_key=has_key, replayable=_replayable(request))
         first = True
@@ -139,24 +140,28 @@ class TriageAdapter(HTTPAdapter):
             if not first and request.body is not None and hasattr(request.body, "seek"):
                 rewind_body(request)
             first = False
-            response: Optional[requests.Response] = None
+            response: requests.Response | None = None
             try:
                 response = super().send(
                     request, stream=True, timeout=timeout, verify=verify, cert=cert, proxies=proxies
                 )
                 status = response.status_code
                 if stream and status < 400:
-                    body: Optional[bytes] = None
+                    body: bytes | None = None
                 else:
                     body = response.content
-                c = classify(
-                    status, response.headers, body, method=method, idempotency_key=has_key
-                )
-            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+                c = classify(status, response.headers, body, method=method, idempotency_key=has_key)
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 reading = response is not None and response.status_code < 400
                 if response is not None:
                     response.close()
-                c = classify_error(exc, method=method, idempotency_key=has_key, reading_body=reading)
+                c = classify_error(
+                    exc, method=method, idempotency_key=has_key, reading_body=reading
+                )
                 step = call.after(c)
                 if not step.again:
                     raise

@@ -22,7 +22,7 @@ response is returned (or, with ``reraise=True``, the last exception raised).
 from __future__ import annotations
 
 import time
-from typing import Any, Optional
+from typing import Any
 
 import tenacity
 
@@ -37,7 +37,7 @@ _STEP = "_http_triage_step"
 _CALL = "_http_triage_call"
 
 
-def _response_parts(result: Any) -> Optional[tuple[int, Any, bytes, str, bool, str]]:
+def _response_parts(result: Any) -> tuple[int, Any, bytes, str, bool, str] | None:
     """(status, headers, body, method, has_key, host) of a requests or httpx response."""
     status = getattr(result, "status_code", None)
     headers = getattr(result, "headers", None)
@@ -88,7 +88,9 @@ class Triage:
         self.idempotency_key = idempotency_key
         self.host = host
 
-    def classification(self, retry_state: tenacity.RetryCallState) -> tuple[Classification, str, str, bool]:
+    def classification(
+        self, retry_state: tenacity.RetryCallState
+    ) -> tuple[Classification, str, str, bool]:
         """Classify the outcome of the attempt that just ended: (classification, host,
         method, has_key). A result that is not a response counts as a success."""
         outcome = retry_state.outcome
@@ -96,6 +98,8 @@ class Triage:
             raise RuntimeError("tenacity called the predicate before any attempt ended")
         if outcome.failed:
             exc = outcome.exception()
+            if exc is None:
+                raise RuntimeError("tenacity reported a failed attempt without an exception")
             response = getattr(exc, "response", None)
             parts = _response_parts(response) if response is not None else None
             if parts is None:
@@ -107,10 +111,17 @@ class Triage:
                 return classify(200), self.host, self.method, self.idempotency_key
         status, headers, body, method, has_key, host = parts
         has_key = has_key or self.idempotency_key
-        return classify(status, headers, body, method=method, idempotency_key=has_key), host, method, has_key
+        return (
+            classify(status, headers, body, method=method, idempotency_key=has_key),
+            host,
+            method,
+            has_key,
+        )
 
-    def _call(self, retry_state: tenacity.RetryCallState, host: str, method: str, has_key: bool) -> Call:
-        call: Optional[Call] = getattr(retry_state, _CALL, None)
+    def _call(
+        self, retry_state: tenacity.RetryCallState, host: str, method: str, has_key: bool
+    ) -> Call:
+        call: Call | None = getattr(retry_state, _CALL, None)
         if call is None:
             call = self.retrier.call(method, host, has_key=has_key)
             setattr(retry_state, _CALL, call)
@@ -141,7 +152,7 @@ class Triage:
     def wait(self, retry_state: tenacity.RetryCallState) -> float:
         """The wait strategy: the core's delay (``Retry-After`` first), the pacer's slot
         included; 0 in test mode."""
-        step: Optional[Step] = getattr(retry_state, _STEP, None)
+        step: Step | None = getattr(retry_state, _STEP, None)
         return 0.0 if step is None else step.delay
 
     def sleep(self, seconds: float) -> None:
