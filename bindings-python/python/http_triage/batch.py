@@ -335,6 +335,19 @@ def _line(**args: Any) -> str:
     return ledger_line(**args)
 
 
+class _Slot:
+    """An item's place among the requests in flight, handed back once (as soon as its request
+    is over, so the next request overlaps this item's output write and fsyncs)."""
+
+    def __init__(self, sem: asyncio.Semaphore) -> None:
+        self._sem: asyncio.Semaphore | None = sem
+
+    def release(self) -> None:
+        if self._sem is not None:
+            self._sem.release()
+            self._sem = None
+
+
 @dataclasses.dataclass
 class _End:
     outcome: str
@@ -512,13 +525,16 @@ class Batch:
         work: list[tuple[Item, int, int, float | None]],
     ) -> list[tuple[Item, int, int, float | None]]:
         sem = asyncio.Semaphore(self.concurrency)
+        # Bodies waiting for the disk stay bounded: 2 x concurrency.
+        writes = asyncio.Semaphore(2 * self.concurrency)
+        slots: dict[asyncio.Task[tuple[Item, int, int, float | None] | None], _Slot] = {}
         deferred: list[tuple[Item, int, int, float | None]] = []
         tasks: set[asyncio.Task[tuple[Item, int, int, float | None] | None]] = set()
         errors: list[BaseException] = []
 
         def reap(t: asyncio.Task[tuple[Item, int, int, float | None] | None]) -> None:
             tasks.discard(t)
-            sem.release()
+            slots.pop(t).release()
             if t.cancelled():
                 return
             e = t.exception()
@@ -539,7 +555,9 @@ class Batch:
                 if w[3] is None:
                     self._update(not_started=1, finished=1)
                 continue
-            t = asyncio.ensure_future(self._run_item(client, ledger, *w))
+            slot = _Slot(sem)
+            t = asyncio.ensure_future(self._run_item(client, ledger, slot, writes, *w))
+            slots[t] = slot
             tasks.add(t)
             t.add_done_callback(reap)
         while tasks:
@@ -552,6 +570,8 @@ class Batch:
         self,
         client: httpx.AsyncClient,
         ledger: _Ledger,
+        slot: _Slot,
+        writes: asyncio.Semaphore,
         item: Item,
         prior: int,
         generation: int,
@@ -568,6 +588,8 @@ class Batch:
         if end.outcome == "done":
             sync = True
             if end.body is not None and item.output is not None:
+                await writes.acquire()
+                slot.release()
                 try:
                     await asyncio.get_running_loop().run_in_executor(
                         None, write_output, item.output, end.body, self.sync
@@ -582,7 +604,10 @@ class Batch:
                         outcome="deferred", reason="output_write_failed", output=None
                     )
                     sync = False
+                finally:
+                    writes.release()
             end.body = None
+        slot.release()
         await ledger.append(_line(**end.line_args), sync)
         counts = {"finished": 1, "requests": end.attempts_now}
         key = {"done": "done", "quarantined": "quarantined", "deferred": "deferred"}
