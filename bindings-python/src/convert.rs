@@ -202,32 +202,59 @@ pub(crate) fn str_arg(py: Python<'_>, v: &Bound<'_, PyAny>, name: &str) -> PyRes
     }
 }
 
-/// Seconds (non-negative, finite) → whole milliseconds.
+/// Seconds (non-negative) → whole milliseconds, saturating at the end of the `u64` clock as
+/// the core's own arithmetic does.
 pub(crate) fn secs_to_ms(py: Python<'_>, secs: f64, name: &str) -> PyResult<u64> {
     let ms = secs * 1000.0;
-    if !ms.is_finite() || !(0.0..=1.0e17).contains(&ms) {
+    if ms.is_nan() || ms < 0.0 {
         return Err(invalid_option(
             py,
             name,
-            &format!("`{name}` must be a finite, non-negative number of seconds"),
+            &format!("`{name}` must be a non-negative number of seconds"),
         ));
     }
+    // `as` saturates: values past u64::MAX (and +inf) become u64::MAX.
     Ok(ms.round() as u64)
 }
 
-/// An optional seconds argument → milliseconds.
+/// An optional seconds argument → milliseconds. A `float` is exact to the millisecond up to
+/// 2^53 ms; an `int`, `fractions.Fraction` or `decimal.Decimal` is converted exactly (Python
+/// computes `round(v * 1000)`), for times near the end of the `u64` millisecond clock.
 pub(crate) fn secs_arg_ms(
     py: Python<'_>,
     v: Option<&Bound<'_, PyAny>>,
     name: &str,
 ) -> PyResult<Option<u64>> {
-    match v.filter(|v| !v.is_none()) {
-        None => Ok(None),
-        Some(v) => {
-            let s = f64_arg(py, v, name)?;
-            secs_to_ms(py, s, name).map(Some)
-        }
+    let Some(v) = v.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    if v.is_instance_of::<pyo3::types::PyFloat>() {
+        let s = f64_arg(py, v, name)?;
+        return secs_to_ms(py, s, name).map(Some);
     }
+    let exact = !v.is_instance_of::<pyo3::types::PyBool>()
+        && (v.is_instance_of::<pyo3::types::PyInt>()
+            || v.hasattr("denominator")?
+            || v.hasattr("quantize")?);
+    if !exact {
+        return Err(invalid_input(
+            py,
+            &format!("`{name}` must be a number of seconds, not {}", type_name(v)),
+        ));
+    }
+    let scaled = v
+        .mul(1000)
+        .and_then(|x| py.import("builtins")?.getattr("round")?.call1((x,)))
+        .map_err(|_| invalid_input(py, &format!("`{name}` must be a number of seconds")))?;
+    if scaled.lt(0)? {
+        return Err(invalid_option(
+            py,
+            name,
+            &format!("`{name}` must be a non-negative number of seconds"),
+        ));
+    }
+    // Past the end of the u64 clock: saturate, as the core's own arithmetic does.
+    Ok(Some(scaled.extract::<u64>().unwrap_or(u64::MAX)))
 }
 
 /// Milliseconds → seconds.
@@ -267,11 +294,8 @@ static RANDOM: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// The random draw in [0, 1): the given one, else `random.random()`. The core never draws.
 pub(crate) fn random_arg(py: Python<'_>, v: Option<&Bound<'_, PyAny>>) -> PyResult<f64> {
     if let Some(v) = v.filter(|v| !v.is_none()) {
-        let r = f64_arg(py, v, "random")?;
-        if !(0.0..=1.0).contains(&r) {
-            return Err(invalid_option(py, "random", "`random` must be in [0, 1)"));
-        }
-        return Ok(r);
+        // Out-of-range draws are the core's to clamp (NaN counts as 0).
+        return f64_arg(py, v, "random");
     }
     let f = RANDOM.get_or_try_init(py, || {
         py.import("random")?.getattr("random").map(Bound::unbind)

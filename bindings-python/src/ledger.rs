@@ -132,6 +132,29 @@ pub(crate) fn parse_ledger_line<'py>(py: Python<'py>, line: &str) -> PyResult<Bo
     convert::to_py(py, &r)
 }
 
+/// The canonical line (with its `\n`) of a record dict as `parse_ledger_line` returns it: a
+/// record read, changed and written back in the runner's format.
+#[pyfunction]
+pub(crate) fn ledger_line_from_record(
+    py: Python<'_>,
+    record: &Bound<'_, PyAny>,
+) -> PyResult<String> {
+    let v = convert::to_json(py, record, "a ledger record")?;
+    let r: Record = serde_json::from_value(v).map_err(|_| {
+        errors::error(
+            py,
+            Kind::Ledger,
+            "not a ledger record (see parse_ledger_line for the fields)",
+            None,
+            Some("json"),
+        )
+    })?;
+    // The same checks as reading a line: a record that could not be read back is refused.
+    let line = guard(py, || r.to_line())?;
+    guard(py, || Record::parse_line(&line))?.map_err(|e| ledger_error(py, &e))?;
+    Ok(line)
+}
+
 /// A ledger read back: where every item stands.
 #[pyclass(module = "http_triage._native", name = "Replay")]
 pub struct PyReplay {

@@ -39,6 +39,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<machines::PyPacer>()?;
     m.add_function(wrap_pyfunction!(ledger::ledger_line, m)?)?;
     m.add_function(wrap_pyfunction!(ledger::parse_ledger_line, m)?)?;
+    m.add_function(wrap_pyfunction!(ledger::ledger_line_from_record, m)?)?;
     m.add_function(wrap_pyfunction!(ledger::report, m)?)?;
     m.add_class::<ledger::PyReplay>()?;
     m.add_class::<ledger::PyReport>()?;
