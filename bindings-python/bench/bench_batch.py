@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -31,8 +30,18 @@ KEY = "bench-key-0123"
 def serve(rate: int) -> tuple[subprocess.Popen[str], str]:
     binary = os.environ.get("HTTP_TRIAGE_BIN", str(REPO / "target" / "debug" / "http-triage"))
     proc = subprocess.Popen(
-        [binary, "serve", "--port", "0", "--rate-limit", str(rate), "--permanent-rate", "0",
-         "--transient-rate", "0"],
+        [
+            binary,
+            "serve",
+            "--port",
+            "0",
+            "--rate-limit",
+            str(rate),
+            "--permanent-rate",
+            "0",
+            "--transient-rate",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         env=dict(os.environ, HTTP_TRIAGE_SERVE_KEY=KEY),
@@ -60,7 +69,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp)
             items = [
-                Item.bytes(f"f{i:05d}.png", f"bench file {i}\n".encode() * 64, out / f"f{i:05d}.jpg")
+                Item.from_bytes(
+                    f"f{i:05d}.png", f"bench file {i}\n".encode() * 64, out / f"f{i:05d}.jpg"
+                )
                 for i in range(args.files)
             ]
             batch = Batch(
@@ -121,4 +132,4 @@ async def plain_loop(url: str, headers: dict[str, str], n: int, concurrency: int
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -54,7 +54,7 @@ def test_key_is_the_rust_runners() -> None:
 def test_library_run_converts_quarantines_and_resumes(serve: ServeFactory, tmp_path: Path) -> None:
     s = serve("--hang-ms", "50", "--seed", "3")
     items = [
-        Item.bytes(
+        Item.from_bytes(
             f"f{i:03d}.png", f"library item {i}\n".encode() * 4, tmp_path / "out" / f"f{i:03d}.jpg"
         )
         for i in range(80)

@@ -27,7 +27,9 @@ async def send(client: httpx.AsyncClient, item: Item) -> httpx.Response:
 
 def main(src: Path, out: Path) -> int:
     items = [
-        Item.file(p.relative_to(src).as_posix(), p, (out / p.relative_to(src)).with_suffix(".jpg"))
+        Item.from_file(
+            p.relative_to(src).as_posix(), p, (out / p.relative_to(src)).with_suffix(".jpg")
+        )
         for p in sorted(src.rglob("*"))
         if p.is_file()
     ]

@@ -284,7 +284,7 @@ def _batch(args: argparse.Namespace) -> int:
         out = args.out / rel
         if ext is not None:
             out = out.with_suffix("." + ext)
-        items.append(b.Item.file(rel, path, out))
+        items.append(b.Item.from_file(rel, path, out))
     try:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:

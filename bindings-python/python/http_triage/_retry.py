@@ -159,6 +159,11 @@ class Call:
             self.number += 1
         return 0.0 if is_testing() else max(0.0, at - now)
 
+    def abandon(self) -> None:
+        """The attempt ended without a classification (a bad request, a bug in a caller's
+        code): the breaker forgets the admission it gave."""
+        self.state.breaker.on_neutral(time.monotonic())
+
     def after(self, c: Classification) -> Step:
         """Record the attempt's classification in the host's state, ask the policy, report the
         decision; returns what to do."""

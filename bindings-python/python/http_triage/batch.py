@@ -9,7 +9,7 @@
     async def send(client: httpx.AsyncClient, item: Item) -> httpx.Response:
         return await client.post(URL, content=item.body)   # the Idempotency-Key is added
 
-    items = [Item.file("a.png", "in/a.png", output="out/a.jpg")]
+    items = [Item.from_file("a.png", "in/a.png", output="out/a.jpg")]
     summary = asyncio.run(Batch(send, state_dir="out/.http-triage").run(items))
 
 Every decision comes from the core: each attempt's response (or transport exception) is
@@ -100,12 +100,12 @@ class Item:
     idempotency_key: str | None = None
 
     @classmethod
-    def file(cls, id: str, path: str | Path, output: str | Path | None = None) -> Item:
+    def from_file(cls, id: str, path: str | Path, output: str | Path | None = None) -> Item:
         """An item whose body is read from ``path`` when it starts."""
         return cls(id=id, path=Path(path), output=None if output is None else Path(output))
 
     @classmethod
-    def bytes(cls, id: str, data: bytes, output: str | Path | None = None) -> Item:
+    def from_bytes(cls, id: str, data: bytes, output: str | Path | None = None) -> Item:
         """An item whose body is in memory."""
         return cls(id=id, data=data, output=None if output is None else Path(output))
 
@@ -701,8 +701,14 @@ class Batch:
                     e.retry_after,
                     str(e),
                 )
+            except httpx.HTTPStatusError as exc:
+                # `send` called raise_for_status(): the response is what counts.
+                response = exc.response
+                body = await response.aread()
             except httpx.HTTPError as exc:
                 if ctx.call is None or transport_kind(exc) is None:
+                    if ctx.call is not None:
+                        ctx.call.abandon()
                     raise
                 reading = response is not None and response.status_code < 400
                 c = classify_error(

@@ -27,7 +27,7 @@ import httpx
 from ._events import BodyNotReplayableError, OnDecision
 from ._native import Classification, RetryPolicy, classify
 from ._retry import REPEATABLE_METHODS, Call, Retrier, Step, host_key
-from ._transport import classify_error
+from ._transport import classify_error, transport_kind
 
 __all__ = ["AsyncTriageTransport", "TriageTransport", "classify_response"]
 
@@ -199,6 +199,9 @@ class TriageTransport(httpx.BaseTransport):
                 response = self._inner.handle_request(request)
                 c, response = self._read(call, response)
             except httpx.TransportError as exc:
+                if transport_kind(exc) is None:
+                    call.abandon()
+                    raise
                 reading = response is not None and response.status_code < 400
                 if response is not None:
                     response.close()
@@ -287,6 +290,9 @@ class AsyncTriageTransport(httpx.AsyncBaseTransport):
                 response = await self._inner.handle_async_request(request)
                 c, response = await self._read(call, response)
             except httpx.TransportError as exc:
+                if transport_kind(exc) is None:
+                    call.abandon()
+                    raise
                 reading = response is not None and response.status_code < 400
                 if response is not None:
                     await response.aclose()

@@ -33,7 +33,7 @@ from requests.utils import rewind_body
 from ._events import BodyNotReplayableError, OnDecision
 from ._native import Classification, RetryPolicy, classify
 from ._retry import REPEATABLE_METHODS, Call, Retrier, Step, host_key
-from ._transport import classify_error
+from ._transport import classify_error, transport_kind
 
 __all__ = ["TriageAdapter", "classify_response"]
 
@@ -156,6 +156,9 @@ class TriageAdapter(HTTPAdapter):
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
+                if transport_kind(exc) is None:
+                    call.abandon()
+                    raise
                 reading = response is not None and response.status_code < 400
                 if response is not None:
                     response.close()
