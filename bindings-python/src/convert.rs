@@ -13,7 +13,8 @@ pub(crate) type Headers = Vec<(String, String)>;
 /// One header name or value: `str`, or `bytes` read as Latin-1 (HTTP's historical charset).
 fn header_text(py: Python<'_>, v: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
     if let Ok(s) = v.cast::<PyString>() {
-        return Ok(s.to_cow()?.into_owned());
+        // Lone surrogates (from `surrogateescape` decoding) become U+FFFD, as bad bytes would.
+        return Ok(s.to_string_lossy().into_owned());
     }
     if let Ok(b) = v.cast::<PyBytes>() {
         return Ok(b.as_bytes().iter().map(|&c| char::from(c)).collect());
@@ -112,7 +113,7 @@ pub(crate) fn body<'a>(
         return Ok(Cow::Borrowed(b.as_bytes()));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Cow::Owned(s.to_cow()?.into_owned().into_bytes()));
+        return Ok(Cow::Owned(s.to_string_lossy().into_owned().into_bytes()));
     }
     if let Ok(b) = obj.cast::<PyByteArray>() {
         return Ok(Cow::Owned(b.to_vec()));
@@ -194,7 +195,10 @@ pub(crate) fn bool_arg(py: Python<'_>, v: &Bound<'_, PyAny>, name: &str) -> PyRe
 /// A `str` argument.
 pub(crate) fn str_arg(py: Python<'_>, v: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
     match v.cast::<PyString>() {
-        Ok(s) => Ok(s.to_cow()?.into_owned()),
+        Ok(s) => s
+            .to_cow()
+            .map(Cow::into_owned)
+            .map_err(|_| invalid_input(py, &format!("`{name}` is not valid Unicode text"))),
         Err(_) => Err(invalid_input(
             py,
             &format!("`{name}` must be a str, not {}", type_name(v)),
@@ -340,4 +344,38 @@ pub(crate) fn to_py<'py, T: serde::Serialize>(
             None,
         )
     })
+}
+
+/// A `str` argument whose wrong type raises `InvalidInputError` (not a bare `TypeError`).
+pub(crate) struct Text(pub(crate) String);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Text {
+    type Error = PyErr;
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        str_arg(obj.py(), &obj, "argument").map(Text)
+    }
+}
+
+/// A `bool` argument whose wrong type raises `InvalidInputError`.
+pub(crate) struct Flag(pub(crate) bool);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Flag {
+    type Error = PyErr;
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        bool_arg(obj.py(), &obj, "argument").map(Flag)
+    }
+}
+
+/// A non-negative `int` argument whose wrong type raises `InvalidInputError`.
+pub(crate) struct Count(pub(crate) usize);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Count {
+    type Error = PyErr;
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let py = obj.py();
+        let n = u64_arg(py, &obj, "argument")?;
+        usize::try_from(n)
+            .map(Count)
+            .map_err(|_| invalid_option(py, "argument", "the number is too large"))
+    }
 }

@@ -2,7 +2,7 @@
 //! report whose text is the `http-triage report` CLI's.
 
 use crate::config;
-use crate::convert::{self, ms_to_secs, secs_arg_ms, str_arg, u32_arg, u64_arg};
+use crate::convert::{self, ms_to_secs, secs_arg_ms, str_arg, u32_arg, u64_arg, Count, Flag, Text};
 use crate::errors::{self, guard, invalid_option, Kind};
 use crate::values::{category_arg, classification_arg};
 use http_triage::ledger::{report as core_report, Outcome, Record, Replay, Report, ReportOptions};
@@ -127,8 +127,8 @@ pub(crate) fn ledger_line(
 /// Read one ledger line into a dict (the record's JSON fields). Raises `LedgerError` with the
 /// core's code (`empty_line`, `json`, `unsupported_version`, `empty_item`).
 #[pyfunction]
-pub(crate) fn parse_ledger_line<'py>(py: Python<'py>, line: &str) -> PyResult<Bound<'py, PyAny>> {
-    let r = guard(py, || Record::parse_line(line))?.map_err(|e| ledger_error(py, &e))?;
+pub(crate) fn parse_ledger_line<'py>(py: Python<'py>, line: Text) -> PyResult<Bound<'py, PyAny>> {
+    let r = guard(py, || Record::parse_line(&line.0))?.map_err(|e| ledger_error(py, &e))?;
     convert::to_py(py, &r)
 }
 
@@ -177,53 +177,53 @@ impl PyReplay {
 
     /// Replay a whole ledger's text (a torn last line is tolerated and reported).
     #[classmethod]
-    fn from_text(_cls: &Bound<'_, PyType>, py: Python<'_>, text: &str) -> PyResult<Self> {
-        let inner = guard(py, || Replay::from_text(text))?;
+    fn from_text(_cls: &Bound<'_, PyType>, py: Python<'_>, text: Text) -> PyResult<Self> {
+        let inner = guard(py, || Replay::from_text(&text.0))?;
         Ok(PyReplay { inner })
     }
 
     /// Feed one line (1-based `line_no`); `is_last` tells a torn tail from a bad line.
-    #[pyo3(signature = (line_no, line, is_last=false))]
+    #[pyo3(signature = (line_no, line, is_last=Flag(false)), text_signature = "(self, line_no, line, is_last=False)")]
     fn push_line(
         &mut self,
         py: Python<'_>,
-        line_no: usize,
-        line: &str,
-        is_last: bool,
+        line_no: Count,
+        line: Text,
+        is_last: Flag,
     ) -> PyResult<()> {
         let r = &mut self.inner;
-        guard(py, || r.push_line(line_no, line, is_last))
+        guard(py, || r.push_line(line_no.0, &line.0, is_last.0))
     }
 
     /// The item's outcome by its last record, or None.
-    fn outcome_of(&self, item: &str) -> Option<&'static str> {
-        self.inner.outcome_of(item).map(Outcome::as_str)
+    fn outcome_of(&self, item: Text) -> Option<&'static str> {
+        self.inner.outcome_of(&item.0).map(Outcome::as_str)
     }
 
     /// Whether a resumed batch runs `item`.
-    #[pyo3(signature = (item, retry_quarantined=false))]
-    fn should_run(&self, item: &str, retry_quarantined: bool) -> bool {
-        self.inner.should_run(item, retry_quarantined)
+    #[pyo3(signature = (item, retry_quarantined=Flag(false)), text_signature = "(self, item, retry_quarantined=False)")]
+    fn should_run(&self, item: Text, retry_quarantined: Flag) -> bool {
+        self.inner.should_run(&item.0, retry_quarantined.0)
     }
 
     /// True when `item` is done.
-    fn is_done(&self, item: &str) -> bool {
-        self.inner.is_done(item)
+    fn is_done(&self, item: Text) -> bool {
+        self.inner.is_done(&item.0)
     }
 
     /// Attempts made for `item` in all runs so far.
-    fn attempts_so_far(&self, item: &str) -> u32 {
-        self.inner.attempts_so_far(item)
+    fn attempts_so_far(&self, item: Text) -> u32 {
+        self.inner.attempts_so_far(&item.0)
     }
 
     /// When a deferred item may resume (Unix seconds), if known.
-    fn resume_at(&self, item: &str) -> Option<f64> {
-        self.inner.resume_at_ms(item).map(ms_to_secs)
+    fn resume_at(&self, item: Text) -> Option<f64> {
+        self.inner.resume_at_ms(&item.0).map(ms_to_secs)
     }
 
     /// The item's last record as a dict, or None.
-    fn last_record<'py>(&self, py: Python<'py>, item: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.inner.last_record(item) {
+    fn last_record<'py>(&self, py: Python<'py>, item: Text) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.inner.last_record(&item.0) {
             None => Ok(None),
             Some(r) => convert::to_py(py, r).map(Some),
         }

@@ -1,7 +1,7 @@
 //! `classify`, `classify_transport`, `parse_envelope`, `read_headers` and the frozen value
 //! classes they return. Fields are converted when read, so a call pays only for what it uses.
 
-use crate::convert::{self, str_arg, u64_arg};
+use crate::convert::{self, str_arg, u64_arg, Count, Text};
 use crate::errors::{self, guard, invalid_input, invalid_option, Kind};
 use http_triage::envelope::Limits;
 use http_triage::wire::{ClassifyInput, ClassifyOutput};
@@ -120,8 +120,8 @@ impl PyClassification {
         status: Option<&Bound<'_, PyAny>>,
         retry_after: Option<&Bound<'_, PyAny>>,
         rate_limit_remaining: Option<&Bound<'_, PyAny>>,
-        code: Option<String>,
-        request_id: Option<String>,
+        code: Option<Text>,
+        request_id: Option<Text>,
     ) -> PyResult<Self> {
         let category = category_arg(py, category)?;
         let reason_s = str_arg(py, reason, "reason")?;
@@ -155,8 +155,8 @@ impl PyClassification {
             None => None,
             Some(v) => Some(u64_arg(py, v, "rate_limit_remaining")?),
         };
-        c.code = code;
-        c.request_id = request_id;
+        c.code = code.map(|t| t.0);
+        c.request_id = request_id.map(|t| t.0);
         Ok(PyClassification { inner: c })
     }
 
@@ -416,15 +416,17 @@ pub(crate) fn classify_transport(
 /// CLI's: a bad line gives the CLI's error object naming `line_no`. `default_now` (Unix
 /// seconds) is used when the line has no `now`; omitted, the system clock.
 #[pyfunction]
-#[pyo3(signature = (line, line_no=1, default_now=None))]
+#[pyo3(signature = (line, line_no=Count(1), default_now=None), text_signature = "(line, line_no=1, default_now=None)")]
 pub(crate) fn classify_line(
     py: Python<'_>,
-    line: &str,
-    line_no: usize,
+    line: Text,
+    line_no: Count,
     default_now: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<String> {
     let now = convert::unix_ms(py, default_now)?;
-    guard(py, || http_triage::wire::classify_line(line, line_no, now))
+    guard(py, || {
+        http_triage::wire::classify_line(&line.0, line_no.0, now)
+    })
 }
 
 /// The transport error kinds `classify_transport` knows, in the core's order.

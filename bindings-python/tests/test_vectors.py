@@ -15,9 +15,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable
 
-import pytest
-
 import http_triage as ht
+import pytest
 
 VECTORS = Path(__file__).resolve().parents[2] / "tests" / "vectors"
 DEFAULT_NOW_S = 1_763_800_000
@@ -493,7 +492,11 @@ def run_gate(inp: Json, expect: Json) -> None:
         return
 
     def observe(now: Fraction) -> dict[str, Json]:
-        return {"open": g.is_open(now), "wait_ms": ms(g.wait(now)), "reopens_at_ms": ms(g.reopens_at)}
+        return {
+            "open": g.is_open(now),
+            "wait_ms": ms(g.wait(now)),
+            "reopens_at_ms": ms(g.reopens_at),
+        }
 
     for i, v in enumerate(steps):
         s = Step(i, v)
