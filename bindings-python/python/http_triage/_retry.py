@@ -137,6 +137,9 @@ class Call:
         self.previous_delay: float | None = None
         self.next_is_poll = False
         self.started = time.monotonic()
+        self.sent_at: float | None = None
+        self._cuts: int | None = None
+        self._asks = 0
         self.history: list[DecisionEvent] = []
 
     @property
@@ -152,11 +155,27 @@ class Call:
         admission = self.state.breaker.admit(now)
         if admission == "rejected":
             raise CircuitOpenError(self.host, _breaker_wait(self.state.breaker, now))
-        at = self.state.pacer.acquire(now)
         if self.next_is_poll:
             self.polls += 1
         else:
             self.number += 1
+        self._asks = 0
+        return self._reserve(now)
+
+    def recheck(self) -> float:
+        """Call after sleeping the wait :meth:`before_send` returned: 0 when the send time
+        stands, else the wait for a new one (a throttle cut the host's rate meanwhile, so the
+        slot was paced at the old rate; asked again up to 4 times, as the Rust driver does)."""
+        self._asks += 1
+        if self._asks >= 4 or _cuts(self.state.pacer) == self._cuts:
+            return 0.0
+        return self._reserve(time.monotonic())
+
+    def _reserve(self, now: float) -> float:
+        pacer = self.state.pacer
+        at = pacer.acquire(now)
+        self.sent_at = at
+        self._cuts = _cuts(pacer)
         return 0.0 if is_testing() else max(0.0, at - now)
 
     def abandon(self) -> None:
@@ -169,7 +188,12 @@ class Call:
         decision; returns what to do."""
         now = time.monotonic()
         st = self.state
-        st.pacer.record(c, now)
+        record_sent = getattr(st.pacer, "record_sent", None)
+        if record_sent is not None and self.sent_at is not None:
+            # One cut per round trip: the pacer needs to know when this request left.
+            record_sent(c, self.sent_at, now)
+        else:
+            st.pacer.record(c, now)
         st.breaker.record(c, now)
         st.budget.record(c)
         can_retry = st.budget.can_retry
@@ -221,6 +245,14 @@ class Call:
             give_up_reason=d.give_up_reason,
             stop_reason=d.stop_reason,
         )
+
+
+def _cuts(pacer: Pacer) -> int | None:
+    """How many times the pacer cut its rate, when this build of the core counts them."""
+    cuts = getattr(pacer, "cuts", None)
+    if callable(cuts):
+        cuts = cuts()
+    return cuts if isinstance(cuts, int) else None
 
 
 def _breaker_wait(breaker: CircuitBreaker, now: float) -> float | None:

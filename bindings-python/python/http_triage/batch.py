@@ -383,7 +383,10 @@ async def _before_request(request: httpx.Request) -> None:
         ctx.call = ctx.retrier.call(
             request.method, host_key(url.scheme, url.host, url.port), has_key=True
         )
-    await _sleep(ctx.call.before_send())
+    wait = ctx.call.before_send()
+    while wait > 0:
+        await asyncio.sleep(wait)
+        wait = ctx.call.recheck()
 
 
 class Batch:

@@ -192,8 +192,9 @@ class TriageTransport(httpx.BaseTransport):
         call = _prepare(self._opts.retrier, request)
         while True:
             wait = call.before_send()
-            if wait > 0:
+            while wait > 0:
                 time.sleep(wait)
+                wait = call.recheck()
             response: httpx.Response | None = None
             try:
                 response = self._inner.handle_request(request)
@@ -283,8 +284,9 @@ class AsyncTriageTransport(httpx.AsyncBaseTransport):
         call = _prepare(self._opts.retrier, request)
         while True:
             wait = call.before_send()
-            if wait > 0:
+            while wait > 0:
                 await asyncio.sleep(wait)
+                wait = call.recheck()
             response: httpx.Response | None = None
             try:
                 response = await self._inner.handle_async_request(request)

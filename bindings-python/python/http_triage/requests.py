@@ -135,8 +135,9 @@ class TriageAdapter(HTTPAdapter):
         first = True
         while True:
             wait = call.before_send()
-            if wait > 0:
+            while wait > 0:
                 time.sleep(wait)
+                wait = call.recheck()
             if not first and request.body is not None and hasattr(request.body, "seek"):
                 rewind_body(request)
             first = False
