@@ -27,6 +27,9 @@ REPO = Path(__file__).resolve().parents[2]
 KEY = "bench-key-0123"
 
 
+EXTRA: list[str] = []
+
+
 def serve(rate: int) -> tuple[subprocess.Popen[str], str]:
     binary = os.environ.get("HTTP_TRIAGE_BIN", str(REPO / "target" / "debug" / "http-triage"))
     proc = subprocess.Popen(
@@ -41,6 +44,7 @@ def serve(rate: int) -> tuple[subprocess.Popen[str], str]:
             "0",
             "--transient-rate",
             "0",
+            *(EXTRA if rate else []),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -61,7 +65,13 @@ def main() -> None:
     ap.add_argument("--rate", type=int, default=100)
     ap.add_argument("--concurrency", type=int, default=10)
     ap.add_argument("--no-fsync", action="store_true")
+    ap.add_argument(
+        "--serve-flags",
+        default="",
+        help="more flags for the rate-limited serve, e.g. '--limiter bucket'",
+    )
     args = ap.parse_args()
+    EXTRA.extend(args.serve_flags.split())
     proc, base = serve(args.rate)
     try:
         url = f"{base}/v1/convert?target=jpg"
