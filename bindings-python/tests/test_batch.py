@@ -287,3 +287,24 @@ def test_sigkill_and_resume_loses_nothing_and_converts_nothing_twice(
     stats = s.stats()
     assert stats["duplicate_conversions"] == 0
     assert stats["conversions"] == len(replay.done)
+
+
+def test_quota_stops_and_resume_finishes_nothing_twice(serve: ServeFactory, tmp_path: Path) -> None:
+    s = serve("--permanent-rate", "0", "--transient-rate", "0", "--quota", "10")
+    src = tmp_path / "src"
+    write_files(src, 25)
+    out = tmp_path / "out"
+    env = dict(os.environ, BATCH_KEY=KEY)
+    args = ["batch", str(src), "--url", s.url, "--out", str(out)]
+    args += ["-H", "Authorization: Bearer ${BATCH_KEY}", "--concurrency", "3"]
+    r = python_cli(*args, env=env)
+    assert r.returncode == 2, r.stderr
+    assert "quota exhausted (429 quota_exceeded" in r.stderr
+    replay = Replay.from_text((out / ".http-triage" / "ledger.jsonl").read_text())
+    assert len(replay.done) == 10
+    assert replay.stopped
+    # A quota does not come back by itself: the resume stops again, converting nothing twice.
+    again = python_cli(*args, env=env)
+    assert again.returncode == 2
+    assert s.stats()["duplicate_conversions"] == 0
+    assert s.stats()["conversions"] == 10
