@@ -289,3 +289,30 @@ def test_cycles_in_the_chain_end() -> None:
     a.__context__ = b
     b.__context__ = a
     assert transport_kind(a) == "reset_before_response"
+
+
+def test_classify_error_gives_the_cores_classification() -> None:
+    import http_triage
+
+    with pytest.raises(httpx.ConnectError) as refused:
+        httpx.post(f"http://127.0.0.1:{refused_port()}/", content=b"x")
+    c = http_triage.classify_error(refused.value, method="POST")
+    assert (c.category, c.reason, c.transport_error) == (
+        http_triage.Category.RETRYABLE,
+        "connect_refused",
+        "connect_refused",
+    )
+    assert c.request_not_processed
+    with raw_server(close_early) as port, pytest.raises(httpx.RemoteProtocolError) as closed:
+        httpx.post(f"http://127.0.0.1:{port}/", content=b"x")
+    c = http_triage.classify_error(closed.value, method="POST")
+    assert c.transport_error == "closed_before_response" and not c.request_not_processed
+    # A POST that may have been processed is not resent without a key; with one it is.
+    policy = http_triage.RetryPolicy()
+    assert policy.decide(c, 1, random=0.0).action == "give_up"
+    keyed = http_triage.classify_error(closed.value, method="POST", idempotency_key=True)
+    assert policy.decide(keyed, 1, random=0.0).action == "retry"
+    with pytest.raises(http_triage.InvalidInputError) as info:
+        http_triage.classify_error(ValueError("not a transport error"))
+    assert info.value.code == "invalid_input"
+    assert isinstance(info.value, TypeError)
