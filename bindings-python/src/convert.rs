@@ -2,22 +2,46 @@
 
 use crate::errors::{invalid_input, invalid_option};
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedStr;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString, PyTuple};
 use serde_json::Value;
 use std::borrow::Cow;
 
-/// Header pairs as owned strings (the limited API cannot lend a `str`'s UTF-8 on 3.9).
-pub(crate) type Headers = Vec<(String, String)>;
+/// A header name or value: the `str`'s own UTF-8 (held by Python, no copy on the Rust side),
+/// or text built here (bytes read as Latin-1, lone surrogates replaced).
+pub(crate) enum HeaderText {
+    /// Borrowed from a Python `str`.
+    Py(PyBackedStr),
+    /// Built here.
+    Owned(String),
+}
+
+impl HeaderText {
+    fn as_str(&self) -> &str {
+        match self {
+            HeaderText::Py(s) => s,
+            HeaderText::Owned(s) => s,
+        }
+    }
+}
+
+/// Header pairs, in order.
+pub(crate) type Headers = Vec<(HeaderText, HeaderText)>;
 
 /// One header name or value: `str`, or `bytes` read as Latin-1 (HTTP's historical charset).
-fn header_text(py: Python<'_>, v: &Bound<'_, PyAny>, what: &str) -> PyResult<String> {
+fn header_text(py: Python<'_>, v: &Bound<'_, PyAny>, what: &str) -> PyResult<HeaderText> {
     if let Ok(s) = v.cast::<PyString>() {
-        // Lone surrogates (from `surrogateescape` decoding) become U+FFFD, as bad bytes would.
-        return Ok(s.to_string_lossy().into_owned());
+        return Ok(match PyBackedStr::try_from(s.clone()) {
+            Ok(b) => HeaderText::Py(b),
+            // Lone surrogates (from `surrogateescape` decoding) become U+FFFD, as bad bytes would.
+            Err(_) => HeaderText::Owned(s.to_string_lossy().into_owned()),
+        });
     }
     if let Ok(b) = v.cast::<PyBytes>() {
-        return Ok(b.as_bytes().iter().map(|&c| char::from(c)).collect());
+        return Ok(HeaderText::Owned(
+            b.as_bytes().iter().map(|&c| char::from(c)).collect(),
+        ));
     }
     Err(invalid_input(
         py,

@@ -9,6 +9,7 @@ monotonic time (``time.monotonic()``) for the state machines.
 from __future__ import annotations
 
 from ._category import Category
+from ._classify import classify
 from ._errors import (
     HttpTriageError,
     InternalError,
@@ -32,7 +33,6 @@ from ._native import (
     RetryPolicy,
     Violation,
     __version__,
-    classify,
     classify_line,
     classify_transport,
     ledger_line,
@@ -81,14 +81,14 @@ __all__ = [
 ]
 
 # ---- re-exports of the adapters' modules (ADAPTERS helper) below this line ----
-from ._events import (  # noqa: E402
+from ._events import (
     BodyNotReplayableError,
     CircuitOpenError,
     DecisionEvent,
     is_testing,
     set_testing,
 )
-from ._transport import classify_error  # noqa: E402
+from ._transport import classify_error
 
 __all__ += [
     "BodyNotReplayableError",

@@ -123,11 +123,11 @@ def classify(
     status: int,
     headers: _HeadersLike | None = None,
     body: _BodyLike | None = None,
-    *,
     method: str | None = None,
     idempotency_key: bool | None = None,
     now: _Seconds | None = None,
     rules: Mapping[str, Mapping[Any, str]] | None = None,
+    /,
 ) -> Classification: ...
 def classify_transport(
     kind: str, *, method: str | None = None, idempotency_key: bool | None = None
