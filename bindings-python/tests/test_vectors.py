@@ -350,12 +350,19 @@ class Step:
         return n
 
     def classification(self) -> ht.Classification:
+        extra: dict[str, Any] = {}
+        if "rate_limit_limit" in self.args:
+            extra["rate_limit_limit"] = self.args["rate_limit_limit"]
+        for k in ("rate_limit_reset", "rate_limit_window"):
+            if k + "_ms" in self.args:
+                extra[k] = secs(self.args[k + "_ms"])
         return ht.Classification.from_parts(
             self.args["category"],
             self.args["reason"],
             status=self.args.get("status"),
             retry_after=secs(self.args.get("retry_after_ms")),
             rate_limit_remaining=self.args.get("rate_limit_remaining"),
+            **extra,
         )
 
     def check(self, actual: dict[str, Json]) -> None:
@@ -367,6 +374,8 @@ class Step:
 
 
 CLASSIFICATION_KEYS = ["category", "reason", "status", "retry_after_ms", "rate_limit_remaining"]
+# The pacer's record steps also give the rate-limit window the headers described.
+PACER_CLASSIFICATION_KEYS = ["rate_limit_limit", "rate_limit_reset_ms", "rate_limit_window_ms"]
 
 
 def split_input(inp: Json, allowed: list[str]) -> tuple[dict[str, Json], list[Json]]:
@@ -527,33 +536,42 @@ def run_gate(inp: Json, expect: Json) -> None:
 
 
 def run_pacer(inp: Json, expect: Json) -> None:
-    """The pacer suite, shaped like the gate's: `acquire`/`wait` at `at_ms`, `record` with the
-    classification args (and `times`), and the snapshot ops. Each op reports `rate`,
-    `wait_ms` (and `send_at_ms` for `acquire`); an expected field it does not report fails."""
+    """Suite `pacer` (machines.rs `run_pacer_case`): ops `acquire` (`at_ms`, `times`; reports
+    `send_at_ms` as a list), `record` (`at_ms`, the classification args, `sent_ms`, `times`),
+    `state`, and the snapshot ops. Every op reports `rate`, `pace`, `wait_ms`, `cuts` and
+    `measured_rate`."""
     config, steps = split_input(inp, ["config", "steps"])
     p = build(lambda: ht.Pacer(**config), expect)
     if p is None:
         return
 
     def observe(now: Fraction) -> dict[str, Json]:
-        return {"rate": p.rate, "wait_ms": ms(p.wait(now))}
+        return {
+            "rate": p.rate,
+            "pace": p.pace(now),
+            "wait_ms": ms(p.wait(now)),
+            "cuts": p.cuts,
+            "measured_rate": p.measured_rate(now),
+        }
 
     for i, v in enumerate(steps):
         s = Step(i, v)
         if s.op == "acquire":
             s.only(["at_ms", "times"])
-            at = None
-            for _ in range(s.times()):
-                at = p.acquire(s.now())
+            sends = [ms(p.acquire(s.now())) for _ in range(s.times())]
             actual = observe(s.now())
-            actual["send_at_ms"] = ms(at)
+            actual["send_at_ms"] = sends
         elif s.op == "record":
-            s.only(["at_ms", "times", *CLASSIFICATION_KEYS])
+            s.only(["at_ms", "times", "sent_ms", *CLASSIFICATION_KEYS, *PACER_CLASSIFICATION_KEYS])
             c = s.classification()
+            sent = s.args.get("sent_ms")
             for _ in range(s.times()):
-                p.record(c, s.now())
+                if sent is None:
+                    p.record(c, s.now())
+                else:
+                    p.record(c, s.now(), sent=Fraction(sent, 1000))
             actual = observe(s.now())
-        elif s.op == "wait":
+        elif s.op == "state":
             s.only(["at_ms"])
             actual = observe(s.now())
         elif s.op == "snapshot":
