@@ -95,8 +95,9 @@ def _classify(args: argparse.Namespace) -> int:
 
 def _classify_fallback(line: str, line_no: int, now: float) -> str:
     """The wire contract through ``classify``, for a native module without ``classify_line``."""
+    from ._classify import classify
     from ._errors import HttpTriageError
-    from ._native import classify, classify_transport
+    from ._native import classify_transport
 
     def error(code: str, message: str) -> str:
         return json.dumps(

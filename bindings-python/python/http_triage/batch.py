@@ -46,8 +46,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ._classify import classify
 from ._events import CircuitOpenError, OnDecision, is_testing
-from ._native import Classification, Replay, RetryPolicy, classify, ledger_line, parse_ledger_line
+from ._native import Classification, Replay, RetryPolicy, ledger_line, parse_ledger_line
 from ._retry import Call, Retrier, Step, host_key
 from ._transport import classify_error, transport_kind
 

@@ -24,8 +24,9 @@ from typing import Any
 
 import httpx
 
+from ._classify import classify
 from ._events import BodyNotReplayableError, OnDecision
-from ._native import Classification, RetryPolicy, classify
+from ._native import Classification, RetryPolicy
 from ._retry import REPEATABLE_METHODS, Call, Retrier, Step, host_key
 from ._transport import classify_error, transport_kind
 

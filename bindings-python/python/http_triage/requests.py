@@ -30,8 +30,9 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import rewind_body
 
+from ._classify import classify
 from ._events import BodyNotReplayableError, OnDecision
-from ._native import Classification, RetryPolicy, classify
+from ._native import Classification, RetryPolicy
 from ._retry import REPEATABLE_METHODS, Call, Retrier, Step, host_key
 from ._transport import classify_error, transport_kind
 

@@ -26,8 +26,9 @@ from typing import Any
 
 import tenacity
 
+from ._classify import classify
 from ._events import CircuitOpenError, OnDecision
-from ._native import Classification, RetryPolicy, classify
+from ._native import Classification, RetryPolicy
 from ._retry import Call, Retrier, Step, host_key
 from ._transport import classify_error
 
