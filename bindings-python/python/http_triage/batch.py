@@ -623,6 +623,15 @@ class Batch:
             return (item, int(attempts or prior), generation, float(resume or 0.0))
         return None
 
+    def _scrubbed(self, c: Classification | None) -> dict[str, Any]:
+        """The server's code and request id, with any secret redacted (as the Rust runner)."""
+        if c is None:
+            return {}
+        return {
+            "code": self.secrets.redact(c.code),
+            "request_id": self.secrets.redact(c.request_id),
+        }
+
     def _base(
         self, item: Item, outcome: str, started_at: float, host: str | None
     ) -> dict[str, Any]:
@@ -767,6 +776,7 @@ class Batch:
         args = self._base(item, "deferred", started_at, host)
         args.update(
             classification=c,
+            **self._scrubbed(c),
             reason=reason,
             message=self.redact(message),
             attempts=prior + attempts,
@@ -811,6 +821,7 @@ class Batch:
             args = self._base(item, "quarantined", started_at, host)
             args.update(
                 classification=c,
+                **self._scrubbed(c),
                 reason=reason,
                 message=self.redact(message),
                 attempts=prior + attempts,
@@ -831,6 +842,7 @@ class Batch:
             args = self._base(item, "stopped", started_at, host)
             args.update(
                 classification=c,
+                **self._scrubbed(c),
                 reason=c.reason,
                 message=self.redact(info.message()),
                 attempts=prior + attempts,
