@@ -308,3 +308,42 @@ def test_quota_stops_and_resume_finishes_nothing_twice(serve: ServeFactory, tmp_
     assert again.returncode == 2
     assert s.stats()["duplicate_conversions"] == 0
     assert s.stats()["conversions"] == 10
+
+
+def test_python_and_rust_runners_write_the_same_records(
+    serve: ServeFactory, tmp_path: Path
+) -> None:
+    flags = ("--hang-ms", "50", "--seed", "21", "--permanent-rate", "0.1", "--rate-limit", "0")
+    src = tmp_path / "src"
+    write_files(src, 40, seed=21)
+    env = dict(os.environ, BATCH_KEY=KEY)
+    ledgers = {}
+    for name in ("rust", "python"):
+        s = serve(*flags)
+        out = tmp_path / name
+        args = ["batch", str(src), "--url", s.url, "--out", str(out)]
+        args += ["-H", "Authorization: Bearer ${BATCH_KEY}", "--concurrency", "4"]
+        if name == "rust":
+            r = subprocess.run([str(triage_bin()), *args], capture_output=True, text=True, env=env)
+        else:
+            r = python_cli(*args, env=env)
+        assert r.returncode == 1, r.stderr  # 10% permanent failures
+        ledgers[name] = (out / ".http-triage" / "ledger.jsonl").read_text()
+
+    def last_records(text: str) -> dict[str, dict[str, object]]:
+        out: dict[str, dict[str, object]] = {}
+        for line in text.splitlines():
+            rec = json.loads(line)
+            out[rec["item"]] = rec
+        return out
+
+    rust, py = last_records(ledgers["rust"]), last_records(ledgers["python"])
+    assert rust.keys() == py.keys()
+    same = ("v", "outcome", "category", "reason", "code", "status", "attempts", "extension")
+    for item, r in rust.items():
+        p = py[item]
+        assert {k: r.get(k) for k in same} == {k: p.get(k) for k in same}, item
+        # The same fields are present (values such as times and paths differ).
+        assert set(r) == set(p), (item, set(r) ^ set(p))
+        # The same Idempotency-Key: derived from the item, not from the runner.
+        assert r.get("idempotency_key") == p.get("idempotency_key")
