@@ -340,10 +340,10 @@ def test_python_and_rust_runners_write_the_same_records(
     rust, py = last_records(ledgers["rust"]), last_records(ledgers["python"])
     assert rust.keys() == py.keys()
     same = ("v", "outcome", "category", "reason", "code", "status", "attempts", "extension")
-    for item, r in rust.items():
-        p = py[item]
-        assert {k: r.get(k) for k in same} == {k: p.get(k) for k in same}, item
+    for item, rec in rust.items():
+        other = py[item]
+        assert {k: rec.get(k) for k in same} == {k: other.get(k) for k in same}, item
         # The same fields are present (values such as times and paths differ).
-        assert set(r) == set(p), (item, set(r) ^ set(p))
+        assert set(rec) == set(other), (item, set(rec) ^ set(other))
         # The same Idempotency-Key: derived from the item, not from the runner.
-        assert r.get("idempotency_key") == p.get("idempotency_key")
+        assert rec.get("idempotency_key") == other.get("idempotency_key")
