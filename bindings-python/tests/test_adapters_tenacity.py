@@ -75,3 +75,29 @@ def test_exceptions_and_requests_responses(serve: ServeFactory) -> None:
         refused()
     assert [e.transport_error for e in events] == ["connect_refused"] * 3
     assert events[-1].action == "give_up"
+
+
+def test_async_retrying_follows_the_same_decisions(serve: ServeFactory) -> None:
+    import asyncio
+
+    data = content_with_fate(TRANSIENT, 503)
+    s = serve(*TRANSIENT)
+    events: list[DecisionEvent] = []
+    triage = Triage(on_decision=events.append)
+
+    async def go() -> int:
+        async with httpx.AsyncClient(timeout=10) as client:
+
+            async def post() -> httpx.Response:
+                headers = {**s.headers, "Idempotency-Key": "async-1"}
+                return await client.post(s.url, content=data, headers=headers)
+
+            retrying = tenacity.AsyncRetrying(retry=triage.retry, wait=triage.wait)
+            r: httpx.Response = await retrying(post)
+            return r.status_code
+
+    started = time.monotonic()
+    assert asyncio.run(go()) == 200
+    assert events[0].action == "retry" and events[0].delay is not None
+    assert time.monotonic() - started >= events[0].delay
+    assert events[-1].action == "done"
