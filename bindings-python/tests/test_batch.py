@@ -260,17 +260,30 @@ def test_sigkill_and_resume_loses_nothing_and_converts_nothing_twice(
         "--timeout",
         "5",
     ]
+    ledger = out / ".http-triage" / "ledger.jsonl"
+
+    def lines() -> int:
+        try:
+            return ledger.read_bytes().count(b"\n")
+        except FileNotFoundError:
+            return 0
+
+    # Kill at random points of the run's progress (not of the clock, so a fast machine cannot
+    # finish first): after 5-60 more ledger lines, plus a random sub-millisecond offset.
     rng = random.Random(1234)
     kills = 0
     for _ in range(6):
+        target = lines() + rng.randint(5, 60)
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.4, 1.5))
+        while lines() < target and proc.poll() is None:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0, 0.001))
         if proc.poll() is not None:
             break
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         kills += 1
-    assert kills >= 2, "the batch ended before it could be killed twice"
+    assert kills >= 5, "the batch ended before it could be killed"
     final = subprocess.run(cmd, env=env, capture_output=True, text=True)
     assert final.returncode in (0, 1), final.stderr
 
@@ -278,9 +291,9 @@ def test_sigkill_and_resume_loses_nothing_and_converts_nothing_twice(
     assert replay.items == len(files)
     assert not replay.in_flight
     for rel, data in files.items():
-        target = (out / rel).with_suffix(".jpg")
+        output = (out / rel).with_suffix(".jpg")
         if replay.is_done(rel):
-            assert target.read_bytes() == converted(data)  # whole, never torn
+            assert output.read_bytes() == converted(data)  # whole, never torn
         else:
             assert replay.outcome_of(rel) == "quarantined"
     assert not list(out.rglob("*.part"))
