@@ -583,7 +583,7 @@ pub struct PyHeaderHints {
 #[pymethods]
 impl PyHeaderHints {
     fn __repr__(&self) -> String {
-        let f = |v: Option<f64>| v.map_or("None".to_owned(), |v| v.to_string());
+        let f = |v: Option<f64>| v.map_or("None".to_owned(), |v| format!("{v:?}"));
         let s = |v: &Option<String>| v.as_deref().map_or("None".to_owned(), repr_str);
         format!(
             "HeaderHints(retry_after={}, rate_limit_reset={}, rate_limit_remaining={}, should_retry={}, request_id={}, content_type={})",
