@@ -410,7 +410,6 @@ class Batch:
         retrier: Retrier | None = None,
         client: httpx.AsyncClient | None = None,
         timeout: float = 30.0,
-        method: str = "POST",
         retry_quarantined: bool = False,
         sync: bool = True,
         headers: Mapping[str, str] | None = None,
@@ -429,7 +428,6 @@ class Batch:
         self.retrier = retrier if retrier is not None else Retrier(policy, on_decision=on_decision)
         self.client = client
         self.timeout = timeout
-        self.method = method.upper()
         self.retry_quarantined = retry_quarantined
         self.sync = sync
         self.secrets = _Secrets(headers or {}, sensitive_headers)
@@ -465,6 +463,9 @@ class Batch:
             if item.id in seen:
                 raise ValueError(f"two items have the id `{item.id}`")
             seen.add(item.id)
+        self._stopping = False
+        self._stop = None
+        self._output_error = None
         ledger = _Ledger(self.ledger_path, self.sync)
         replay = Replay.from_text(ledger.text)
         generations = quarantine_generations(ledger.text)
