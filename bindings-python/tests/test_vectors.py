@@ -573,7 +573,7 @@ def run_pacer(inp: Json, expect: Json) -> None:
                 if sent is None:
                     p.record(c, s.now())
                 else:
-                    p.record(c, s.now(), sent=Fraction(sent, 1000))
+                    p.record_sent(c, Fraction(sent, 1000), s.now())
             actual = observe(s.now())
         elif s.op == "state":
             s.only(["at_ms"])
