@@ -200,3 +200,19 @@ def test_policy_max_attempts_is_the_cores(serve: ServeFactory) -> None:
     assert r.status_code == 503
     assert [e.action for e in events] == ["retry", "retry", "give_up"]
     assert s.stats()["requests"] == 3
+
+
+def test_multipart_bodies_are_buffered_and_replayable() -> None:
+    import io
+
+    from http_triage._retry import Retrier
+    from http_triage.httpx import _prepare
+
+    request = httpx.Request(
+        "POST", "http://127.0.0.1:1/", files={"f": ("a.txt", io.BytesIO(b"abc"))}
+    )
+    call = _prepare(Retrier(), request)
+    assert call.replayable
+    assert b"abc" in request.content
+    generator = httpx.Request("POST", "http://127.0.0.1:1/", content=iter([b"x"]))
+    assert not _prepare(Retrier(), generator).replayable

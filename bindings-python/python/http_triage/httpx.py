@@ -80,6 +80,10 @@ def _replayable(request: httpx.Request) -> bool:
 
 
 def _prepare(retrier: Retrier, request: httpx.Request) -> Call:
+    if type(request.stream).__name__ == "MultipartStream":
+        # A multipart body (files=...) is rendered again from its parts on each iteration:
+        # buffer it once so every attempt sends the same bytes (and the same boundary).
+        request.read()
     method = request.method.upper()
     header = retrier.idempotency_header
     has_key = header in request.headers
