@@ -1,10 +1,9 @@
-//! Run: cargo run -p http-triage --features cli --example client
+//! Run: cargo run -p http-triage-examples --bin client
 //!
 //! Starts the fault-injecting fake API in-process, sends it 20 files through the retrying
 //! [`Client`](http_triage::client::Client), and prints what happened to each: how many attempts,
 //! and every decision on the way. Set `RUST_LOG=http_triage=debug` to see the per-attempt events.
 
-#[cfg(feature = "cli")]
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     use http_triage::client::{CallError, CallOptions, Client, ClientConfig};
@@ -70,9 +69,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     server.shutdown().await;
     Ok(())
-}
-
-#[cfg(not(feature = "cli"))]
-fn main() {
-    eprintln!("this example needs the `cli` feature: cargo run -p http-triage --features cli --example client");
 }
