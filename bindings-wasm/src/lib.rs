@@ -247,6 +247,23 @@ fn ms(v: f64, name: &str) -> Res<u64> {
     }
 }
 
+/// A time on the caller's clock (or a delay) from JavaScript: a number of milliseconds, or a
+/// `bigint` for clocks beyond 2^53 (exact, where a number would round).
+fn time(v: &JsValue, name: &str) -> Res<u64> {
+    if let Some(f) = v.as_f64() {
+        return ms(f, name);
+    }
+    if v.is_bigint() {
+        let b: js_sys::BigInt = v.clone().unchecked_into();
+        return u64::try_from(b).map_err(|_| {
+            BindError::input(format!("`{name}` must fit in 64 bits and be non-negative"))
+        });
+    }
+    Err(BindError::input(format!(
+        "`{name}` must be a number (or a bigint) of milliseconds"
+    )))
+}
+
 fn ms_duration(v: f64, name: &str) -> Res<Duration> {
     ms(v, name).map(Duration::from_millis)
 }
@@ -640,45 +657,49 @@ impl JsCircuitBreaker {
     }
 
     /// May a request be sent now? `{admission, retryAtMs}`.
-    pub fn admit(&mut self, now_ms: f64) -> Result<JsValue, JsValue> {
-        let a = self.inner.admit(ms(now_ms, "nowMs")?);
+    pub fn admit(&mut self, now_ms: JsValue) -> Result<JsValue, JsValue> {
+        let a = self.inner.admit(time(&now_ms, "nowMs")?);
         Ok(admission_js(a)?)
     }
 
     /// Report a success.
     #[wasm_bindgen(js_name = onSuccess)]
-    pub fn on_success(&mut self, now_ms: f64) -> Result<(), JsValue> {
-        self.inner.on_success(ms(now_ms, "nowMs")?);
+    pub fn on_success(&mut self, now_ms: JsValue) -> Result<(), JsValue> {
+        self.inner.on_success(time(&now_ms, "nowMs")?);
         Ok(())
     }
 
     /// Report a failure, with the server's Retry-After when it gave one.
     #[wasm_bindgen(js_name = onFailure)]
-    pub fn on_failure(&mut self, now_ms: f64, retry_after_ms: Option<f64>) -> Result<(), JsValue> {
+    pub fn on_failure(
+        &mut self,
+        now_ms: JsValue,
+        retry_after_ms: Option<f64>,
+    ) -> Result<(), JsValue> {
         let ra = retry_after_ms
             .map(|v| ms_duration(v, "retryAfterMs"))
             .transpose()?;
-        self.inner.on_failure(ms(now_ms, "nowMs")?, ra);
+        self.inner.on_failure(time(&now_ms, "nowMs")?, ra);
         Ok(())
     }
 
     /// Report an outcome that says nothing about the service's health.
     #[wasm_bindgen(js_name = onNeutral)]
-    pub fn on_neutral(&mut self, now_ms: f64) -> Result<(), JsValue> {
-        self.inner.on_neutral(ms(now_ms, "nowMs")?);
+    pub fn on_neutral(&mut self, now_ms: JsValue) -> Result<(), JsValue> {
+        self.inner.on_neutral(time(&now_ms, "nowMs")?);
         Ok(())
     }
 
     /// Report a classified call (the core decides whether it counts as a failure).
-    pub fn record(&mut self, classification: JsValue, now_ms: f64) -> Result<(), JsValue> {
+    pub fn record(&mut self, classification: JsValue, now_ms: JsValue) -> Result<(), JsValue> {
         let c = classification_from_js(classification)?;
-        self.inner.record(&c, ms(now_ms, "nowMs")?);
+        self.inner.record(&c, time(&now_ms, "nowMs")?);
         Ok(())
     }
 
     /// `{state, untilMs}`.
-    pub fn state(&self, now_ms: f64) -> Result<JsValue, JsValue> {
-        let s = self.inner.state(ms(now_ms, "nowMs")?);
+    pub fn state(&self, now_ms: JsValue) -> Result<JsValue, JsValue> {
+        let s = self.inner.state(time(&now_ms, "nowMs")?);
         Ok(to_js(
             &serde_json::json!({"state": s.as_str(), "untilMs": s.until_ms()}),
         )?)
@@ -782,28 +803,30 @@ impl JsRateGate {
 
     /// Close until `nowMs + delayMs` (only ever extends).
     #[wasm_bindgen(js_name = closeFor)]
-    pub fn close_for(&mut self, now_ms: f64, delay_ms: f64) -> Result<(), JsValue> {
-        self.inner
-            .close_for(ms(now_ms, "nowMs")?, ms_duration(delay_ms, "delayMs")?);
+    pub fn close_for(&mut self, now_ms: JsValue, delay_ms: JsValue) -> Result<(), JsValue> {
+        self.inner.close_for(
+            time(&now_ms, "nowMs")?,
+            Duration::from_millis(time(&delay_ms, "delayMs")?),
+        );
         Ok(())
     }
 
     /// Report a classified call (closes on throttling with a delay).
-    pub fn record(&mut self, classification: JsValue, now_ms: f64) -> Result<(), JsValue> {
+    pub fn record(&mut self, classification: JsValue, now_ms: JsValue) -> Result<(), JsValue> {
         let c = classification_from_js(classification)?;
-        self.inner.record(&c, ms(now_ms, "nowMs")?);
+        self.inner.record(&c, time(&now_ms, "nowMs")?);
         Ok(())
     }
 
     /// Milliseconds to wait before sending (0 when open).
-    pub fn wait(&self, now_ms: f64) -> Result<f64, JsValue> {
-        Ok(millis(self.inner.wait(ms(now_ms, "nowMs")?)) as f64)
+    pub fn wait(&self, now_ms: JsValue) -> Result<f64, JsValue> {
+        Ok(millis(self.inner.wait(time(&now_ms, "nowMs")?)) as f64)
     }
 
     /// True when a request may be sent now.
     #[wasm_bindgen(js_name = isOpen)]
-    pub fn is_open(&self, now_ms: f64) -> Result<bool, JsValue> {
-        Ok(self.inner.is_open(ms(now_ms, "nowMs")?))
+    pub fn is_open(&self, now_ms: JsValue) -> Result<bool, JsValue> {
+        Ok(self.inner.is_open(time(&now_ms, "nowMs")?))
     }
 
     /// When the gate reopens (or reopened); `undefined` if never closed.
@@ -843,20 +866,20 @@ impl JsPacer {
     }
 
     /// Reserve the next send: the time (ms, at least `nowMs`) at which this caller may send.
-    pub fn acquire(&mut self, now_ms: f64) -> Result<f64, JsValue> {
-        Ok(self.inner.acquire(ms(now_ms, "nowMs")?) as f64)
+    pub fn acquire(&mut self, now_ms: JsValue) -> Result<f64, JsValue> {
+        Ok(self.inner.acquire(time(&now_ms, "nowMs")?) as f64)
     }
 
     /// How long a caller asking now would wait, without reserving.
     #[wasm_bindgen(js_name = waitMs)]
-    pub fn wait_ms(&self, now_ms: f64) -> Result<f64, JsValue> {
-        Ok(self.inner.wait_ms(ms(now_ms, "nowMs")?) as f64)
+    pub fn wait_ms(&self, now_ms: JsValue) -> Result<f64, JsValue> {
+        Ok(self.inner.wait_ms(time(&now_ms, "nowMs")?) as f64)
     }
 
     /// Learn from a classified call.
-    pub fn record(&mut self, classification: JsValue, now_ms: f64) -> Result<(), JsValue> {
+    pub fn record(&mut self, classification: JsValue, now_ms: JsValue) -> Result<(), JsValue> {
         let c = classification_from_js(classification)?;
-        self.inner.record(&c, ms(now_ms, "nowMs")?);
+        self.inner.record(&c, time(&now_ms, "nowMs")?);
         Ok(())
     }
 
