@@ -227,6 +227,8 @@ async fn rate_limit_storm_is_absorbed_by_the_gate() -> TestResult {
     let concurrency = 50usize;
     let serve = ServeConfig {
         rate_limit_per_sec: Some(rate),
+        // The bound below reasons from the exact wait in `retry-after-ms`.
+        retry_after_ms: true,
         permanent_rate: 0.0,
         transient_rate: 0.0,
         ..ServeConfig::default()

@@ -4,7 +4,7 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use http_triage::client::{CallError, CallOptions, Client, ClientConfig};
+use http_triage::client::{CallError, CallOptions, Client, ClientConfig, Spill};
 use http_triage::{
     BreakerConfig, BudgetConfig, Category, GiveUpReason, Reason, RetryPolicy, StopReason,
     TransportError,
@@ -588,6 +588,104 @@ async fn a_2xx_body_cut_short_is_body_truncated() {
         Some(TransportError::BodyTruncated)
     );
     assert_eq!(done.body, b"the whole thing");
+}
+
+/// `n` bytes of a pattern that shows a shifted or repeated piece.
+fn pattern(n: usize, salt: u8) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8 ^ salt).collect()
+}
+
+#[tokio::test]
+async fn a_large_2xx_body_spills_to_the_file_and_a_retry_starts_it_again() {
+    let whole = pattern(400_000, 7);
+    let body = whole.clone();
+    let server = Server::start(move |n, _| {
+        if n == 0 {
+            // 300 KB of another body, then the connection breaks: the file must not keep it.
+            Action::Truncated {
+                declared: 500_000,
+                body: pattern(300_000, 1),
+            }
+        } else {
+            Action::Reply {
+                status: 200,
+                headers: Vec::new(),
+                body: body.clone(),
+            }
+        }
+    })
+    .await;
+    let dir = std::env::temp_dir().join(format!("http-triage-spill-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let spill = Spill::new(dir.join("body.part"), 64 * 1024);
+    let c = client(config(3));
+    let done = c
+        .execute_spilling(get(&c, &server.url("/big")), CallOptions::new(), &spill)
+        .await
+        .unwrap();
+    assert_eq!(
+        done.history[0].transport_error,
+        Some(TransportError::BodyTruncated)
+    );
+    assert!(done.spilled);
+    assert!(done.body.is_empty());
+    assert_eq!(done.body_len, 400_000);
+    assert!(std::fs::read(&spill.path).unwrap() == whole);
+
+    // A small body stays in memory and no file is made.
+    let small = Server::start(|_, _| reply(200, "small")).await;
+    let spill = Spill::new(dir.join("small.part"), 64 * 1024);
+    let done = c
+        .execute_spilling(get(&c, &small.url("/s")), CallOptions::new(), &spill)
+        .await
+        .unwrap();
+    assert!(!done.spilled);
+    assert_eq!(done.body, b"small");
+    assert_eq!(done.body_len, 5);
+    assert!(!spill.path.exists());
+
+    // An unwritable file is a typed error, not a panic.
+    let spill = Spill::new(dir.join("no/such/dir/x.part"), 16);
+    let err = c
+        .execute_spilling(get(&c, &server.url("/big")), CallOptions::new(), &spill)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CallError::BodyWrite { .. }), "{err}");
+    assert_eq!(err.kind(), "body_write");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn a_2xx_body_over_max_success_body_is_body_too_large_and_not_retried() {
+    let server = Server::start(|_, _| Action::Reply {
+        status: 200,
+        headers: Vec::new(),
+        body: pattern(100_000, 3),
+    })
+    .await;
+    let c = client(config(3).with_max_success_body(50_000));
+    let err = c
+        .execute(get(&c, &server.url("/big")), CallOptions::new())
+        .await
+        .unwrap_err();
+    match &err {
+        CallError::BodyTooLarge {
+            limit,
+            status,
+            attempts,
+            ..
+        } => assert_eq!((*limit, *status, *attempts), (50_000, 200, 1)),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(err.kind(), "body_too_large");
+    assert_eq!(server.seen().len(), 1);
+    // At the limit it passes.
+    let c = client(config(3).with_max_success_body(100_000));
+    let done = c
+        .execute(get(&c, &server.url("/big")), CallOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(done.body.len(), 100_000);
 }
 
 #[tokio::test]

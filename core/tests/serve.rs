@@ -3,10 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use http_triage::serve::{
-    converted, fate_of, ErrorDialect, Fate, PermanentKind, ServeConfig, Server, Stats,
-    TransientKind,
+    converted, fate_of, parse_rate_changes, ConvertedReader, ErrorDialect, Fate, PermanentKind,
+    RateChange, RateHeaders, RateLimiter, ServeConfig, Server, Stats, TransientKind,
 };
 use serde_json::Value;
+use std::io::Read;
 use std::time::Duration;
 
 const KEY: &str = "demo-key";
@@ -450,10 +451,13 @@ async fn failed_attempts_release_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_limit_answers_429_with_retry_after() {
+    // Opted in: the exact wait in `retry-after-ms` and the IETF headers.
     let config = ServeConfig {
         permanent_rate: 0.0,
         transient_rate: 0.0,
         rate_limit_per_sec: Some(5),
+        retry_after_ms: true,
+        rate_headers: RateHeaders::Ietf,
         dialect: ErrorDialect::Problem,
         ..cfg()
     };
@@ -799,7 +803,11 @@ async fn shutdown_is_prompt_even_with_a_hang_in_flight() {
             .send()
             .await
     });
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Wait for the hang to start (a loaded machine may take a while to send the request).
+    let t0 = std::time::Instant::now();
+    while s.stats().hangs == 0 && t0.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(s.stats().hangs, 1);
     let started = std::time::Instant::now();
     s.shutdown().await;
@@ -1061,4 +1069,419 @@ async fn the_core_classifies_every_answer_as_intended() {
         assert_eq!(cat, "permanent", "422 reuse in {dialect}");
         s.shutdown().await;
     }
+}
+
+/// `n` conversions sent back to back (one at a time); the statuses and the responses' headers.
+async fn burst(
+    c: &reqwest::Client,
+    s: &Server,
+    tag: &str,
+    n: usize,
+) -> Vec<(u16, reqwest::header::HeaderMap)> {
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let r = post(c, s, format!("{tag} {i}").as_bytes(), None)
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let _ = r.bytes().await;
+        out.push((status, headers));
+    }
+    out
+}
+
+fn num(h: &reqwest::header::HeaderMap, name: &str) -> Option<u64> {
+    h.get(name)?.to_str().ok()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_whole_seconds_by_default() {
+    // A bucket of 2/s: the next token is at most 500 ms away, yet Retry-After says 1 (rounded
+    // up), with no `retry-after-ms` and no rate-limit headers, as real APIs answer.
+    let s = Server::start(ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        rate_limit_per_sec: Some(2),
+        burst: Some(3),
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let c = client();
+    let answers = burst(&c, &s, "whole", 10).await;
+    let limited: Vec<_> = answers.iter().filter(|(st, _)| *st == 429).collect();
+    assert!(!limited.is_empty(), "a burst of 3 must refuse some of 10");
+    assert_eq!(answers[..3].iter().filter(|(st, _)| *st == 200).count(), 3);
+    for (_, h) in &limited {
+        assert_eq!(h.get("retry-after").unwrap(), "1");
+        assert!(h.get("retry-after-ms").is_none());
+        assert!(h.get("ratelimit").is_none());
+        assert!(h.get("x-ratelimit-remaining").is_none());
+    }
+    for (_, h) in answers.iter().filter(|(st, _)| *st == 200) {
+        assert!(h.get("x-ratelimit-limit").is_none());
+    }
+    s.shutdown().await;
+
+    // A change at 0 s wins over the configured rate; 1/s with no burst: the second request
+    // waits just under a second: 1.
+    let s = Server::start(ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        rate_limit_per_sec: Some(1000),
+        burst: Some(1),
+        rate_changes: vec![RateChange {
+            at: Duration::ZERO,
+            rate: 1,
+        }],
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let answers = burst(&c, &s, "slow", 2).await;
+    assert_eq!(answers[0].0, 200);
+    assert_eq!(answers[1].0, 429);
+    assert_eq!(num(&answers[1].1, "retry-after"), Some(1));
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_ms_is_opt_in_and_agrees_with_the_seconds() {
+    let s = Server::start(ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        rate_limit_per_sec: Some(1),
+        burst: Some(1),
+        retry_after_ms: true,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let answers = burst(&client(), &s, "ms", 4).await;
+    let (_, h) = answers.iter().find(|(st, _)| *st == 429).unwrap();
+    let ms = num(h, "retry-after-ms").unwrap();
+    let secs = num(h, "retry-after").unwrap();
+    assert!((1..=1000).contains(&ms), "{ms}");
+    assert_eq!(secs, ms.div_ceil(1000).max(1));
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn window_and_bucket_limit_differently() {
+    // A window of 10/s lets 10 through at once, then refuses until the window ends; a bucket of
+    // 2/s with a burst of 2 lets 2 through, then one per 500 ms.
+    let c = client();
+    let window = Server::start(ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        rate_limit_per_sec: Some(10),
+        limiter: RateLimiter::Window,
+        rate_headers: RateHeaders::XRateLimit,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let answers = burst(&c, &window, "win", 15).await;
+    let ok = answers.iter().filter(|(st, _)| *st == 200).count();
+    // Back to back, 15 requests take far less than a second; they may straddle one window edge.
+    assert!((10..=15).contains(&ok), "{ok}");
+    let first_refusal = answers.iter().position(|(st, _)| *st == 429);
+    if let Some(i) = first_refusal {
+        assert!(i >= 10, "window refused request {i}");
+        let h = &answers[i].1;
+        assert_eq!(num(h, "retry-after"), Some(1));
+        assert_eq!(num(h, "x-ratelimit-remaining"), Some(0));
+        assert_eq!(num(h, "x-ratelimit-limit"), Some(10));
+        assert_eq!(num(h, "x-ratelimit-reset"), Some(1));
+    }
+    window.shutdown().await;
+
+    let bucket = Server::start(ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        rate_limit_per_sec: Some(2),
+        burst: Some(2),
+        limiter: RateLimiter::Bucket,
+        rate_headers: RateHeaders::XRateLimit,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let t0 = std::time::Instant::now();
+    let answers = burst(&c, &bucket, "bucket", 15).await;
+    let secs = t0.elapsed().as_secs_f64();
+    let ok = answers.iter().filter(|(st, _)| *st == 200).count();
+    assert!(answers[..2].iter().all(|(st, _)| *st == 200));
+    // 2 at once, then a token per 500 ms while the 15 requests run.
+    assert!(ok <= 2 + (secs * 2.0).ceil() as usize, "{ok} in {secs}s");
+    assert!(answers.iter().any(|(st, _)| *st == 429));
+    assert_eq!(num(&answers[0].1, "x-ratelimit-limit"), Some(2));
+    bucket.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_headers_follow_the_limiter_state() {
+    // A window of 5: Remaining counts down on every answer (200s included), Limit stays 5, Reset
+    // is the window's end in whole seconds; the 429 says 0 left.
+    let s = Server::start(ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        rate_limit_per_sec: Some(5),
+        limiter: RateLimiter::Window,
+        rate_headers: RateHeaders::XRateLimit,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let c = client();
+    // Start right after a window edge so the 7 requests share one window.
+    let stats = s.stats();
+    assert_eq!(stats.requests, 0);
+    let mut answers = burst(&c, &s, "hdr", 7).await;
+    if answers.iter().filter(|(st, _)| *st == 200).count() > 5 {
+        // The run straddled a window edge: once more, now early in a window.
+        answers = burst(&c, &s, "hdr2", 7).await;
+    }
+    let mut previous = None;
+    for (status, h) in &answers {
+        let limit = num(h, "x-ratelimit-limit").unwrap();
+        let left = num(h, "x-ratelimit-remaining").unwrap();
+        let reset = num(h, "x-ratelimit-reset").unwrap();
+        assert_eq!(limit, 5);
+        assert!(reset <= 1);
+        match status {
+            200 => {
+                if let Some(p) = previous {
+                    assert!(left < p || left == 4, "remaining {left} after {p}");
+                }
+                previous = Some(left);
+            }
+            429 => {
+                assert_eq!(left, 0);
+                assert!(h.get("retry-after").is_some());
+            }
+            other => panic!("status {other}"),
+        }
+    }
+    s.shutdown().await;
+
+    // The bucket: Remaining is the whole tokens left, Reset the time to fill up again.
+    let s = Server::start(ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        rate_limit_per_sec: Some(1),
+        burst: Some(4),
+        rate_headers: RateHeaders::XRateLimit,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let t0 = std::time::Instant::now();
+    let answers = burst(&c, &s, "bkt", 5).await;
+    // A token comes back every second: 5 requests within it see the bucket empty out.
+    assert!(
+        t0.elapsed() < Duration::from_millis(900),
+        "too slow to tell"
+    );
+    let lefts: Vec<_> = answers
+        .iter()
+        .map(|(_, h)| num(h, "x-ratelimit-remaining").unwrap())
+        .collect();
+    assert_eq!(lefts, [3, 2, 1, 0, 0]);
+    assert_eq!(answers[4].0, 429);
+    // 4 tokens spent at 1/s: full again in 4 s; 1 spent: in 1 s.
+    assert_eq!(num(&answers[3].1, "x-ratelimit-reset"), Some(4));
+    assert_eq!(num(&answers[0].1, "x-ratelimit-reset"), Some(1));
+    // Errors that passed the limiter carry them too (a 400 here).
+    let r = c
+        .post(format!("{}/v1/convert", s.url()))
+        .header("Authorization", format!("Bearer {KEY}"))
+        .body("no target")
+        .send()
+        .await
+        .unwrap();
+    assert!(matches!(r.status().as_u16(), 400 | 429));
+    assert!(header(&r, "x-ratelimit-limit").is_some());
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_limit_changes_at_the_given_times() {
+    // 100/s in 1-s windows, down to 2/s at 1 s, back to 100/s at 2.5 s.
+    let changes = parse_rate_changes("1:2, 2.5:100").unwrap();
+    assert_eq!(
+        changes,
+        [
+            RateChange {
+                at: Duration::from_secs(1),
+                rate: 2
+            },
+            RateChange {
+                at: Duration::from_millis(2500),
+                rate: 100
+            }
+        ]
+    );
+    let config = ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        rate_limit_per_sec: Some(100),
+        limiter: RateLimiter::Window,
+        rate_changes: changes,
+        ..cfg()
+    };
+    assert_eq!(config.rate_at(Duration::ZERO), Some(100));
+    assert_eq!(config.rate_at(Duration::from_millis(1500)), Some(2));
+    assert_eq!(config.rate_at(Duration::from_secs(9)), Some(100));
+    let c = client();
+    let before = std::time::Instant::now();
+    let s = Server::start(config).await.unwrap();
+    let after = std::time::Instant::now();
+    // Each answer with the bounds of the server's clock while it was handled: a request sent at
+    // `sent` and answered at `done` was seen between `sent - after` and `done - before`.
+    let mut seen = Vec::new();
+    for (phase, start_at) in [("early", 0u64), ("low", 1_100), ("late", 2_600)] {
+        tokio::time::sleep(Duration::from_millis(start_at).saturating_sub(after.elapsed())).await;
+        for i in 0..20 {
+            let sent = std::time::Instant::now();
+            let r = post(&c, &s, format!("{phase} {i}").as_bytes(), None)
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            let _ = r.bytes().await;
+            let done = std::time::Instant::now();
+            seen.push((status, sent - after, done - before));
+        }
+    }
+    let within = |from: u64, to: u64| {
+        let (from, to) = (Duration::from_millis(from), Duration::from_millis(to));
+        seen.iter()
+            .filter(move |(_, lo, hi)| *lo >= from && *hi < to)
+            .map(|(st, _, _)| *st)
+            .collect::<Vec<_>>()
+    };
+    let early = within(0, 1_000);
+    let low = within(1_000, 2_500);
+    let late = within(2_500, u64::MAX);
+    assert!(
+        early.len() >= 5 && low.len() >= 5 && late.len() >= 5,
+        "the machine is too slow to tell the phases apart: {seen:?}"
+    );
+    assert!(early.iter().all(|st| *st == 200), "{early:?}");
+    // At 2/s in the windows 1-2 s and 2-2.5 s: at most 4 pass.
+    let passed = low.iter().filter(|st| **st == 200).count();
+    assert!(passed <= 4, "{passed} passed at 2/s: {low:?}");
+    assert!(low.contains(&429));
+    assert!(late.iter().all(|st| *st == 200), "{late:?}");
+    assert!(parse_rate_changes("1:x").is_err());
+    assert!(parse_rate_changes("x:1").is_err());
+    assert!(parse_rate_changes("5").is_err());
+    assert!(parse_rate_changes("-1:5").is_err());
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_answers_preflights_and_exposes_headers() {
+    let c = client();
+    let s = Server::start(ServeConfig {
+        cors: true,
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let r = c
+        .request(reqwest::Method::OPTIONS, s.convert_url("pdf"))
+        .header("Origin", "http://127.0.0.1:9999")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization,idempotency-key,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    assert_eq!(
+        header(&r, "access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+    let allowed = header(&r, "access-control-allow-headers")
+        .unwrap()
+        .to_ascii_lowercase();
+    for h in ["authorization", "idempotency-key", "content-type"] {
+        assert!(allowed.contains(h), "{allowed}");
+    }
+    assert!(header(&r, "access-control-allow-methods")
+        .unwrap()
+        .contains("POST"));
+    let r = post(&c, &s, b"cors", None).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(
+        header(&r, "access-control-allow-origin").as_deref(),
+        Some("*")
+    );
+    let exposed = header(&r, "access-control-expose-headers")
+        .unwrap()
+        .to_ascii_lowercase();
+    for h in [
+        "retry-after",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "x-request-id",
+    ] {
+        assert!(exposed.contains(h), "{exposed}");
+    }
+    // Errors too.
+    let r = c.get(format!("{}/nowhere", s.url())).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert!(header(&r, "access-control-allow-origin").is_some());
+    s.shutdown().await;
+
+    // Off by default: no CORS headers, OPTIONS is not allowed.
+    let s = Server::start(cfg()).await.unwrap();
+    let r = c
+        .request(reqwest::Method::OPTIONS, s.convert_url("pdf"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert!(header(&r, "access-control-allow-origin").is_none());
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_bytes_streams_a_body_of_that_size() {
+    let size = 5 * 1024 * 1024 + 3;
+    let s = Server::start(ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        output_bytes: Some(size),
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let c = client();
+    let r = post(&c, &s, b"big one", Some("big")).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.content_length(), Some(size));
+    let got = r.bytes().await.unwrap();
+    let mut want = Vec::new();
+    ConvertedReader::new(b"big one", "pdf", size)
+        .read_to_end(&mut want)
+        .unwrap();
+    assert_eq!(got.len() as u64, size);
+    assert!(got.as_ref() == want.as_slice());
+    assert!(got.starts_with(&converted(b"big one", "pdf")));
+    // A replay is the same bytes.
+    let again = post(&c, &s, b"big one", Some("big"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(again == got);
+    s.shutdown().await;
 }

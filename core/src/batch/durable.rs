@@ -15,19 +15,26 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// then fsync the directory so the rename itself is durable. `sync` false skips both fsyncs
 /// (only for measuring what they cost).
 pub(crate) fn write_output(path: &Path, bytes: &[u8], sync: bool) -> io::Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if !dir.is_dir() {
-        fs::create_dir_all(&dir)?;
-        if sync {
-            // A new directory's entry lives in its parent: make that durable too.
-            if let Some(parent) = dir.parent() {
-                sync_dir(parent)?;
-            }
+    let (dir, tmp) = temp_path(path);
+    ensure_dir(&dir, sync)?;
+    let written = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        Ok(())
+    })();
+    match written {
+        Ok(()) => commit_output(&tmp, path, sync),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
         }
     }
+}
+
+/// The directory of `path` and a fresh temp file name in it (`.{name}.{pid}.{n}.part`, which
+/// [`remove_stale_temps`] recognises), for a body to be written and then [`commit_output`]ed.
+pub(crate) fn temp_path(path: &Path) -> (PathBuf, PathBuf) {
+    let dir = dir_of(path);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -37,21 +44,46 @@ pub(crate) fn write_output(path: &Path, bytes: &[u8], sync: bool) -> io::Result<
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
-    let result = (|| {
-        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
-        f.write_all(bytes)?;
+    (dir, tmp)
+}
+
+/// The directory `path` is in (`.` for a bare name).
+fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Create `dir` when missing; with `sync`, make its entry in the parent durable.
+pub(crate) fn ensure_dir(dir: &Path, sync: bool) -> io::Result<()> {
+    if !dir.is_dir() {
+        fs::create_dir_all(dir)?;
         if sync {
-            f.sync_all()?;
+            // A new directory's entry lives in its parent: make that durable too.
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
         }
-        drop(f);
-        fs::rename(&tmp, path)?;
+    }
+    Ok(())
+}
+
+/// Put a written temp file in place: fsync it, rename it to `path`, fsync the directory (the
+/// fsyncs only with `sync`). On failure the temp file is removed.
+pub(crate) fn commit_output(tmp: &Path, path: &Path, sync: bool) -> io::Result<()> {
+    let result = (|| {
         if sync {
-            sync_dir(&dir)?;
+            OpenOptions::new().write(true).open(tmp)?.sync_all()?;
+        }
+        fs::rename(tmp, path)?;
+        if sync {
+            sync_dir(&dir_of(path))?;
         }
         Ok(())
     })();
     if result.is_err() {
-        let _ = fs::remove_file(&tmp);
+        let _ = fs::remove_file(tmp);
     }
     result
 }

@@ -29,6 +29,10 @@ pub struct DemoArgs {
 /// is never on a command line.
 const KEY_VAR: &str = "HTTP_TRIAGE_DEMO_KEY";
 
+/// The fake API's rate limit in the demo (requests per second) and its token bucket's burst.
+const RATE: u32 = 300;
+const BURST: u32 = 20;
+
 /// Run `demo`.
 pub fn run(args: DemoArgs) -> ExitCode {
     super::batch::init_tracing();
@@ -45,13 +49,16 @@ pub fn run(args: DemoArgs) -> ExitCode {
 
 async fn demo(args: DemoArgs) -> u8 {
     let started = Instant::now();
+    // The server behaves like a real API: a token bucket with a small burst, and a 429 says
+    // only `Retry-After` in whole seconds (no `retry-after-ms`, no rate-limit headers).
     let serve = ServeConfig {
         seed: args.seed,
         // Hangs cost a moment, not 30 s; the attempt timeout below is longer, so a hang ends in
         // the server's 504 rather than a client timeout.
         hang_ms: 250,
         latency_ms: 2,
-        rate_limit_per_sec: Some(300),
+        rate_limit_per_sec: Some(RATE),
+        burst: Some(BURST),
         api_key: format!(
             "demo-{:016x}",
             args.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15)
@@ -85,9 +92,8 @@ async fn demo(args: DemoArgs) -> u8 {
         return 1;
     }
     eprintln!(
-        "http-triage demo: fake API at {} (3% of files bad for good, 5% failing at first, {} req/s limit); {} files in {}",
+        "http-triage demo: fake API at {} (3% of files bad for good, 5% failing at first, {RATE} req/s limit with bursts of {BURST}, Retry-After in whole seconds); {} files in {}",
         server.url(),
-        300,
         args.files,
         src.display()
     );

@@ -1,6 +1,8 @@
 //! `http-triage serve`: run the fault-injecting fake conversion API on 127.0.0.1.
 
-use crate::serve::{ErrorDialect, ServeConfig, Server};
+use crate::serve::{
+    parse_rate_changes, ErrorDialect, RateChange, RateHeaders, RateLimiter, ServeConfig, Server,
+};
 use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
@@ -62,6 +64,33 @@ pub struct ServeArgs {
     /// Requests per second per key before 429 rate_limited (0 = no limit).
     #[arg(long, default_value_t = 200)]
     pub rate_limit: u32,
+    /// How the limit is enforced: `bucket` (a token bucket refilled at the rate, holding
+    /// `--burst` tokens) or `window` (fixed 1-s windows of `--rate-limit` requests).
+    #[arg(long, default_value = "bucket")]
+    pub limiter: RateLimiter,
+    /// The token bucket's capacity (default: one second's worth, the rate).
+    #[arg(long)]
+    pub burst: Option<u32>,
+    /// The limit changes at given times: `T:RATE,...` (T seconds since the server started,
+    /// RATE requests per second, 0 = no limit), e.g. `10:30,16:100`.
+    #[arg(long, value_parser = parse_rate_changes)]
+    pub rate_change: Option<Vec<RateChange>>,
+    /// Also send `retry-after-ms` (the exact wait) on a 429. Without it, like real APIs, only
+    /// `Retry-After` in whole seconds (rounded up, at least 1).
+    #[arg(long)]
+    pub retry_after_ms: bool,
+    /// Rate-limit headers on every answer: `x-ratelimit` (X-RateLimit-Limit/Remaining/Reset,
+    /// reset in delta seconds; the default when the flag has no value), `ietf` (RateLimit,
+    /// RateLimit-Policy) or `off`.
+    #[arg(long, default_value = "off", num_args = 0..=1, default_missing_value = "x-ratelimit")]
+    pub rate_headers: RateHeaders,
+    /// Answer browsers from any origin (Access-Control-Allow-Origin: *, OPTIONS preflights).
+    #[arg(long)]
+    pub cors: bool,
+    /// Make every converted body exactly N bytes (head line, input, deterministic filler),
+    /// streamed: for testing large outputs.
+    #[arg(long, value_name = "N")]
+    pub output_bytes: Option<u64>,
     /// Successful conversions allowed before 429 quota_exceeded (default: no quota).
     #[arg(long)]
     pub quota: Option<u64>,
@@ -89,6 +118,13 @@ impl ServeArgs {
             permanent_rate: self.permanent_rate,
             transient_rate: self.transient_rate,
             rate_limit_per_sec: (self.rate_limit > 0).then_some(self.rate_limit),
+            limiter: self.limiter,
+            burst: self.burst,
+            rate_changes: self.rate_change.clone().unwrap_or_default(),
+            retry_after_ms: self.retry_after_ms,
+            rate_headers: self.rate_headers,
+            cors: self.cors,
+            output_bytes: self.output_bytes,
             quota: self.quota,
             outage: self.outage,
             hang_ms: self.hang_ms,
@@ -107,7 +143,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
         let e = e
             .replace("permanent_rate", "--permanent-rate")
             .replace("transient_rate", "--transient-rate")
-            .replace("api_key", "--key");
+            .replace("api_key", "--key")
+            .replace("burst", "--burst");
         eprintln!("http-triage serve: {e}");
         return ExitCode::from(3);
     }
@@ -117,11 +154,26 @@ pub fn run(args: ServeArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         let summary = format!(
-            "dialect={} permanent_rate={} transient_rate={} rate_limit={} quota={} outage={} hang_ms={} latency_ms={} seed={}",
+            "dialect={} permanent_rate={} transient_rate={} rate_limit={} limiter={} burst={} rate_change={} retry_after_ms={} rate_headers={} cors={} quota={} outage={} hang_ms={} latency_ms={} seed={}",
             config.dialect,
             config.permanent_rate,
             config.transient_rate,
             config.rate_limit_per_sec.map_or("off".to_owned(), |r| format!("{r}/s")),
+            config.limiter,
+            config.burst.map_or("rate".to_owned(), |b| b.to_string()),
+            if config.rate_changes.is_empty() {
+                "none".to_owned()
+            } else {
+                config
+                    .rate_changes
+                    .iter()
+                    .map(|c| format!("{}s:{}/s", c.at.as_secs_f64(), c.rate))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+            config.retry_after_ms,
+            config.rate_headers,
+            config.cors,
             config.quota.map_or("none".to_owned(), |q| q.to_string()),
             config.outage,
             config.hang_ms,

@@ -3,7 +3,7 @@
 
 use super::transport::{self, host_key, SendFailure};
 use super::{
-    AttemptRecord, CallError, CallOptions, ClientConfig, ClientError, HostStatus, Success,
+    AttemptRecord, CallError, CallOptions, ClientConfig, ClientError, HostStatus, Spill, Success,
 };
 use crate::breaker::{Admission, CircuitBreaker};
 use crate::budget::RetryBudget;
@@ -148,6 +148,12 @@ pub(crate) struct Received {
     /// The body was cut at `limits.max_body_bytes`.
     pub(crate) capped: bool,
     pub(crate) url: reqwest::Url,
+    /// A 2xx/3xx body went to the spill file (`body` holds its head).
+    pub(crate) spilled: bool,
+    /// The body's length (as far as it was read).
+    pub(crate) body_len: u64,
+    /// A 2xx/3xx body is longer than `max_success_body`.
+    pub(crate) too_large: bool,
 }
 
 /// A successful call, with what the middleware needs to rebuild the response.
@@ -246,6 +252,7 @@ pub(crate) async fn run(
     sender: &mut Sender<'_>,
     mut request: reqwest::Request,
     options: &CallOptions,
+    spill: Option<&Spill>,
 ) -> Outcome {
     let config = &shared.config;
     let url = request.url().clone();
@@ -353,7 +360,7 @@ pub(crate) async fn run(
         }
         let result = match tokio::time::timeout(
             timeout.saturating_add(SAFETY_MARGIN),
-            attempt(sender, req, https, config.limits.max_body_bytes),
+            attempt(sender, req, https, config, spill),
         )
         .await
         {
@@ -391,6 +398,15 @@ pub(crate) async fn run(
             Err(SendFailure::Foreign(e)) => {
                 shared.with_host(&host, |h| h.breaker.on_neutral(shared.now_ms()));
                 return Outcome::Foreign(e);
+            }
+            Err(SendFailure::BodyWrite(message)) => {
+                // A local failure: it says nothing about the host.
+                shared.with_host(&host, |h| h.breaker.on_neutral(shared.now_ms()));
+                return progress.fail(&call, |attempts, history, _| CallError::BodyWrite {
+                    message,
+                    attempts,
+                    history,
+                });
             }
         };
 
@@ -464,12 +480,23 @@ pub(crate) async fn run(
                         give_up(c, GiveUpReason::Permanent, attempts, history)
                     });
                 };
+                if let (true, Some(limit)) = (r.too_large, config.max_success_body) {
+                    let status = r.status.as_u16();
+                    return progress.fail(&call, |attempts, history, _| CallError::BodyTooLarge {
+                        limit,
+                        status,
+                        attempts,
+                        history,
+                    });
+                }
                 let request_id = progress.last.as_ref().and_then(|c| c.request_id.clone());
                 return Outcome::Done(Done {
                     success: Success {
                         status: r.status.as_u16(),
                         headers: r.headers,
-                        body: r.body,
+                        body: if r.spilled { Vec::new() } else { r.body },
+                        spilled: r.spilled,
+                        body_len: r.body_len,
                         attempts: progress.attempts(),
                         request_id,
                         history: std::mem::take(&mut progress.history),
@@ -613,36 +640,50 @@ async fn wait_for_gate(
     }
 }
 
-/// Send one request and read its body: whole for 2xx/3xx, at most `max_error_body` bytes
-/// otherwise. A 2xx/3xx body cut short is a `body_truncated` failure; an error body cut short is
-/// classified as far as it was read.
+/// Send one request and read its body: whole for 2xx/3xx (up to `max_success_body`, spilled to
+/// a file past `spill.above`), at most `limits.max_body_bytes` otherwise. A 2xx/3xx body cut
+/// short is a `body_truncated` failure; an error body cut short is classified as far as it was
+/// read.
 async fn attempt(
     sender: &mut Sender<'_>,
     req: reqwest::Request,
     https: bool,
-    max_error_body: usize,
+    config: &ClientConfig,
+    spill: Option<&Spill>,
 ) -> Result<Received, SendFailure> {
     let mut response = sender.send(req, https).await?;
     let status = response.status();
     let success = status.is_success() || status.is_redirection();
-    let body = transport::read_body(
-        &mut response,
-        if success { None } else { Some(max_error_body) },
-    )
-    .await;
-    if let Some(why) = body.error {
-        if success {
+    let (body, capped, spilled, body_len, too_large) = if success {
+        // Keep one byte more than the classifier reads, so it sees a long body as long.
+        let keep = config.limits.max_body_bytes.saturating_add(1);
+        let b =
+            transport::read_success_body(&mut response, config.max_success_body, spill, keep).await;
+        if let Some(why) = b.write_error {
+            return Err(SendFailure::BodyWrite(why));
+        }
+        if let Some(why) = b.error {
             return Err(SendFailure::Transport(TransportError::BodyTruncated, why));
         }
-        debug!(status = status.as_u16(), "error body cut short: {why}");
-    }
+        (b.bytes, false, b.spilled, b.len, b.too_large)
+    } else {
+        let b = transport::read_body(&mut response, Some(config.limits.max_body_bytes)).await;
+        if let Some(why) = b.error {
+            debug!(status = status.as_u16(), "error body cut short: {why}");
+        }
+        let len = b.bytes.len() as u64;
+        (b.bytes, b.capped, false, len, false)
+    };
     Ok(Received {
         status,
         version: response.version(),
         headers: std::mem::take(response.headers_mut()),
-        body: body.bytes,
-        capped: body.capped,
+        body,
+        capped,
         url: response.url().clone(),
+        spilled,
+        body_len,
+        too_large,
     })
 }
 

@@ -92,6 +92,31 @@ pub enum CallError {
     /// The request cannot be sent as given (no host, a bad header value, …). Nothing was sent.
     #[error("invalid request: {0}")]
     InvalidRequest(String),
+    /// The 2xx/3xx body is longer than
+    /// [`ClientConfig::max_success_body`](super::ClientConfig::max_success_body). Not retried:
+    /// the same request would get the same answer.
+    #[error("the {status} answer's body is longer than the limit of {limit} bytes (after {attempts} attempt(s))")]
+    BodyTooLarge {
+        /// The limit.
+        limit: u64,
+        /// The answer's status.
+        status: u16,
+        /// Requests sent, polls included.
+        attempts: u32,
+        /// One record per request sent.
+        history: Vec<AttemptRecord>,
+    },
+    /// The 2xx/3xx body could not be written to the
+    /// [`Spill`](super::Spill) file (disk full, permissions, …).
+    #[error("could not write the body to its file after {attempts} attempt(s): {message}")]
+    BodyWrite {
+        /// What went wrong (the OS error, the file's path).
+        message: String,
+        /// Requests sent, polls included.
+        attempts: u32,
+        /// One record per request sent.
+        history: Vec<AttemptRecord>,
+    },
 }
 
 impl CallError {
@@ -103,7 +128,9 @@ impl CallError {
             | CallError::BudgetExhausted { classification, .. } => Some(classification),
             CallError::Deferred { classification, .. }
             | CallError::CircuitOpen { classification, .. } => classification.as_deref(),
-            CallError::InvalidRequest(_) => None,
+            CallError::InvalidRequest(_)
+            | CallError::BodyTooLarge { .. }
+            | CallError::BodyWrite { .. } => None,
         }
     }
 
@@ -119,7 +146,9 @@ impl CallError {
             | CallError::Stopped { attempts, .. }
             | CallError::Deferred { attempts, .. }
             | CallError::CircuitOpen { attempts, .. }
-            | CallError::BudgetExhausted { attempts, .. } => *attempts,
+            | CallError::BudgetExhausted { attempts, .. }
+            | CallError::BodyTooLarge { attempts, .. }
+            | CallError::BodyWrite { attempts, .. } => *attempts,
             CallError::InvalidRequest(_) => 0,
         }
     }
@@ -131,13 +160,16 @@ impl CallError {
             | CallError::Stopped { history, .. }
             | CallError::Deferred { history, .. }
             | CallError::CircuitOpen { history, .. }
-            | CallError::BudgetExhausted { history, .. } => history,
+            | CallError::BudgetExhausted { history, .. }
+            | CallError::BodyTooLarge { history, .. }
+            | CallError::BodyWrite { history, .. } => history,
             CallError::InvalidRequest(_) => &[],
         }
     }
 
     /// A stable snake_case name for the variant: `"gave_up"`, `"stopped"`, `"deferred"`,
-    /// `"circuit_open"`, `"budget_exhausted"` or `"invalid_request"`.
+    /// `"circuit_open"`, `"budget_exhausted"`, `"invalid_request"`, `"body_too_large"` or
+    /// `"body_write"`.
     pub fn kind(&self) -> &'static str {
         match self {
             CallError::GaveUp { .. } => "gave_up",
@@ -146,6 +178,8 @@ impl CallError {
             CallError::CircuitOpen { .. } => "circuit_open",
             CallError::BudgetExhausted { .. } => "budget_exhausted",
             CallError::InvalidRequest(_) => "invalid_request",
+            CallError::BodyTooLarge { .. } => "body_too_large",
+            CallError::BodyWrite { .. } => "body_write",
         }
     }
 

@@ -70,7 +70,7 @@ impl reqwest_middleware::Middleware for TriageMiddleware {
     ) -> reqwest_middleware::Result<reqwest::Response> {
         let options = extensions.get::<CallOptions>().cloned().unwrap_or_default();
         let mut sender = Sender::Next { next, extensions };
-        match driver::run(&self.shared, &mut sender, req, &options).await {
+        match driver::run(&self.shared, &mut sender, req, &options, None).await {
             Outcome::Done(done) => Ok(done_response(done)),
             Outcome::Failed {
                 last: Some(last), ..

@@ -7,7 +7,9 @@
 //! 2. **ask the host's [`CircuitBreaker`](crate::CircuitBreaker)**: an open breaker fails the call fast with
 //!    [`CallError::CircuitOpen`] (see below);
 //! 3. **send** with the per-attempt timeout (and never past the call's deadline);
-//! 4. **read the body** (all of it for 2xx/3xx, at most [`Limits::max_body_bytes`] otherwise) and
+//! 4. **read the body** (all of it for 2xx/3xx, up to [`ClientConfig::max_success_body`] and
+//!    streamed to a file past [`Spill::above`] with [`Client::execute_spilling`]; at most
+//!    [`Limits::max_body_bytes`] otherwise) and
 //!    **[`classify`](crate::classify())** it, or map the transport failure to a [`TransportError`];
 //! 5. **record** the outcome in the host's gate, breaker and [`RetryBudget`](crate::RetryBudget);
 //! 6. **[`decide`](RetryPolicy::decide)**: done → [`Success`]; retry/poll → sleep exactly the
@@ -102,8 +104,14 @@ pub struct ClientConfig {
     /// given to [`Client::with_reqwest`] keeps its own). Default 10 s.
     pub connect_timeout: Duration,
     /// How much of an error body is read and parsed. Default [`Limits::DEFAULT`] (64 KiB). A
-    /// 2xx/3xx body is always read whole.
+    /// 2xx/3xx body is read whole (up to [`max_success_body`](Self::max_success_body)).
     pub limits: Limits,
+    /// The longest 2xx/3xx body accepted, in bytes: a longer one ends the call with
+    /// [`CallError::BodyTooLarge`] (not retried: the answer would be the same) as soon as the
+    /// `Content-Length` or the bytes read say so. Default `None`: no limit. Set it when you
+    /// buffer bodies ([`Client::execute`]); [`Client::execute_spilling`] bounds memory by
+    /// itself.
+    pub max_success_body: Option<u64>,
     /// The header that carries the idempotency key. Default `Idempotency-Key`.
     pub idempotency_header: String,
 }
@@ -118,6 +126,7 @@ impl Default for ClientConfig {
             attempt_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             limits: Limits::DEFAULT,
+            max_success_body: None,
             idempotency_header: "Idempotency-Key".to_owned(),
         }
     }
@@ -164,6 +173,12 @@ impl ClientConfig {
     #[must_use]
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
+        self
+    }
+    /// With a limit on 2xx/3xx bodies (see [`max_success_body`](Self::max_success_body)).
+    #[must_use]
+    pub fn with_max_success_body(mut self, bytes: u64) -> Self {
+        self.max_success_body = Some(bytes);
         self
     }
     /// With another idempotency header name.
@@ -248,6 +263,31 @@ impl CallOptions {
     }
 }
 
+/// Where [`Client::execute_spilling`] puts a large 2xx/3xx body: bodies longer than `above`
+/// bytes are streamed to `path` as they arrive instead of being held in memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Spill {
+    /// The file a large body is written to (created, or truncated on each attempt that gets a
+    /// large 2xx/3xx). It is flushed, not fsync'd. On an error it may hold part of a body: remove
+    /// it.
+    pub path: std::path::PathBuf,
+    /// Bodies up to this many bytes stay in memory ([`Success::body`]); longer ones go to
+    /// `path`. Memory per call stays under about `above` + 1 MiB (the file's write buffer) +
+    /// the [`Limits::max_body_bytes`] kept to classify the answer.
+    pub above: usize,
+}
+
+impl Spill {
+    /// Spill bodies longer than `above` bytes to `path`.
+    pub fn new(path: impl Into<std::path::PathBuf>, above: usize) -> Self {
+        Spill {
+            path: path.into(),
+            above,
+        }
+    }
+}
+
 /// A call that ended well: the final response, whole.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -256,8 +296,12 @@ pub struct Success {
     pub status: u16,
     /// The response headers.
     pub headers: http::HeaderMap,
-    /// The whole body.
+    /// The whole body; empty when it was spilled to a file (see [`spilled`](Self::spilled)).
     pub body: Vec<u8>,
+    /// The body is in the [`Spill`] file of [`Client::execute_spilling`], not in `body`.
+    pub spilled: bool,
+    /// The body's length in bytes, wherever it is.
+    pub body_len: u64,
     /// Requests sent, polls included.
     pub attempts: u32,
     /// The request id of the final response (headers, else body).
@@ -371,8 +415,31 @@ impl Client {
         request: reqwest::Request,
         options: CallOptions,
     ) -> Result<Success, CallError> {
+        self.execute_inner(request, options, None).await
+    }
+
+    /// Like [`execute`](Self::execute), but a 2xx/3xx body longer than `spill.above` bytes is
+    /// streamed to `spill.path` as it arrives ([`Success::spilled`], [`Success::body_len`]),
+    /// so a call that downloads gigabytes holds about a megabyte. A retry after a body cut
+    /// short starts the file again. A write error ends the call with
+    /// [`CallError::BodyWrite`].
+    pub async fn execute_spilling(
+        &self,
+        request: reqwest::Request,
+        options: CallOptions,
+        spill: &Spill,
+    ) -> Result<Success, CallError> {
+        self.execute_inner(request, options, Some(spill)).await
+    }
+
+    async fn execute_inner(
+        &self,
+        request: reqwest::Request,
+        options: CallOptions,
+        spill: Option<&Spill>,
+    ) -> Result<Success, CallError> {
         let mut sender = driver::Sender::Client(&self.http);
-        match driver::run(&self.shared, &mut sender, request, &options).await {
+        match driver::run(&self.shared, &mut sender, request, &options, spill).await {
             driver::Outcome::Done(done) => Ok(done.success),
             driver::Outcome::Failed { error, .. } => Err(error),
             #[cfg(feature = "middleware")]

@@ -31,6 +31,8 @@ pub(crate) enum SendFailure {
     /// An error from another middleware, passed through untouched.
     #[cfg(feature = "middleware")]
     Foreign(reqwest_middleware::Error),
+    /// The answer came, but its body could not be written to the spill file.
+    BodyWrite(String),
 }
 
 /// Classify a reqwest error from sending (not from reading a body).
@@ -179,4 +181,106 @@ pub(crate) fn host_key(url: &reqwest::Url) -> Option<String> {
     } else {
         Some(format!("{host}:{port}"))
     }
+}
+
+/// A 2xx/3xx body as read: in memory, or spilled to a file with only its head kept.
+pub(crate) struct SuccessBody {
+    /// The whole body, or (spilled, too large) its first bytes, enough to classify it.
+    pub(crate) bytes: Vec<u8>,
+    /// The body's length as far as it was read.
+    pub(crate) len: u64,
+    /// The body is in the spill file, not in `bytes`.
+    pub(crate) spilled: bool,
+    /// The body is longer than the caller's limit: reading stopped.
+    pub(crate) too_large: bool,
+    /// The connection broke while the body came.
+    pub(crate) error: Option<String>,
+    /// The spill file could not be written.
+    pub(crate) write_error: Option<String>,
+}
+
+/// How much of a spilled body is written to the file at a time (reqwest hands out chunks of a
+/// few KiB; each file write is a hop to the blocking pool).
+const SPILL_BUFFER: usize = 1024 * 1024;
+
+/// Read a 2xx/3xx body: stop when it grows past `max` (`too_large`), and once it grows past
+/// `spill.above` bytes, stream it to `spill.path` (created or truncated) and keep only its first
+/// `keep` bytes in memory. Memory stays under `spill.above` + `keep` + 1 MiB whatever the size.
+pub(crate) async fn read_success_body(
+    response: &mut reqwest::Response,
+    max: Option<u64>,
+    spill: Option<&super::Spill>,
+    keep: usize,
+) -> SuccessBody {
+    use tokio::io::AsyncWriteExt;
+
+    let mut out = SuccessBody {
+        bytes: Vec::new(),
+        len: 0,
+        spilled: false,
+        too_large: false,
+        error: None,
+        write_error: None,
+    };
+    if let (Some(max), Some(declared)) = (max, response.content_length()) {
+        if declared > max {
+            out.too_large = true;
+            return out;
+        }
+    }
+    let mut file: Option<tokio::io::BufWriter<tokio::fs::File>> = None;
+    loop {
+        let chunk = match response.chunk().await {
+            Ok(Some(chunk)) => chunk,
+            Ok(None) => break,
+            Err(e) => {
+                out.error = Some(error_chain(&e.without_url()));
+                break;
+            }
+        };
+        out.len = out.len.saturating_add(chunk.len() as u64);
+        if max.is_some_and(|m| out.len > m) {
+            out.too_large = true;
+            break;
+        }
+        if let Some(f) = file.as_mut() {
+            if let Err(e) = f.write_all(&chunk).await {
+                out.write_error = Some(e.to_string());
+                break;
+            }
+            continue;
+        }
+        out.bytes.extend_from_slice(&chunk);
+        if let Some(spill) = spill.filter(|s| out.bytes.len() > s.above) {
+            let opened = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&spill.path)
+                .await;
+            let mut f = match opened {
+                Ok(f) => tokio::io::BufWriter::with_capacity(SPILL_BUFFER, f),
+                Err(e) => {
+                    out.write_error = Some(format!("cannot create {}: {e}", spill.path.display()));
+                    break;
+                }
+            };
+            if let Err(e) = f.write_all(&out.bytes).await {
+                out.write_error = Some(e.to_string());
+                break;
+            }
+            out.bytes.truncate(keep);
+            out.bytes.shrink_to_fit();
+            out.spilled = true;
+            file = Some(f);
+        }
+    }
+    if let Some(mut f) = file {
+        // Flushed (tokio's file waits for its last write): the bytes are in the file. The caller
+        // fsyncs if it must.
+        if let Err(e) = f.flush().await {
+            out.write_error.get_or_insert(e.to_string());
+        }
+    }
+    out
 }

@@ -8,11 +8,14 @@
 //! `bad_request`), and a fraction fail transiently a fixed number of times (500, an HTML 502, 503,
 //! 504, a dropped connection, a hang) and then convert.
 //!
-//! On top of the fates: a per-key token-bucket rate limit (429 `rate_limited` with
-//! `Retry-After`), a quota (429 `quota_exceeded`), an outage switch (503 `service_unavailable`),
+//! On top of the fates: a per-key rate limit that behaves like real APIs' (a token bucket with a
+//! burst, or fixed 1-s windows; a limit that can change over time; 429 `rate_limited` with
+//! `Retry-After` in whole seconds, `retry-after-ms` and rate-limit headers only when asked), a
+//! quota (429 `quota_exceeded`), an outage switch (503 `service_unavailable`),
 //! Idempotency-Key semantics (replay, 409 while in flight, 422 on reuse with another payload),
-//! error bodies in a chosen [`ErrorDialect`], and exact counters ([`Stats`], also at
-//! `GET /stats`).
+//! error bodies in a chosen [`ErrorDialect`], exact counters ([`Stats`], also at
+//! `GET /stats`), opt-in CORS for browser clients, and converted bodies of any size streamed
+//! from a small input ([`ServeConfig::output_bytes`]).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -30,12 +33,15 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 mod errors;
 mod server;
 mod store;
+mod stream;
 
 pub use server::Server;
+pub use stream::ConvertedReader;
 
 /// The default body limit: 110 MB (the seeds' sync limit is 100 MB).
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 110 * 1024 * 1024;
@@ -55,10 +61,33 @@ pub struct ServeConfig {
     /// The fraction of files that fail transiently at first, in [0, 1]; default 0.05.
     /// `permanent_rate + transient_rate` must not exceed 1.
     pub transient_rate: f64,
-    /// Requests per second allowed per API key (a token bucket holding one second's worth);
-    /// beyond it 429 `rate_limited` with `Retry-After`. `None` turns the limit off; default
+    /// Requests per second allowed per API key; beyond it 429 `rate_limited` with
+    /// `Retry-After` (see [`limiter`](Self::limiter)). `None` turns the limit off; default
     /// `Some(200)`. `Some(0)` is treated as `None`.
     pub rate_limit_per_sec: Option<u32>,
+    /// How the rate limit is enforced; default [`RateLimiter::Bucket`].
+    pub limiter: RateLimiter,
+    /// The token bucket's capacity (the burst allowed after a quiet spell). `None`: one
+    /// second's worth (the current rate). Ignored by [`RateLimiter::Window`].
+    pub burst: Option<u32>,
+    /// The rate limit changes at these times (sorted or not): from `at` after the server
+    /// started, `rate` requests per second (0 = no limit). Default none.
+    pub rate_changes: Vec<RateChange>,
+    /// Send `retry-after-ms` (the exact wait in milliseconds) beside `Retry-After` on a 429.
+    /// Default false: like nearly every real API, only `Retry-After` in whole seconds (the wait
+    /// rounded up, at least 1).
+    pub retry_after_ms: bool,
+    /// Rate-limit headers on every `/v1/convert` answer that passed authentication, telling the
+    /// limiter's real state. Default [`RateHeaders::Off`] (most APIs send none).
+    pub rate_headers: RateHeaders,
+    /// Answer browsers from any origin: `Access-Control-Allow-Origin: *` on every answer, the
+    /// rate-limit and request-id headers exposed, and `OPTIONS` preflights answered 204.
+    /// Default false.
+    pub cors: bool,
+    /// Make every converted body exactly this many bytes (the usual head line and input,
+    /// then deterministic filler derived from the input; see [`ConvertedReader`]), streamed
+    /// in chunks, never held whole. `None` (default): the head line and the input.
+    pub output_bytes: Option<u64>,
     /// After this many successful conversions, every further conversion answers 429
     /// `quota_exceeded` (no `Retry-After`). Default `None` (no quota).
     pub quota: Option<u64>,
@@ -88,6 +117,13 @@ impl Default for ServeConfig {
             permanent_rate: 0.03,
             transient_rate: 0.05,
             rate_limit_per_sec: Some(200),
+            limiter: RateLimiter::Bucket,
+            burst: None,
+            rate_changes: Vec::new(),
+            retry_after_ms: false,
+            rate_headers: RateHeaders::Off,
+            cors: false,
+            output_bytes: None,
             quota: None,
             outage: false,
             hang_ms: 30_000,
@@ -109,6 +145,13 @@ impl fmt::Debug for ServeConfig {
             .field("permanent_rate", &self.permanent_rate)
             .field("transient_rate", &self.transient_rate)
             .field("rate_limit_per_sec", &self.rate_limit_per_sec)
+            .field("limiter", &self.limiter)
+            .field("burst", &self.burst)
+            .field("rate_changes", &self.rate_changes)
+            .field("retry_after_ms", &self.retry_after_ms)
+            .field("rate_headers", &self.rate_headers)
+            .field("cors", &self.cors)
+            .field("output_bytes", &self.output_bytes)
             .field("quota", &self.quota)
             .field("outage", &self.outage)
             .field("hang_ms", &self.hang_ms)
@@ -138,6 +181,9 @@ impl ServeConfig {
                 self.permanent_rate, self.transient_rate
             ));
         }
+        if self.burst == Some(0) {
+            return Err("burst must be at least 1".to_owned());
+        }
         if self.api_key.is_empty() {
             return Err("api_key must not be empty".to_owned());
         }
@@ -150,6 +196,148 @@ impl ServeConfig {
         }
         Ok(())
     }
+
+    /// The rate limit in force `elapsed` after the server started (`None`: no limit): the last
+    /// of [`rate_changes`](Self::rate_changes) at or before `elapsed`, else
+    /// [`rate_limit_per_sec`](Self::rate_limit_per_sec).
+    pub fn rate_at(&self, elapsed: Duration) -> Option<u32> {
+        self.rate_changes
+            .iter()
+            .filter(|c| c.at <= elapsed)
+            .max_by_key(|c| c.at)
+            .map_or(self.rate_limit_per_sec, |c| Some(c.rate))
+            .filter(|r| *r > 0)
+    }
+}
+
+/// How the server enforces its rate limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum RateLimiter {
+    /// A token bucket per key: refilled at the rate, holding [`ServeConfig::burst`] tokens. A
+    /// 429's wait is the time to the next token.
+    #[default]
+    Bucket,
+    /// Fixed 1-second windows (counted from the server's start) of `rate` requests per key.
+    /// A 429's wait is the time to the window's end.
+    Window,
+}
+
+impl RateLimiter {
+    /// `bucket` or `window`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateLimiter::Bucket => "bucket",
+            RateLimiter::Window => "window",
+        }
+    }
+}
+
+impl fmt::Display for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RateLimiter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "bucket" | "token-bucket" => Ok(RateLimiter::Bucket),
+            "window" | "fixed-window" => Ok(RateLimiter::Window),
+            _ => Err(format!("unknown limiter `{s}` (expected bucket or window)")),
+        }
+    }
+}
+
+/// Which rate-limit headers the server sends (see [`ServeConfig::rate_headers`]). Resets are
+/// delta seconds, rounded up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum RateHeaders {
+    /// None.
+    #[default]
+    Off,
+    /// `X-RateLimit-Limit`, `X-RateLimit-Remaining` (after this request) and
+    /// `X-RateLimit-Reset` (seconds until `Remaining` is back to `Limit`: the window's end, or
+    /// the time the bucket takes to fill).
+    XRateLimit,
+    /// IETF `RateLimit: "default";r=REMAINING;t=RESET` and
+    /// `RateLimit-Policy: "default";q=LIMIT;w=WINDOW`.
+    Ietf,
+}
+
+impl RateHeaders {
+    /// `off`, `x-ratelimit` or `ietf`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RateHeaders::Off => "off",
+            RateHeaders::XRateLimit => "x-ratelimit",
+            RateHeaders::Ietf => "ietf",
+        }
+    }
+}
+
+impl fmt::Display for RateHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RateHeaders {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "off" | "none" => Ok(RateHeaders::Off),
+            "x" | "x-ratelimit" | "github" => Ok(RateHeaders::XRateLimit),
+            "ietf" | "ratelimit" => Ok(RateHeaders::Ietf),
+            _ => Err(format!(
+                "unknown rate headers `{s}` (expected off, x-ratelimit or ietf)"
+            )),
+        }
+    }
+}
+
+/// A change of the rate limit at a time after the server's start (`T:RATE` on the command line,
+/// `T` in seconds, fractions allowed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RateChange {
+    /// Time since the server started.
+    pub at: Duration,
+    /// Requests per second from then on (0 = no limit).
+    pub rate: u32,
+}
+
+impl FromStr for RateChange {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (t, r) = s
+            .split_once(':')
+            .ok_or_else(|| format!("`{s}` is not T:RATE (seconds:requests per second)"))?;
+        let secs: f64 = t
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{t}` in `{s}` is not a number of seconds"))?;
+        if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+            return Err(format!("`{t}` in `{s}` must be between 0 and 1e9 seconds"));
+        }
+        let rate: u32 = r
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{r}` in `{s}` is not a whole number of requests per second"))?;
+        Ok(RateChange {
+            at: Duration::from_secs_f64(secs),
+            rate,
+        })
+    }
+}
+
+/// Parse `T:RATE,T:RATE,...` (see [`RateChange`]).
+pub fn parse_rate_changes(s: &str) -> Result<Vec<RateChange>, String> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(str::parse)
+        .collect()
 }
 
 /// The shape of error bodies.

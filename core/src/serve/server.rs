@@ -1,15 +1,16 @@
 //! The HTTP server: hyper 1, HTTP/1.1 with keep-alive, one task per connection.
 
 use super::errors::{render, ApiError, BAD_GATEWAY_HTML};
-use super::store::{Bucket, Claim, IdemStore, Take};
+use super::store::{Claim, IdemStore, Limit, Verdict};
+use super::stream::{AnswerBody, ConvertedReader};
 use super::{
-    converted_with_digest, fate_of_digest, sha256, Fate, PermanentKind, ServeConfig, Stats,
-    TransientKind,
+    converted_with_digest, fate_of_digest, sha256, Fate, PermanentKind, RateHeaders, ServeConfig,
+    Stats, TransientKind,
 };
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -27,7 +28,7 @@ use tokio::task::{JoinHandle, JoinSet};
 /// How many distinct conversions are remembered to count duplicates.
 const CONVERTED_CAP: usize = 1_000_000;
 
-type Body = Full<Bytes>;
+type Body = AnswerBody;
 
 /// A running fake API. Dropping it stops accepting connections; [`Server::shutdown`] also
 /// waits (at most about 2 s) for open connections to finish.
@@ -45,6 +46,8 @@ struct Shared {
     outage: AtomicBool,
     next_request: AtomicU64,
     nonce: u32,
+    /// Rate limits and their changes count from here.
+    started: Instant,
     inner: Mutex<Inner>,
 }
 
@@ -56,7 +59,8 @@ struct Inner {
     idem: IdemStore,
     /// Fingerprints (content + target) converted so far.
     converted: HashSet<[u8; 32]>,
-    buckets: HashMap<String, Bucket>,
+    /// Rate-limit state per key.
+    limits: HashMap<String, Limit>,
 }
 
 /// The error a service returns to make hyper close the connection without a response.
@@ -89,12 +93,13 @@ impl Server {
             outage: AtomicBool::new(config.outage),
             next_request: AtomicU64::new(1),
             nonce,
+            started: Instant::now(),
             inner: Mutex::new(Inner {
                 stats: Stats::default(),
                 served_failures: HashMap::new(),
                 idem: IdemStore::new(config.idempotency_capacity),
                 converted: HashSet::new(),
-                buckets: HashMap::new(),
+                limits: HashMap::new(),
             }),
             config,
         });
@@ -158,6 +163,57 @@ impl Drop for Server {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Take a request from the key's limiter, when a limit is in force now.
+    fn take_rate(&self) -> Option<Verdict> {
+        let config = &self.config;
+        let elapsed = self.started.elapsed();
+        let rate = config.rate_at(elapsed)?;
+        let capacity = config.burst.unwrap_or(rate);
+        let mut inner = self.lock();
+        let limit = inner
+            .limits
+            .entry(config.api_key.clone())
+            .or_insert_with(|| Limit::new(config.limiter, capacity, elapsed));
+        Some(limit.check(rate, capacity, elapsed, true))
+    }
+
+    /// A converted answer: the head line and the input, or a streamed body of
+    /// `output_bytes`.
+    fn converted_answer(
+        &self,
+        bytes: &Bytes,
+        digest: &[u8; 32],
+        target: &str,
+        request_id: &str,
+        headers: &[(&'static str, String)],
+    ) -> Response<Body> {
+        match self.config.output_bytes {
+            None => response(
+                200,
+                "application/octet-stream",
+                converted_with_digest(bytes, digest, target),
+                request_id,
+                headers,
+            ),
+            Some(size) => {
+                let mut resp = response(
+                    200,
+                    "application/octet-stream",
+                    Vec::new(),
+                    request_id,
+                    headers,
+                );
+                *resp.body_mut() = AnswerBody::Stream(ConvertedReader::with_digest(
+                    bytes.clone(),
+                    digest,
+                    target,
+                    size,
+                ));
+                resp
+            }
+        }
     }
 
     fn request_id(&self) -> String {
@@ -225,7 +281,7 @@ fn response(
     request_id: &str,
     headers: &[(&'static str, String)],
 ) -> Response<Body> {
-    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    let mut resp = Response::new(AnswerBody::full(body));
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
     h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -270,7 +326,47 @@ fn error_response(
     response(e.status, ct, body, request_id, &e.headers)
 }
 
+/// The headers a browser may read from another origin.
+const CORS_EXPOSE: &str = "Retry-After, retry-after-ms, X-RateLimit-Limit, X-RateLimit-Remaining, \
+X-RateLimit-Reset, RateLimit, RateLimit-Policy, X-Request-Id, Idempotent-Replayed, Original-Request-Id";
+
+/// Answer one request; with `cors`, answer preflights and mark every answer readable from any
+/// origin.
 async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, DropConnection> {
+    if !shared.config.cors {
+        return route(shared, req).await;
+    }
+    let preflight = req.method() == Method::OPTIONS;
+    let mut resp = if preflight {
+        let mut r = Response::new(AnswerBody::full(Vec::new()));
+        *r.status_mut() = StatusCode::NO_CONTENT;
+        let h = r.headers_mut();
+        h.insert(
+            "access-control-allow-methods",
+            HeaderValue::from_static("GET, HEAD, POST, OPTIONS"),
+        );
+        h.insert(
+            "access-control-allow-headers",
+            HeaderValue::from_static("Authorization, Idempotency-Key, Content-Type"),
+        );
+        h.insert("access-control-max-age", HeaderValue::from_static("600"));
+        r
+    } else {
+        route(shared, req).await?
+    };
+    let h = resp.headers_mut();
+    h.insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    h.insert(
+        "access-control-expose-headers",
+        HeaderValue::from_static(CORS_EXPOSE),
+    );
+    Ok(resp)
+}
+
+async fn route(
     shared: Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, DropConnection> {
@@ -278,7 +374,14 @@ async fn handle(
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     match (path.as_str(), method) {
-        ("/v1/convert", Method::POST) => convert(&shared, req, &request_id).await,
+        ("/v1/convert", Method::POST) => {
+            let mut rate = None;
+            let mut resp = convert(&shared, req, &request_id, &mut rate).await?;
+            if let Some(v) = rate {
+                add_rate_headers(resp.headers_mut(), shared.config.rate_headers, &v);
+            }
+            Ok(resp)
+        }
         ("/healthz", Method::GET | Method::HEAD) => Ok(response(
             200,
             "text/plain; charset=utf-8",
@@ -382,10 +485,13 @@ fn permanent_error(kind: PermanentKind, target: &str, max_body: u64) -> ApiError
     }
 }
 
+/// Answer a conversion. `rate` receives the limiter's state once the request met it (for the
+/// rate-limit headers).
 async fn convert(
     shared: &Shared,
     req: Request<Incoming>,
     request_id: &str,
+    rate: &mut Option<Verdict>,
 ) -> Result<Response<Body>, DropConnection> {
     let config = &shared.config;
     shared.lock().stats.requests += 1;
@@ -435,28 +541,24 @@ async fn convert(
         }
     }
 
-    if let Some(rate) = config.rate_limit_per_sec.filter(|r| *r > 0) {
-        let now = Instant::now();
-        let took = {
-            let mut inner = shared.lock();
-            let bucket = inner
-                .buckets
-                .entry(config.api_key.clone())
-                .or_insert_with(|| Bucket::new(rate, now));
-            bucket.take(rate, now)
-        };
-        if let Take::Refused { wait_ms } = took {
+    // The limit is checked as a gateway would: before any work, so a 429 costs nothing (no
+    // latency, no conversion).
+    if let Some(v) = shared.take_rate() {
+        *rate = Some(v);
+        if let Some(wait_ms) = v.refused_ms {
             let secs = wait_ms.div_ceil(1000).max(1);
-            let e = ApiError::new(
+            let mut e = ApiError::new(
                 429,
                 "rate_limited",
                 format!("Rate limit exceeded. Try again in {secs}s."),
             )
-            .details(json!({ "retry_after": secs, "limit": rate, "window_seconds": 1 }))
-            .header("Retry-After", secs.to_string())
-            .header("retry-after-ms", wait_ms.to_string())
-            .header("RateLimit", format!("\"default\";r=0;t={secs}"))
-            .header("RateLimit-Policy", format!("\"default\";q={rate};w=1"));
+            .details(
+                json!({ "retry_after": secs, "limit": v.limit, "window_seconds": v.window_secs }),
+            )
+            .header("Retry-After", secs.to_string());
+            if config.retry_after_ms {
+                e = e.header("retry-after-ms", wait_ms.to_string());
+            }
             return Ok(error_response(shared, &e, request_id, true));
         }
     }
@@ -531,11 +633,10 @@ async fn convert(
                     inner.stats.replays += 1;
                     *inner.stats.by_status.entry(200).or_insert(0) += 1;
                 }
-                let out = converted_with_digest(&bytes, &digest, &target);
-                return Ok(response(
-                    200,
-                    "application/octet-stream",
-                    out,
+                return Ok(shared.converted_answer(
+                    &bytes,
+                    &digest,
+                    &target,
                     request_id,
                     &[
                         ("Idempotent-Replayed", "true".to_owned()),
@@ -625,14 +726,7 @@ async fn convert(
         ));
     }
     drop(guard);
-    let out = converted_with_digest(&bytes, &digest, &target);
-    Ok(response(
-        200,
-        "application/octet-stream",
-        out,
-        request_id,
-        &[],
-    ))
+    Ok(shared.converted_answer(&bytes, &digest, &target, request_id, &[]))
 }
 
 async fn transient_failure(
@@ -678,4 +772,33 @@ async fn transient_failure(
         }
     };
     Ok(error_response(shared, &e, request_id, true))
+}
+
+/// The rate-limit headers of `style` for the limiter's state `v` (resets in delta seconds,
+/// rounded up).
+fn add_rate_headers(h: &mut http::HeaderMap, style: RateHeaders, v: &Verdict) {
+    let reset = v.reset_ms.div_ceil(1000);
+    let pairs: Vec<(&'static str, String)> = match style {
+        RateHeaders::XRateLimit => vec![
+            ("x-ratelimit-limit", v.limit.to_string()),
+            ("x-ratelimit-remaining", v.remaining.to_string()),
+            ("x-ratelimit-reset", reset.to_string()),
+        ],
+        RateHeaders::Ietf => vec![
+            (
+                "ratelimit",
+                format!("\"default\";r={};t={reset}", v.remaining),
+            ),
+            (
+                "ratelimit-policy",
+                format!("\"default\";q={};w={}", v.limit, v.window_secs),
+            ),
+        ],
+        _ => Vec::new(),
+    };
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            h.insert(HeaderName::from_static(name), value);
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The server's mutable state: idempotency keys and token buckets.
 
+use super::RateLimiter;
 use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
+use std::time::Duration;
 
 /// One remembered Idempotency-Key.
 #[derive(Debug, Clone)]
@@ -127,40 +128,100 @@ impl IdemStore {
     }
 }
 
-/// A token bucket holding one second's worth of requests.
+/// One key's rate-limit state: a token bucket or a fixed window.
 #[derive(Debug, Clone)]
-pub(crate) struct Bucket {
-    tokens: f64,
-    last: Instant,
+pub(crate) enum Limit {
+    Bucket {
+        tokens: f64,
+        last: Duration,
+    },
+    Window {
+        /// The window's index (whole seconds since the server started).
+        index: u64,
+        count: u32,
+    },
 }
 
-/// The outcome of taking a token.
-pub(crate) enum Take {
-    /// Allowed; this many whole tokens are left.
-    Allowed,
-    /// Refused; a token is available in this many ms (at least 1).
-    Refused { wait_ms: u64 },
+/// What the limiter said about one request, and its state after it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Verdict {
+    /// Refused: a request is allowed again in this many ms (at least 1).
+    pub refused_ms: Option<u64>,
+    /// The most requests the limiter lets through at once (bucket capacity, window size).
+    pub limit: u32,
+    /// Requests left now (after this one).
+    pub remaining: u32,
+    /// Time until `remaining` is back to `limit`, in ms.
+    pub reset_ms: u64,
+    /// The policy's window in whole seconds (1 for windows, the bucket's fill time rounded up).
+    pub window_secs: u64,
 }
 
-impl Bucket {
-    pub fn new(rate: u32, now: Instant) -> Self {
-        Bucket {
-            tokens: f64::from(rate),
-            last: now,
+impl Limit {
+    /// A fresh state for `kind` at `now` (time since the server started).
+    pub fn new(kind: RateLimiter, capacity: u32, now: Duration) -> Self {
+        match kind {
+            RateLimiter::Window => Limit::Window {
+                index: now.as_secs(),
+                count: 0,
+            },
+            _ => Limit::Bucket {
+                tokens: f64::from(capacity),
+                last: now,
+            },
         }
     }
 
-    pub fn take(&mut self, rate: u32, now: Instant) -> Take {
-        let rate = f64::from(rate.max(1));
-        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * rate).min(rate);
-        self.last = now;
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            Take::Allowed
-        } else {
-            let wait_ms = ((1.0 - self.tokens) / rate * 1000.0).ceil().max(1.0) as u64;
-            Take::Refused { wait_ms }
+    /// Take one request at `now` (time since the server started) under `rate` per second and
+    /// a bucket `capacity` (ignored by windows). `take` false only looks.
+    pub fn check(&mut self, rate: u32, capacity: u32, now: Duration, take: bool) -> Verdict {
+        let rate = rate.max(1);
+        match self {
+            Limit::Bucket { tokens, last } => {
+                let cap = f64::from(capacity.max(1));
+                let r = f64::from(rate);
+                let elapsed = now.saturating_sub(*last).as_secs_f64();
+                *tokens = (*tokens + elapsed * r).min(cap);
+                *last = now;
+                let refused_ms = if *tokens >= 1.0 {
+                    if take {
+                        *tokens -= 1.0;
+                    }
+                    None
+                } else {
+                    Some(((1.0 - *tokens) / r * 1000.0).ceil().max(1.0) as u64)
+                };
+                Verdict {
+                    refused_ms,
+                    limit: capacity.max(1),
+                    remaining: tokens.floor().max(0.0) as u32,
+                    reset_ms: ((cap - *tokens) / r * 1000.0).ceil().max(0.0) as u64,
+                    window_secs: (cap / r).ceil().max(1.0) as u64,
+                }
+            }
+            Limit::Window { index, count } => {
+                let now_index = now.as_secs();
+                if now_index != *index {
+                    *index = now_index;
+                    *count = 0;
+                }
+                let to_end_ms = 1000 - u64::from(now.subsec_millis());
+                let refused_ms = if *count < rate {
+                    if take {
+                        *count += 1;
+                    }
+                    None
+                } else {
+                    Some(to_end_ms.max(1))
+                };
+                Verdict {
+                    refused_ms,
+                    limit: rate,
+                    remaining: rate.saturating_sub(*count),
+                    reset_ms: to_end_ms,
+                    window_secs: 1,
+                }
+            }
         }
     }
 }
@@ -188,5 +249,42 @@ mod tests {
         assert!(s.len() <= 10);
         assert!(matches!(s.claim("k98", [0; 32]), Claim::Replay { .. }));
         assert!(matches!(s.claim("k98", [1; 32]), Claim::Mismatch));
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    const MS: fn(u64) -> Duration = Duration::from_millis;
+
+    #[test]
+    fn bucket_allows_the_burst_then_one_per_interval() {
+        let mut b = Limit::new(RateLimiter::Bucket, 3, MS(0));
+        for left in [2, 1, 0] {
+            let v = b.check(10, 3, MS(0), true);
+            assert_eq!((v.refused_ms, v.remaining, v.limit), (None, left, 3));
+        }
+        let v = b.check(10, 3, MS(0), true);
+        assert_eq!(v.refused_ms, Some(100));
+        assert_eq!(v.reset_ms, 300);
+        assert_eq!(b.check(10, 3, MS(40), true).refused_ms, Some(60));
+        assert_eq!(b.check(10, 3, MS(100), true).refused_ms, None);
+    }
+
+    #[test]
+    fn window_refuses_until_its_end() {
+        let mut w = Limit::new(RateLimiter::Window, 0, MS(0));
+        for left in [1, 0] {
+            let v = w.check(2, 0, MS(250), true);
+            assert_eq!((v.refused_ms, v.remaining), (None, left));
+        }
+        let v = w.check(2, 0, MS(250), true);
+        assert_eq!((v.refused_ms, v.reset_ms), (Some(750), 750));
+        let v = w.check(2, 0, MS(1_001), true);
+        assert_eq!((v.refused_ms, v.remaining), (None, 1));
+        // Looking does not count.
+        let v = w.check(2, 0, MS(1_002), false);
+        assert_eq!(v.remaining, 1);
     }
 }
