@@ -75,7 +75,7 @@ function transportKindOf(err) {
   }
   // Browsers hide the cause; whether the request reached the server is unknown, so the kind
   // is one that may have (a POST without an Idempotency-Key is then not repeated).
-  if (err instanceof TypeError && (BROWSER_NETWORK.test(err.message) || err.message === 'fetch failed')) {
+  if (err instanceof TypeError && err.cause === undefined && BROWSER_NETWORK.test(err.message)) {
     return 'closed_before_response';
   }
   return null;
@@ -508,12 +508,16 @@ export function bind(raw) {
       new DeadlineExceededError(`fetchWithRetry: the ${deadlineMs} ms deadline passed`);
     /** Wait `ms`, but never past the deadline, and stop at the caller's abort. */
     const wait = async (ms) => {
-      if (ms <= 0) return;
-      if (monotonic() + ms > deadlineAt) {
+      if (!(ms > 0)) return;
+      const until = performance.now() + ms;
+      if (until > deadlineAt) {
         await sleep(deadlineAt - monotonic(), userSignal);
         throw deadlineError();
       }
-      await sleep(ms, userSignal);
+      // Timers may fire a little early; never send before the time the core gave.
+      for (let left = ms; left > 0; left = until - performance.now()) {
+        await sleep(Math.ceil(left), userSignal);
+      }
     };
 
     let number = 0;
