@@ -48,8 +48,10 @@ before(async () => {
   await new Promise((r) => site.listen(0, '127.0.0.1', r));
   siteUrl = `http://127.0.0.1:${site.address().port}`;
   profile = await mkdtemp(join(tmpdir(), 'http-triage-chromium-'));
-  browser = await chromium.launch({
+  // A fresh profile directory per run.
+  browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
+    headless: true,
     args: [
       '--headless',
       '--no-sandbox',
@@ -59,7 +61,6 @@ before(async () => {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
-      `--user-data-dir=${profile}`,
     ],
   });
 });
