@@ -38,3 +38,6 @@ RUSTDOCFLAGS="-D warnings" cargo doc -p http-triage --no-deps --all-features --l
 
 step "all Rust tests (all features)"
 cargo test --workspace --all-features --locked
+
+step "the JavaScript/TypeScript package (bindings-wasm): build, tsc, Node and Chromium tests"
+./scripts/test-js.sh

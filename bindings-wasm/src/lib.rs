@@ -214,8 +214,22 @@ fn to_js<T: Serialize>(v: &T) -> Res<JsValue> {
         .map_err(|e| BindError::internal(e.to_string()))
 }
 
-/// Hide quoted strings in a parser message: input values may be secrets.
+/// Hide quoted strings in a parser message: input values may be secrets. serde quotes values
+/// with `"` and an unknown enum variant with backticks (field names, also in backticks, stay).
 fn redact(msg: &str) -> String {
+    let msg = match msg.find("unknown variant `") {
+        Some(at) => {
+            let start = at + "unknown variant `".len();
+            let rest = msg.get(start..).unwrap_or_default();
+            let end = rest.find('`').map_or(msg.len(), |e| start + e);
+            format!(
+                "{}…{}",
+                msg.get(..start).unwrap_or_default(),
+                msg.get(end..).unwrap_or_default()
+            )
+        }
+        None => msg.to_owned(),
+    };
     let mut out = String::with_capacity(msg.len());
     let mut quoted = false;
     for ch in msg.chars() {
@@ -1030,6 +1044,10 @@ mod tests {
         assert_eq!(
             redact("invalid type: string \"sk-123\""),
             "invalid type: string \"…\""
+        );
+        assert_eq!(
+            redact("unknown variant `sk-123`, expected one of `full`"),
+            "unknown variant `…`, expected one of `full`"
         );
     }
 }
