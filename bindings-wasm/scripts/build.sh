@@ -20,6 +20,8 @@ for f in "$here/pkg/node/http_triage_wasm_bg.wasm" "$here/pkg/web/http_triage_wa
 done
 # CommonJS marker for the Node build inside a "type": "module" package.
 echo '{"type": "commonjs"}' > "$here/pkg/node/package.json"
+# The optimized module must still instantiate (an old wasm-opt can break the externref table).
+node -e "require('$here/pkg/node/http_triage_wasm.js').version()"
 size=$(wc -c < "$here/pkg/web/http_triage_wasm_bg.wasm")
 gz=$(gzip -9 -c "$here/pkg/web/http_triage_wasm_bg.wasm" | wc -c)
 echo "http_triage_wasm_bg.wasm: $size bytes, $gz gzipped"
