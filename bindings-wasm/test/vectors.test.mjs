@@ -415,8 +415,17 @@ const gate = machineRunner({
   },
 });
 
-// The pacer suite arrives with the pacer's learning (issue 6); its ops follow the Pacer API.
-const observePacer = (p, at) => ({ rate: p.rate, wait_ms: p.waitMs(at) });
+// The pacer suite (tests/vectors/pacer*.json, from the pacer branch): the ops of
+// core/tests/vectors/machines.rs `run_pacer_case`. `pace`, `cuts`, `measuredRate` and
+// `recordSent` are the Pacer API the pacer branch adds; the binding exposes them at that merge.
+const observePacer = (p, at) => ({
+  rate: p.rate,
+  pace: p.pace(at),
+  wait_ms: p.waitMs(at),
+  cuts: p.cuts,
+  measured_rate: p.measuredRate(at),
+});
+const PACER_RECORD_KEYS = [...RECORD_KEYS, 'sent_ms', 'times', 'rate_limit_limit', 'rate_limit_reset_ms', 'rate_limit_window_ms'];
 const pacer = machineRunner({
   name: 'pacer',
   inputKeys: ['config', 'steps'],
@@ -426,22 +435,28 @@ const pacer = machineRunner({
     acquire: {
       keys: ['at_ms', 'times'],
       run: ({ m }, s) => {
-        let sendAt;
-        repeat(s, () => {
-          sendAt = m.acquire(s.u('at_ms'));
-        });
-        return { ...observePacer(m, s.u('at_ms')), send_at_ms: sendAt };
+        const at = s.u('at_ms');
+        const sends = [];
+        repeat(s, () => sends.push(m.acquire(at)));
+        return { ...observePacer(m, at), send_at_ms: sends };
       },
     },
     record: {
-      keys: [...RECORD_KEYS, 'times'],
+      keys: PACER_RECORD_KEYS,
       run: ({ m }, s) => {
-        const c = s.classification();
-        repeat(s, () => m.record(c, s.u('at_ms')));
-        return observePacer(m, s.u('at_ms'));
+        const at = s.u('at_ms');
+        const c = {
+          ...s.classification(),
+          rateLimitLimit: s.optU('rate_limit_limit') ?? null,
+          rateLimitResetMs: s.optU('rate_limit_reset_ms') ?? null,
+          rateLimitWindowMs: s.optU('rate_limit_window_ms') ?? null,
+        };
+        const sent = s.optU('sent_ms');
+        repeat(s, () => (sent === undefined ? m.record(c, at) : m.recordSent(c, sent, at)));
+        return observePacer(m, at);
       },
     },
-    wait: { keys: ['at_ms'], run: ({ m }, s) => observePacer(m, s.u('at_ms')) },
+    state: { keys: ['at_ms'], run: ({ m }, s) => observePacer(m, s.u('at_ms')) },
   },
 });
 
