@@ -174,14 +174,18 @@ function runEnvelope(input, expect) {
 function runHeaders(input, expect) {
   onlyKeys(input, ['headers', 'now']);
   const h = ht.readHeaders(input.headers ?? [], nowMs(input.now));
-  compare(expect, {
+  const actual = {
     retry_after_ms: h.retryAfterMs,
     rate_limit_reset_ms: h.rateLimitResetMs,
     rate_limit_remaining: h.rateLimitRemaining,
     should_retry: h.shouldRetry,
     request_id: h.requestId,
     content_type: h.contentType,
-  });
+  };
+  // Read by the core once the pacer branch is merged.
+  if ('rateLimitLimit' in h) actual.rate_limit_limit = h.rateLimitLimit;
+  if ('rateLimitWindowMs' in h) actual.rate_limit_window_ms = h.rateLimitWindowMs;
+  compare(expect, actual);
 }
 
 // ---- decide, backoff ----
