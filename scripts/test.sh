@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 parts=("$@")
-[ ${#parts[@]} -gt 0 ] || parts=(rust)
+[ ${#parts[@]} -gt 0 ] || parts=(rust python js)
 
 start=$(date +%s)
 for part in "${parts[@]}"; do

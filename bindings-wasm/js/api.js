@@ -1,0 +1,694 @@
+// The JavaScript API over the wasm exports. Thin: it converts values (camelCase, milliseconds,
+// headers in any shape, bodies as text or bytes), maps errors, and drives fetch. Every decision
+// (category, delay, give up, stop, when the breaker opens, how fast to pace) comes from the core.
+
+import {
+  BodyNotReplayableError,
+  CircuitOpenError,
+  DeadlineExceededError,
+  HttpTriageError,
+  InternalError,
+  InvalidInputError,
+  InvalidOptionError,
+  mapError,
+} from './errors.js';
+
+/** How much of a response body `classifyResponse` reads: the core looks at 64 KiB at most. */
+const BODY_PREFIX_BYTES = 64 * 1024;
+
+const CLASSIFY_KEYS = new Set([
+  'status',
+  'transportError',
+  'headers',
+  'body',
+  'method',
+  'idempotencyKey',
+  'now',
+  'rules',
+]);
+
+/** Node/undici error codes → the core's transport error kinds. Conversion only. */
+const CODE_KINDS = {
+  ENOTFOUND: 'dns',
+  EAI_AGAIN: 'dns',
+  EAI_NONAME: 'dns',
+  EAI_FAIL: 'dns',
+  EAI_NODATA: 'dns',
+  ECONNREFUSED: 'connect_refused',
+  EHOSTUNREACH: 'connect_refused',
+  ENETUNREACH: 'connect_refused',
+  EADDRNOTAVAIL: 'connect_refused',
+  UND_ERR_CONNECT_TIMEOUT: 'connect_timeout',
+  ECONNRESET: 'reset_before_response',
+  EPIPE: 'reset_before_response',
+  ECONNABORTED: 'reset_before_response',
+  UND_ERR_SOCKET: 'closed_before_response',
+  UND_ERR_CLOSED: 'closed_before_response',
+  UND_ERR_HEADERS_TIMEOUT: 'timeout_after_send',
+  UND_ERR_BODY_TIMEOUT: 'body_truncated',
+  UND_ERR_RES_CONTENT_LENGTH_MISMATCH: 'body_truncated',
+  EPROTO: 'tls',
+  HOSTNAME_MISMATCH: 'tls',
+};
+const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_(GET|VERIFY)_|DEPTH_ZERO_SELF_SIGNED|SELF_SIGNED_CERT)/;
+/** What browsers say when fetch fails below HTTP (Chrome, Firefox, Safari). */
+const BROWSER_NETWORK = /^(Failed to fetch|NetworkError when attempting to fetch resource|Load failed)/;
+
+/** The transport error kind of a thrown error, walking `cause` and `AggregateError.errors`. */
+function transportKindOf(err) {
+  if (err == null || typeof err !== 'object') return null;
+  // The caller's own cancellation is not a failure of the server: nothing to classify.
+  if (err.name === 'AbortError') return null;
+  if (err.name === 'TimeoutError') return 'timeout_after_send';
+  const queue = [err];
+  const seen = new Set();
+  while (queue.length > 0 && seen.size < 16) {
+    const e = queue.shift();
+    if (e == null || typeof e !== 'object' || seen.has(e)) continue;
+    seen.add(e);
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (code === 'ETIMEDOUT') return e.syscall === 'connect' ? 'connect_timeout' : 'timeout_after_send';
+    if (Object.hasOwn(CODE_KINDS, code)) return CODE_KINDS[code];
+    if (TLS_CODE.test(code)) return 'tls';
+    if (e.cause) queue.push(e.cause);
+    if (Array.isArray(e.errors)) queue.push(...e.errors);
+  }
+  // Browsers hide the cause; whether the request reached the server is unknown, so the kind
+  // is one that may have (a POST without an Idempotency-Key is then not repeated).
+  if (err instanceof TypeError && err.cause === undefined && BROWSER_NETWORK.test(err.message)) {
+    return 'closed_before_response';
+  }
+  return null;
+}
+
+function headerPairs(h) {
+  if (h == null) return [];
+  const value = (v) => {
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    throw new InvalidInputError('a header value must be a string');
+  };
+  const out = [];
+  if (typeof h[Symbol.iterator] === 'function' && typeof h !== 'string') {
+    // An array of pairs, a Headers, a Map.
+    for (const p of h) {
+      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string') {
+        throw new InvalidInputError('headers as a list hold [name, value] pairs of strings');
+      }
+      out.push([p[0], value(p[1])]);
+    }
+    return out;
+  }
+  if (typeof h === 'object') {
+    for (const [k, v] of Object.entries(h)) {
+      if (Array.isArray(v)) for (const x of v) out.push([k, value(x)]);
+      else if (v !== undefined) out.push([k, value(v)]);
+    }
+    return out;
+  }
+  throw new InvalidInputError('headers must be a plain object, an array of [name, value] pairs or a Headers');
+}
+
+/** A body as what the wasm side takes: a string, or a Uint8Array. */
+function bodyArg(body) {
+  if (body == null) return '';
+  if (typeof body === 'string') return body;
+  if (body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  throw new InvalidInputError('body must be a string, a Uint8Array or an ArrayBuffer');
+}
+
+function checkNow(now, name = 'now') {
+  if (now === undefined) return Date.now();
+  if (typeof now !== 'number' || !Number.isFinite(now) || now < 0) {
+    throw new InvalidInputError(`\`${name}\` must be Unix time in milliseconds (a non-negative number)`);
+  }
+  return now;
+}
+
+/** Drop `undefined` members: `{maxRate: undefined}` means "not given", as in JSON. */
+function defined(obj) {
+  if (obj == null) return undefined;
+  if (typeof obj !== 'object' || Array.isArray(obj)) return obj;
+  const out = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
+async function readPrefix(response, limit) {
+  if (response.body == null) return new Uint8Array(0);
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  try {
+    while (size <= limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  const out = new Uint8Array(Math.min(size, limit + 1));
+  let at = 0;
+  for (const c of chunks) {
+    const n = Math.min(c.byteLength, out.length - at);
+    out.set(c.subarray(0, n), at);
+    at += n;
+    if (at >= out.length) break;
+  }
+  return out;
+}
+
+const monotonic = () => Math.floor(performance.now());
+
+function sleep(ms, signal) {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.max(0, ms));
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function newKey() {
+  if (globalThis.crypto?.randomUUID) return globalThis.crypto.randomUUID();
+  const b = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(b);
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+function isStream(body) {
+  return (
+    body != null &&
+    typeof body === 'object' &&
+    (typeof body.getReader === 'function' ||
+      typeof body.pipe === 'function' ||
+      typeof body[Symbol.asyncIterator] === 'function')
+  );
+}
+
+/**
+ * Build the JavaScript API over a loaded wasm-bindgen module (`raw`): the Node and the
+ * browser entry points differ only in how they load it.
+ */
+export function bind(raw) {
+  const call = (f) => {
+    try {
+      return f();
+    } catch (e) {
+      throw mapError(e);
+    }
+  };
+
+  function classify(input) {
+    if (input == null || typeof input !== 'object') {
+      throw new InvalidInputError('classify takes an object {status, headers, body, method, idempotencyKey, now}');
+    }
+    for (const k of Object.keys(input)) {
+      if (!CLASSIFY_KEYS.has(k)) {
+        throw new InvalidInputError(`unknown field \`${k.slice(0, 40)}\` (known: ${[...CLASSIFY_KEYS].join(', ')})`);
+      }
+    }
+    const wire = { headers: headerPairs(input.headers), now: checkNow(input.now) / 1000 };
+    if (input.status !== undefined) wire.status = input.status;
+    if (input.transportError !== undefined) wire.transport_error = input.transportError;
+    if (input.method !== undefined) wire.method = input.method;
+    if (input.idempotencyKey !== undefined) wire.idempotency_key = Boolean(input.idempotencyKey);
+    if (input.rules !== undefined) wire.rules = input.rules;
+    const body = bodyArg(input.body);
+    const meta = JSON.stringify(wire);
+    const out = call(() =>
+      typeof body === 'string' ? raw.classifyText(meta, body) : raw.classifyBytes(meta, body),
+    );
+    return JSON.parse(out);
+  }
+
+  async function classifyResponse(response, options = {}) {
+    if (response == null || typeof response.status !== 'number' || response.headers == null) {
+      throw new InvalidInputError('classifyResponse takes a fetch Response');
+    }
+    if (response.bodyUsed) {
+      throw new InvalidInputError(
+        'the response body was already read; classify before reading it, or pass the body to classify()',
+      );
+    }
+    const body = await readPrefix(response.clone(), BODY_PREFIX_BYTES);
+    return classify({
+      status: response.status,
+      headers: response.headers,
+      body,
+      method: options.method,
+      idempotencyKey: options.idempotencyKey,
+      now: options.now,
+      rules: options.rules,
+    });
+  }
+
+  function classifyError(err, options = {}) {
+    const kind = transportKindOf(err);
+    if (kind === null) return null;
+    return classify({
+      transportError: kind,
+      method: options.method,
+      idempotencyKey: options.idempotencyKey,
+    });
+  }
+
+  function parseEnvelope(body, contentType, limits) {
+    const b = bodyArg(body);
+    const ct = contentType ?? undefined;
+    if (ct !== undefined && typeof ct !== 'string') throw new InvalidInputError('contentType must be a string');
+    const out = call(() =>
+      typeof b === 'string' ? raw.parseEnvelopeText(b, ct, defined(limits)) : raw.parseEnvelopeBytes(b, ct, defined(limits)),
+    );
+    return JSON.parse(out);
+  }
+
+  function readHeaders(headers, now) {
+    const pairs = JSON.stringify(headerPairs(headers));
+    return JSON.parse(call(() => raw.readHeaders(pairs, checkNow(now))));
+  }
+
+  class RetryPolicy {
+    #inner;
+    constructor(options) {
+      this.#inner = call(() => new raw.RetryPolicy(defined(options)));
+    }
+    /** `{decision, delayMs, source, giveUpReason, stopReason, resumeAtMs}`. */
+    decide(classification, attempt, random) {
+      const r = random === undefined ? Math.random() : random;
+      return call(() => this.#inner.decide(classification, defined(attempt), r));
+    }
+    backoff(attempt, previousDelayMs, random) {
+      const r = random === undefined ? Math.random() : random;
+      return call(() => this.#inner.backoff(attempt, previousDelayMs ?? undefined, r));
+    }
+  }
+
+  class CircuitBreaker {
+    #inner;
+    #options;
+    constructor(options, inner) {
+      this.#options = defined(options);
+      this.#inner = inner ?? call(() => new raw.CircuitBreaker(this.#options));
+    }
+    admit(nowMs) {
+      return call(() => this.#inner.admit(nowMs));
+    }
+    onSuccess(nowMs) {
+      call(() => this.#inner.onSuccess(nowMs));
+    }
+    onFailure(nowMs, retryAfterMs) {
+      call(() => this.#inner.onFailure(nowMs, retryAfterMs ?? undefined));
+    }
+    onNeutral(nowMs) {
+      call(() => this.#inner.onNeutral(nowMs));
+    }
+    record(classification, nowMs) {
+      call(() => this.#inner.record(classification, nowMs));
+    }
+    state(nowMs) {
+      return call(() => this.#inner.state(nowMs));
+    }
+    toJSON() {
+      return call(() => this.#inner.snapshot());
+    }
+    static fromJSON(snapshot, options) {
+      const o = defined(options);
+      return new CircuitBreaker(o, call(() => raw.CircuitBreaker.restore(snapshot, o)));
+    }
+  }
+
+  class RetryBudget {
+    #inner;
+    constructor(options, inner) {
+      this.#inner = inner ?? call(() => new raw.RetryBudget(defined(options)));
+    }
+    canRetry() {
+      return call(() => this.#inner.canRetry());
+    }
+    get tokens() {
+      return call(() => this.#inner.tokens());
+    }
+    onSuccess() {
+      call(() => this.#inner.onSuccess());
+    }
+    onFailure() {
+      call(() => this.#inner.onFailure());
+    }
+    record(classification) {
+      call(() => this.#inner.record(classification));
+    }
+    toJSON() {
+      return call(() => this.#inner.snapshot());
+    }
+    static fromJSON(snapshot, options) {
+      return new RetryBudget(undefined, call(() => raw.RetryBudget.restore(snapshot, defined(options))));
+    }
+  }
+
+  class RateGate {
+    #inner;
+    constructor(inner) {
+      this.#inner = inner instanceof raw.RateGate ? inner : call(() => new raw.RateGate());
+    }
+    closeFor(nowMs, delayMs) {
+      call(() => this.#inner.closeFor(nowMs, delayMs));
+    }
+    record(classification, nowMs) {
+      call(() => this.#inner.record(classification, nowMs));
+    }
+    wait(nowMs) {
+      return call(() => this.#inner.wait(nowMs));
+    }
+    isOpen(nowMs) {
+      return call(() => this.#inner.isOpen(nowMs));
+    }
+    get reopensAtMs() {
+      return call(() => this.#inner.reopensAtMs()) ?? null;
+    }
+    toJSON() {
+      return call(() => this.#inner.snapshot());
+    }
+    static fromJSON(snapshot) {
+      return new RateGate(call(() => raw.RateGate.restore(snapshot)));
+    }
+  }
+
+  class Pacer {
+    #inner;
+    constructor(options, inner) {
+      this.#inner = inner ?? call(() => new raw.Pacer(defined(options)));
+    }
+    acquire(nowMs) {
+      return call(() => this.#inner.acquire(nowMs));
+    }
+    waitMs(nowMs) {
+      return call(() => this.#inner.waitMs(nowMs));
+    }
+    record(classification, nowMs) {
+      call(() => this.#inner.record(classification, nowMs));
+    }
+    get rate() {
+      return call(() => this.#inner.rate()) ?? null;
+    }
+    toJSON() {
+      return call(() => this.#inner.snapshot());
+    }
+    static fromJSON(snapshot) {
+      return new Pacer(undefined, call(() => raw.Pacer.restore(snapshot)));
+    }
+  }
+
+  /** The breaker, budget, gate and pacer of each origin, shared by every call that uses it. */
+  class SharedState {
+    #options;
+    #origins = new Map();
+    constructor(options = {}) {
+      const known = new Set(['breaker', 'budget', 'pacer']);
+      for (const k of Object.keys(options)) {
+        if (!known.has(k)) throw new InvalidOptionError(`unknown SharedState option \`${k}\``, k);
+      }
+      this.#options = options;
+      // Build once now so bad options fail here, not on the first request.
+      this.#make();
+    }
+    #make() {
+      return {
+        breaker: new CircuitBreaker(this.#options.breaker),
+        budget: new RetryBudget(this.#options.budget),
+        gate: new RateGate(),
+        pacer: new Pacer(this.#options.pacer),
+      };
+    }
+    /** The machines of one origin (`https://api.example.com`), made on first use. */
+    forOrigin(origin) {
+      let m = this.#origins.get(origin);
+      if (!m) {
+        m = this.#make();
+        this.#origins.set(origin, m);
+      }
+      return m;
+    }
+    /** `{origin: {breaker, budget, gate, pacer}}` snapshots. */
+    toJSON() {
+      const out = {};
+      for (const [o, m] of this.#origins) {
+        out[o] = {
+          breaker: m.breaker.toJSON(),
+          budget: m.budget.toJSON(),
+          gate: m.gate.toJSON(),
+          pacer: m.pacer.toJSON(),
+        };
+      }
+      return out;
+    }
+  }
+
+  let defaultState;
+  const FETCH_OPTION_KEYS = new Set([
+    'policy',
+    'deadlineMs',
+    'idempotencyKey',
+    'onDecision',
+    'state',
+    'rules',
+    'fetch',
+    'random',
+  ]);
+
+  async function fetchWithRetry(input, init = {}, options = {}) {
+    for (const k of Object.keys(options)) {
+      if (!FETCH_OPTION_KEYS.has(k)) throw new InvalidOptionError(`unknown fetchWithRetry option \`${k}\``, k);
+    }
+    const doFetch = options.fetch ?? globalThis.fetch;
+    const random = options.random ?? Math.random;
+    const state = options.state ?? (defaultState ??= new SharedState());
+    const isRequest = typeof Request !== 'undefined' && input instanceof Request;
+    const url = new URL(isRequest ? input.url : String(input), globalThis.location?.href);
+    const origin = url.origin;
+    const machines = state.forOrigin(origin);
+    const method = (init.method ?? (isRequest ? input.method : 'GET')).toUpperCase();
+    const deadlineMs = options.deadlineMs;
+    if (deadlineMs !== undefined && !(Number.isFinite(deadlineMs) && deadlineMs > 0)) {
+      throw new InvalidOptionError('deadlineMs must be a positive number of milliseconds', 'deadlineMs');
+    }
+    const policyOptions = options.policy instanceof RetryPolicy ? null : { ...(options.policy ?? {}) };
+    if (policyOptions && deadlineMs !== undefined) {
+      policyOptions.deadlineMs = Math.min(policyOptions.deadlineMs ?? Infinity, deadlineMs);
+    }
+    const policy = policyOptions ? new RetryPolicy(policyOptions) : options.policy;
+
+    // One Idempotency-Key for every attempt: the caller's header, the caller's key, or (by
+    // default for POST) a fresh one. Without a key a POST is repeated only when the core says
+    // the server never saw it.
+    const headers = new Headers(init.headers ?? (isRequest ? input.headers : undefined));
+    const opt = options.idempotencyKey;
+    if (!headers.has('idempotency-key')) {
+      if (typeof opt === 'string' && opt !== '') headers.set('Idempotency-Key', opt);
+      else if (opt === true || (opt === undefined && method === 'POST')) headers.set('Idempotency-Key', newKey());
+    }
+    const hasKey = headers.has('idempotency-key');
+
+    const streamBody = isStream(init.body);
+    const userSignal = init.signal ?? (isRequest ? input.signal : undefined);
+    const started = monotonic();
+    const deadlineAt = deadlineMs === undefined ? Infinity : started + deadlineMs;
+
+    const deadlineError = () =>
+      new DeadlineExceededError(`fetchWithRetry: the ${deadlineMs} ms deadline passed`);
+    /** Wait `ms`, but never past the deadline, and stop at the caller's abort. */
+    const wait = async (ms) => {
+      if (!(ms > 0)) return;
+      const until = performance.now() + ms;
+      if (until > deadlineAt) {
+        await sleep(deadlineAt - monotonic(), userSignal);
+        throw deadlineError();
+      }
+      // Timers may fire a little early; never send before the time the core gave.
+      for (let left = ms; left > 0; left = until - performance.now()) {
+        await sleep(Math.ceil(left), userSignal);
+      }
+    };
+
+    let number = 0;
+    let polls = 0;
+    let rateLimited = 0;
+    let nextIsPoll = false;
+    let previousDelayMs;
+    let sentStream = false;
+
+    for (;;) {
+      // 1. The origin's gate (a server-wide Retry-After) and the pacer's send time.
+      for (;;) {
+        const now = monotonic();
+        const gateWait = machines.gate.wait(now);
+        if (gateWait <= 0) break;
+        await wait(gateWait);
+      }
+      {
+        const now = monotonic();
+        await wait(machines.pacer.acquire(now) - now);
+      }
+      // 2. The origin's breaker.
+      {
+        const now = monotonic();
+        const a = machines.breaker.admit(now);
+        if (a.admission === 'rejected') {
+          throw new CircuitOpenError(
+            `the circuit breaker for ${origin} is open`,
+            Math.max(0, (a.retryAtMs ?? now) - now),
+          );
+        }
+      }
+      if (streamBody && sentStream) {
+        // Unreachable by construction (a retry of a stream throws below); kept as a guard.
+        throw new BodyNotReplayableError('the request body is a stream and was already sent');
+      }
+
+      // 3. Send, within the deadline and the caller's signal.
+      if (nextIsPoll) polls += 1;
+      else number += 1;
+      const ctrl = new AbortController();
+      const onAbort = () => ctrl.abort(userSignal.reason);
+      if (userSignal?.aborted) throw userSignal.reason;
+      userSignal?.addEventListener('abort', onAbort, { once: true });
+      let deadlineFired = false;
+      const timer =
+        deadlineAt === Infinity
+          ? undefined
+          : setTimeout(() => {
+              deadlineFired = true;
+              ctrl.abort(deadlineError());
+            }, Math.max(0, deadlineAt - monotonic()));
+      const attemptInit = { ...init, headers, signal: ctrl.signal, method };
+      if (streamBody) {
+        attemptInit.duplex = 'half';
+        sentStream = true;
+      }
+      let response;
+      let c;
+      try {
+        try {
+          response = await doFetch(isRequest ? input.clone() : input, attemptInit);
+          c = await classifyResponse(response, { method, idempotencyKey: hasKey, rules: options.rules });
+        } catch (err) {
+          if (userSignal?.aborted) throw userSignal.reason;
+          if (deadlineFired) throw deadlineError();
+          if (err instanceof HttpTriageError) throw err;
+          c = classifyError(err, { method, idempotencyKey: hasKey });
+          if (c === null) throw err;
+          response = undefined;
+          c.error = err;
+        }
+      } finally {
+        clearTimeout(timer);
+        userSignal?.removeEventListener('abort', onAbort);
+      }
+      const transportErr = c.error;
+      delete c.error;
+
+      // 4. Record in the origin's machines, then decide.
+      const now = monotonic();
+      machines.gate.record(c, now);
+      machines.breaker.record(c, now);
+      machines.budget.record(c);
+      machines.pacer.record(c, now);
+      const canRetry = machines.budget.canRetry();
+      if (c.reason === 'rate_limited') rateLimited += 1;
+      const d = policy.decide(
+        c,
+        {
+          number: Math.max(1, number),
+          polls,
+          elapsedMs: now - started,
+          nowMs: now,
+          previousDelayMs,
+          rateLimited,
+        },
+        random(),
+      );
+      const refused = d.decision === 'retry' && !canRetry;
+      const event = {
+        attempt: number + polls,
+        status: c.status,
+        transportError: c.transportError,
+        category: c.category,
+        reason: c.reason,
+        code: c.code,
+        decision: refused ? 'budget_exhausted' : d.decision,
+        delayMs: refused ? null : d.delayMs,
+        source: refused ? null : d.source,
+        requestId: c.requestId,
+        elapsedMs: now - started,
+      };
+      if (options.onDecision) {
+        try {
+          options.onDecision(event);
+        } catch {
+          // A hook's bug must not change what happens to the request.
+        }
+      }
+
+      if (!refused && (d.decision === 'retry' || d.decision === 'poll')) {
+        if (streamBody) {
+          response?.body?.cancel().catch(() => {});
+          throw new BodyNotReplayableError(
+            `the core decided to ${d.decision} (${c.reason}), but the request body is a stream that was ` +
+              'already sent and cannot be sent again; pass a string, Blob, ArrayBuffer, FormData or ' +
+              'URLSearchParams body to make the request retryable',
+            { classification: c, decision: d, response: response ?? null },
+          );
+        }
+        response?.body?.cancel().catch(() => {});
+        previousDelayMs = d.decision === 'retry' ? d.delayMs : previousDelayMs;
+        nextIsPoll = d.decision === 'poll';
+        // The core's delay already honours the server's Retry-After; the gate only ever
+        // lengthens it.
+        await wait(d.delayMs);
+        continue;
+      }
+      // done, give_up, stop, defer, or a retry the budget refused: hand back what came back.
+      if (response) return response;
+      throw transportErr;
+    }
+  }
+
+  function parseLedgerLine(line) {
+    if (typeof line !== 'string') throw new InvalidInputError('a ledger line is a string');
+    return call(() => raw.parseLedgerLine(line));
+  }
+
+  function replayLedger(text, options) {
+    if (typeof text !== 'string') throw new InvalidInputError('a ledger is text');
+    return call(() => raw.replayLedger(text, defined(options)));
+  }
+
+  return {
+    classify,
+    classifyResponse,
+    classifyError,
+    parseEnvelope,
+    readHeaders,
+    RetryPolicy,
+    CircuitBreaker,
+    RetryBudget,
+    RateGate,
+    Pacer,
+    SharedState,
+    fetchWithRetry,
+    parseLedgerLine,
+    replayLedger,
+    version: () => raw.version(),
+    InternalError,
+  };
+}

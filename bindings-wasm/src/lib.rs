@@ -1,0 +1,1053 @@
+//! WebAssembly bindings of the http-triage core, for the npm package `http-triage`.
+//!
+//! Thin on purpose: every function here converts values, maps errors and calls the core; no
+//! decision is made here. The idiomatic JavaScript API (`classify`, `fetchWithRetry`, error
+//! classes, …) is the hand-written `js/` layer over these exports.
+//!
+//! Crossing the JS/wasm boundary costs more than most of the work done on the far side, so the
+//! hot path (`classify`) takes one JSON string (the `http-triage classify` wire line, without the
+//! body) plus the body, and returns one JSON string that the JS layer turns into an object with a
+//! single `JSON.parse`. The state machines and the policy, called a few times per request, take
+//! and return plain objects through `serde-wasm-bindgen` (maps as plain objects, never `Map`s).
+//!
+//! No export panics on any input (a panic is a trap under `panic = "abort"`): every value from
+//! JavaScript is checked, and every failure becomes a JS `Error` with a stable `code` property
+//! (`invalid_input`, `invalid_option`, `invalid_snapshot`, `unknown_name`,
+//! `invalid_ledger_line`, `internal`).
+
+use http_triage::ledger::{report, Record, Replay, ReportOptions};
+use http_triage::wire::ClassifyInput;
+use http_triage::{
+    classify_transport, parse_envelope, read_headers, Admission, Attempt, BreakerConfig,
+    BreakerSnapshot, BudgetConfig, BudgetSnapshot, CircuitBreaker, Classification, Decision,
+    Envelope, GateSnapshot, Limits, Pacer, PacerConfig, PacerSnapshot, RateGate, Request,
+    RetryBudget, RetryPolicy, TransportError, Violation,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::time::Duration;
+use wasm_bindgen::prelude::*;
+
+// ---- errors ----
+
+/// An error on its way to JavaScript: a stable code, a message that never quotes input values,
+/// and for some codes one extra property (`option` for `invalid_option`, `kind` for
+/// `invalid_ledger_line`).
+#[derive(Debug, Clone, PartialEq)]
+struct BindError {
+    code: &'static str,
+    message: String,
+    extra: Option<(&'static str, String)>,
+}
+
+impl BindError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        BindError {
+            code,
+            message: message.into(),
+            extra: None,
+        }
+    }
+
+    fn input(message: impl Into<String>) -> Self {
+        BindError::new("invalid_input", message)
+    }
+
+    fn internal(message: impl Into<String>) -> Self {
+        BindError::new("internal", message)
+    }
+
+    /// A JS `Error` with `code` (and the extra property) set.
+    fn into_js(self) -> JsValue {
+        let e = js_sys::Error::new(&self.message);
+        let _ = js_sys::Reflect::set(&e, &"code".into(), &self.code.into());
+        if let Some((k, v)) = self.extra {
+            let _ = js_sys::Reflect::set(&e, &k.into(), &v.into());
+        }
+        e.into()
+    }
+}
+
+impl From<http_triage::Error> for BindError {
+    fn from(e: http_triage::Error) -> Self {
+        let message = e.to_string();
+        match e {
+            http_triage::Error::InvalidOption { name, .. } => BindError {
+                code: "invalid_option",
+                message,
+                extra: Some(("option", name.to_owned())),
+            },
+            http_triage::Error::InvalidSnapshot(_) => BindError::new("invalid_snapshot", message),
+            http_triage::Error::UnknownName { .. } => BindError::new("unknown_name", message),
+            _ => BindError::internal(message),
+        }
+    }
+}
+
+impl From<BindError> for JsValue {
+    fn from(e: BindError) -> JsValue {
+        e.into_js()
+    }
+}
+
+type Res<T> = Result<T, BindError>;
+
+// ---- value conversion ----
+
+/// `baseDelayMs` → `base_delay_ms`.
+fn snake_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for ch in key.chars() {
+        if ch.is_ascii_uppercase() {
+            out.push('_');
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// JavaScript has one number type: a whole float becomes an integer so that it deserializes
+/// into the core's integer fields (`2 ** 64` saturates to `u64::MAX`, as the vectors expect of
+/// a runner that compares big values as doubles).
+fn integral_numbers(v: &mut Value) {
+    match v {
+        Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| f.is_finite() && f.fract() == 0.0) {
+                if !(n.is_u64() || n.is_i64()) {
+                    *v = if f >= 0.0 {
+                        // `as` saturates: 2^64 and above read as u64::MAX.
+                        Value::from(f as u64)
+                    } else {
+                        Value::from(f as i64)
+                    };
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(integral_numbers),
+        Value::Object(m) => m.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
+}
+
+/// Integers JavaScript cannot hold exactly become doubles (serde-wasm-bindgen refuses them).
+fn js_safe_numbers(v: &mut Value) {
+    const MAX_SAFE: u64 = (1 << 53) - 1;
+    match v {
+        Value::Number(n) => {
+            let big = n.as_u64().is_some_and(|u| u > MAX_SAFE)
+                || n.as_i64().is_some_and(|i| i < -(MAX_SAFE as i64));
+            if big {
+                if let Some(f) = n.as_f64() {
+                    *v = Value::from(f);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(js_safe_numbers),
+        Value::Object(m) => m.values_mut().for_each(js_safe_numbers),
+        _ => {}
+    }
+}
+
+/// A plain JS value → JSON value, numbers made integral where whole.
+fn from_js(v: JsValue, what: &str) -> Res<Value> {
+    if v.is_undefined() || v.is_null() {
+        return Ok(Value::Object(Map::new()));
+    }
+    let mut value: Value = serde_wasm_bindgen::from_value(v)
+        .map_err(|_| BindError::input(format!("{what} must be plain data (JSON values)")))?;
+    integral_numbers(&mut value);
+    Ok(value)
+}
+
+/// A camelCase options object → a core config. `ms_fields` are the core's duration fields
+/// that the JavaScript API names with an `Ms` suffix (`baseDelayMs` → `base_delay`).
+fn options<T: DeserializeOwned>(v: JsValue, what: &str, ms_fields: &[&str]) -> Res<T> {
+    options_value(from_js(v, what)?, what, ms_fields)
+}
+
+/// [`options`] on a value already read from JavaScript.
+fn options_value<T: DeserializeOwned>(value: Value, what: &str, ms_fields: &[&str]) -> Res<T> {
+    let Value::Object(m) = value else {
+        return Err(BindError::new(
+            "invalid_option",
+            format!("{what} must be an object"),
+        ));
+    };
+    let mut out = Map::with_capacity(m.len());
+    for (k, v) in m {
+        let mut key = snake_case(&k);
+        if let Some(stem) = key.strip_suffix("_ms") {
+            if ms_fields.contains(&stem) {
+                key = stem.to_owned();
+            }
+        }
+        out.insert(key, v);
+    }
+    serde_json::from_value(Value::Object(out)).map_err(|e| {
+        // serde names the field and the expected type; the value itself is not repeated.
+        let msg = e.to_string();
+        let msg = msg.split(", expected").next().unwrap_or(&msg).to_owned();
+        BindError::new("invalid_option", format!("{what}: {}", redact(&msg)))
+    })
+}
+
+/// A snapshot object (the core's own snake_case format) → the core's snapshot type.
+fn snapshot_from<T: DeserializeOwned>(v: JsValue, what: &str) -> Res<T> {
+    let value = from_js(v, what)?;
+    serde_json::from_value(value).map_err(|e| {
+        BindError::new(
+            "invalid_snapshot",
+            format!("{what} does not read: {}", redact(&e.to_string())),
+        )
+    })
+}
+
+/// Any serializable value → a plain JS value (objects, never `Map`s).
+fn to_js<T: Serialize>(v: &T) -> Res<JsValue> {
+    let mut value = serde_json::to_value(v).map_err(|e| BindError::internal(e.to_string()))?;
+    js_safe_numbers(&mut value);
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| BindError::internal(e.to_string()))
+}
+
+/// Hide quoted strings in a parser message: input values may be secrets. serde quotes values
+/// with `"` and an unknown enum variant with backticks (field names, also in backticks, stay).
+fn redact(msg: &str) -> String {
+    let msg = match msg.find("unknown variant `") {
+        Some(at) => {
+            let start = at + "unknown variant `".len();
+            let rest = msg.get(start..).unwrap_or_default();
+            let end = rest.find('`').map_or(msg.len(), |e| start + e);
+            format!(
+                "{}…{}",
+                msg.get(..start).unwrap_or_default(),
+                msg.get(end..).unwrap_or_default()
+            )
+        }
+        None => msg.to_owned(),
+    };
+    let mut out = String::with_capacity(msg.len());
+    let mut quoted = false;
+    for ch in msg.chars() {
+        match (ch, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                quoted = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+/// A time or a delay from JavaScript (milliseconds) → whole milliseconds.
+fn ms(v: f64, name: &str) -> Res<u64> {
+    if v.is_finite() && v >= 0.0 {
+        // `as` saturates; fractions of a millisecond are dropped.
+        Ok(v as u64)
+    } else {
+        Err(BindError::input(format!(
+            "`{name}` must be a non-negative number of milliseconds"
+        )))
+    }
+}
+
+/// A time on the caller's clock (or a delay) from JavaScript: a number of milliseconds, or a
+/// `bigint` for clocks beyond 2^53 (exact, where a number would round).
+fn time(v: &JsValue, name: &str) -> Res<u64> {
+    if let Some(f) = v.as_f64() {
+        return ms(f, name);
+    }
+    if v.is_bigint() {
+        let b: js_sys::BigInt = v.clone().unchecked_into();
+        return u64::try_from(b).map_err(|_| {
+            BindError::input(format!("`{name}` must fit in 64 bits and be non-negative"))
+        });
+    }
+    Err(BindError::input(format!(
+        "`{name}` must be a number (or a bigint) of milliseconds"
+    )))
+}
+
+fn ms_duration(v: f64, name: &str) -> Res<Duration> {
+    ms(v, name).map(Duration::from_millis)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+fn random(v: f64) -> Res<f64> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(BindError::input("`random` must be a number in [0, 1)"))
+    }
+}
+
+// ---- classification ----
+
+/// The classification as JavaScript sees it: camelCase, milliseconds, every key present.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClassificationOut<'a> {
+    category: &'static str,
+    reason: &'static str,
+    status: Option<u16>,
+    transport_error: Option<&'static str>,
+    code: Option<&'a str>,
+    message: Option<&'a str>,
+    request_id: Option<&'a str>,
+    reference_id: Option<&'a str>,
+    retryable_hint: Option<bool>,
+    retry_after_ms: Option<u64>,
+    rate_limit_remaining: Option<u64>,
+    rate_limit_reset_ms: Option<u64>,
+    rate_limit_limit: Option<u64>,
+    violations: &'a [Violation],
+    dialect: &'static str,
+    details: Option<Value>,
+    request_not_processed: bool,
+}
+
+impl<'a> From<&'a Classification> for ClassificationOut<'a> {
+    fn from(c: &'a Classification) -> Self {
+        ClassificationOut {
+            category: c.category.as_str(),
+            reason: c.reason.as_str(),
+            status: c.status,
+            transport_error: c.transport_error.map(TransportError::as_str),
+            code: c.code.as_deref(),
+            message: c.message.as_deref(),
+            request_id: c.request_id.as_deref(),
+            reference_id: c.reference_id.as_deref(),
+            retryable_hint: c.retryable_hint,
+            retry_after_ms: c.retry_after.map(millis),
+            rate_limit_remaining: c.rate_limit_remaining,
+            rate_limit_reset_ms: c.rate_limit_reset.map(millis),
+            rate_limit_limit: c.rate_limit_limit,
+            violations: &c.violations,
+            dialect: c.dialect.as_str(),
+            details: c.details.as_ref().map(http_triage::Details::to_value),
+            request_not_processed: c.request_not_processed,
+        }
+    }
+}
+
+/// A classification handed back by JavaScript (to a policy or a state machine). Unknown keys
+/// are ignored: it is usually the very object `classify` returned.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ClassificationIn {
+    category: String,
+    reason: String,
+    #[serde(default)]
+    status: Option<u16>,
+    #[serde(default)]
+    transport_error: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default)]
+    request_id: Option<String>,
+    #[serde(default)]
+    reference_id: Option<String>,
+    #[serde(default)]
+    retryable_hint: Option<bool>,
+    #[serde(default)]
+    retry_after_ms: Option<f64>,
+    #[serde(default)]
+    rate_limit_remaining: Option<u64>,
+    #[serde(default)]
+    rate_limit_reset_ms: Option<f64>,
+    #[serde(default)]
+    rate_limit_limit: Option<u64>,
+    #[serde(default)]
+    violations: Vec<Violation>,
+    #[serde(default)]
+    dialect: Option<String>,
+    #[serde(default)]
+    request_not_processed: bool,
+}
+
+fn classification_from_js(v: JsValue) -> Res<Classification> {
+    let value = from_js(v, "classification")?;
+    let ci: ClassificationIn = serde_json::from_value(value).map_err(|e| {
+        BindError::input(format!(
+            "not a classification (pass what `classify` returned): {}",
+            redact(&e.to_string())
+        ))
+    })?;
+    // Built from a bare classification: the core's fields are public, its constructor is not.
+    let mut c = classify_transport(TransportError::Dns, &Request::unknown());
+    c.category = ci.category.parse()?;
+    c.reason = ci.reason.parse()?;
+    c.status = ci.status;
+    c.transport_error = ci
+        .transport_error
+        .as_deref()
+        .map(str::parse::<TransportError>)
+        .transpose()?;
+    c.code = ci.code;
+    c.message = ci.message;
+    c.request_id = ci.request_id;
+    c.reference_id = ci.reference_id;
+    c.retryable_hint = ci.retryable_hint;
+    c.retry_after = ci
+        .retry_after_ms
+        .map(|v| ms_duration(v, "retryAfterMs"))
+        .transpose()?;
+    c.rate_limit_remaining = ci.rate_limit_remaining;
+    c.rate_limit_reset = ci
+        .rate_limit_reset_ms
+        .map(|v| ms_duration(v, "rateLimitResetMs"))
+        .transpose()?;
+    c.rate_limit_limit = ci.rate_limit_limit;
+    c.violations = ci.violations;
+    c.dialect = match ci.dialect {
+        None => http_triage::Dialect::Empty,
+        Some(d) => serde_json::from_value(Value::String(d))
+            .map_err(|_| BindError::new("unknown_name", "unknown dialect"))?,
+    };
+    c.request_not_processed = ci.request_not_processed;
+    c.details = None;
+    Ok(c)
+}
+
+fn classify_input(input: &str, body: Vec<u8>) -> Res<String> {
+    let value: Value = serde_json::from_str(input)
+        .map_err(|_| BindError::internal("the JS layer sent an input that is not JSON"))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| BindError::input("classify takes an object"))?;
+    let mut parsed = ClassifyInput::from_map(obj).map_err(|e| BindError::input(e.to_string()))?;
+    parsed.body = body;
+    let c = parsed.classify(0);
+    serde_json::to_string(&ClassificationOut::from(&c))
+        .map_err(|e| BindError::internal(e.to_string()))
+}
+
+/// Classify a response (or a transport error). `input` is the `http-triage classify` wire line
+/// without its body (`status` or `transport_error`, `headers` as `[name, value]` pairs,
+/// `method`, `idempotency_key`, `now` in Unix seconds, `rules`); `body` is the body's bytes.
+/// Returns the classification as JSON text (camelCase keys, milliseconds).
+#[wasm_bindgen(js_name = classifyBytes)]
+pub fn classify_bytes(input: &str, body: &[u8]) -> Result<String, JsValue> {
+    Ok(classify_input(input, body.to_vec())?)
+}
+
+/// [`classify_bytes`] with the body as text (passed as UTF-8 without an extra copy in JS).
+#[wasm_bindgen(js_name = classifyText)]
+pub fn classify_text(input: &str, body: &str) -> Result<String, JsValue> {
+    Ok(classify_input(input, body.as_bytes().to_vec())?)
+}
+
+// ---- envelope and headers ----
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvelopeOut<'a> {
+    dialect: &'static str,
+    code: Option<&'a str>,
+    message: Option<&'a str>,
+    details: Option<Value>,
+    request_id: Option<&'a str>,
+    reference_id: Option<&'a str>,
+    retryable: Option<bool>,
+    retry_after_ms: Option<u64>,
+    violations: &'a [Violation],
+    signals_error: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct LimitsIn {
+    max_body_bytes: Option<f64>,
+    max_depth: Option<f64>,
+}
+
+fn envelope_json(body: &[u8], content_type: Option<String>, limits: JsValue) -> Res<String> {
+    let mut lim = Limits::DEFAULT;
+    if !(limits.is_undefined() || limits.is_null()) {
+        let l: LimitsIn = serde_wasm_bindgen::from_value(limits).map_err(|e| {
+            BindError::new(
+                "invalid_option",
+                format!("limits: {}", redact(&e.to_string())),
+            )
+        })?;
+        if let Some(b) = l.max_body_bytes {
+            lim.max_body_bytes = usize::try_from(ms(b, "maxBodyBytes")?).unwrap_or(usize::MAX);
+        }
+        if let Some(d) = l.max_depth {
+            lim.max_depth = usize::try_from(ms(d, "maxDepth")?).unwrap_or(usize::MAX);
+        }
+    }
+    let env: Envelope = parse_envelope(body, content_type.as_deref(), &lim);
+    let out = EnvelopeOut {
+        dialect: env.dialect.as_str(),
+        code: env.code.as_deref(),
+        message: env.message.as_deref(),
+        details: env.details.as_ref().map(http_triage::Details::to_value),
+        request_id: env.request_id.as_deref(),
+        reference_id: env.reference_id.as_deref(),
+        retryable: env.retryable,
+        retry_after_ms: env.retry_after.map(millis),
+        violations: &env.violations,
+        signals_error: env.signals_error,
+    };
+    serde_json::to_string(&out).map_err(|e| BindError::internal(e.to_string()))
+}
+
+/// Parse an error body (bytes) into the normalized envelope, as JSON text.
+#[wasm_bindgen(js_name = parseEnvelopeBytes)]
+pub fn parse_envelope_bytes(
+    body: &[u8],
+    content_type: Option<String>,
+    limits: JsValue,
+) -> Result<String, JsValue> {
+    Ok(envelope_json(body, content_type, limits)?)
+}
+
+/// Parse an error body (text) into the normalized envelope, as JSON text.
+#[wasm_bindgen(js_name = parseEnvelopeText)]
+pub fn parse_envelope_text(
+    body: &str,
+    content_type: Option<String>,
+    limits: JsValue,
+) -> Result<String, JsValue> {
+    Ok(envelope_json(body.as_bytes(), content_type, limits)?)
+}
+
+/// What the headers say about timing and identity. `headers` is JSON text of `[name, value]`
+/// pairs; `now_ms` the wall clock in Unix milliseconds. Returns JSON text.
+#[wasm_bindgen(js_name = readHeaders)]
+pub fn read_headers_json(headers: &str, now_ms: f64) -> Result<String, JsValue> {
+    let pairs: Vec<(String, String)> = serde_json::from_str(headers)
+        .map_err(|_| BindError::input("headers must be [name, value] pairs of strings"))?;
+    let now = i64::try_from(ms(now_ms, "now")?).unwrap_or(i64::MAX);
+    let refs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let h = read_headers(&refs, now);
+    let out = serde_json::json!({
+        "retryAfterMs": h.retry_after.map(millis),
+        "rateLimitResetMs": h.rate_limit_reset.map(millis),
+        "rateLimitRemaining": h.rate_limit_remaining,
+        "shouldRetry": h.should_retry,
+        "requestId": h.request_id,
+        "contentType": h.content_type,
+    });
+    Ok(out.to_string())
+}
+
+// ---- policy ----
+
+/// The core's duration fields of `RetryPolicy`, named `…Ms` in JavaScript.
+const POLICY_MS_FIELDS: &[&str] = &[
+    "base_delay",
+    "max_delay",
+    "deadline",
+    "poll_interval",
+    "max_server_delay",
+];
+
+/// A retry policy: classification + where the call stands → what to do next.
+#[wasm_bindgen(js_name = RetryPolicy)]
+pub struct JsRetryPolicy {
+    inner: RetryPolicy,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DecisionOut {
+    decision: &'static str,
+    delay_ms: Option<u64>,
+    source: Option<&'static str>,
+    give_up_reason: Option<&'static str>,
+    stop_reason: Option<&'static str>,
+    resume_at_ms: Option<u64>,
+}
+
+#[wasm_bindgen(js_class = RetryPolicy)]
+impl JsRetryPolicy {
+    /// A policy from camelCase options (`maxAttempts`, `baseDelayMs`, …); missing ones take the
+    /// core's defaults, unknown ones are an `invalid_option` error.
+    #[wasm_bindgen(constructor)]
+    pub fn new(options_value: JsValue) -> Result<JsRetryPolicy, JsValue> {
+        let inner: RetryPolicy = options(options_value, "policy", POLICY_MS_FIELDS)?;
+        inner.validate().map_err(BindError::from)?;
+        Ok(JsRetryPolicy { inner })
+    }
+
+    /// Decide. `attempt` is `{number, polls, elapsedMs, nowMs, previousDelayMs, rateLimited}`;
+    /// `random` a draw in [0, 1) for jitter.
+    pub fn decide(
+        &self,
+        classification: JsValue,
+        attempt: JsValue,
+        random_draw: f64,
+    ) -> Result<JsValue, JsValue> {
+        let c = classification_from_js(classification)?;
+        let attempt: Attempt =
+            options(attempt, "attempt", &[]).map_err(|e| BindError::input(e.message))?;
+        let d = self.inner.decide(&c, attempt, random(random_draw)?);
+        let mut out = DecisionOut {
+            decision: d.kind(),
+            delay_ms: None,
+            source: None,
+            give_up_reason: None,
+            stop_reason: None,
+            resume_at_ms: None,
+        };
+        match d {
+            Decision::Retry { delay, source } | Decision::Poll { delay, source } => {
+                out.delay_ms = Some(millis(delay));
+                out.source = Some(source.as_str());
+            }
+            Decision::Defer {
+                delay,
+                resume_at_ms,
+            } => {
+                out.delay_ms = Some(millis(delay));
+                out.resume_at_ms = Some(resume_at_ms);
+            }
+            Decision::GiveUp { reason } => out.give_up_reason = Some(reason.as_str()),
+            Decision::Stop { reason } => out.stop_reason = Some(reason.as_str()),
+            _ => {}
+        }
+        Ok(to_js(&out)?)
+    }
+
+    /// The backoff delay (ms) before attempt `attempt + 1`, without server hints.
+    pub fn backoff(
+        &self,
+        attempt: u32,
+        previous_delay_ms: Option<f64>,
+        random_draw: f64,
+    ) -> Result<f64, JsValue> {
+        let prev = previous_delay_ms
+            .map(|v| ms_duration(v, "previousDelayMs"))
+            .transpose()?;
+        let d = self.inner.backoff(attempt, prev, random(random_draw)?);
+        Ok(millis(d) as f64)
+    }
+}
+
+// ---- state machines ----
+
+fn admission_js(a: Admission) -> Res<JsValue> {
+    to_js(&serde_json::json!({
+        "admission": a.as_str(),
+        "retryAtMs": a.retry_at_ms(),
+    }))
+}
+
+/// A circuit breaker (see the core's `breaker` module). Times are the caller's monotonic clock
+/// in milliseconds.
+#[wasm_bindgen(js_name = CircuitBreaker)]
+pub struct JsCircuitBreaker {
+    inner: CircuitBreaker,
+}
+
+#[wasm_bindgen(js_class = CircuitBreaker)]
+impl JsCircuitBreaker {
+    /// A closed breaker from camelCase options (`failureThreshold`, `windowMs`, …).
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: JsValue) -> Result<JsCircuitBreaker, JsValue> {
+        let config: BreakerConfig = options(config, "breaker options", &[])?;
+        let inner = CircuitBreaker::new(config).map_err(BindError::from)?;
+        Ok(JsCircuitBreaker { inner })
+    }
+
+    /// May a request be sent now? `{admission, retryAtMs}`.
+    pub fn admit(&mut self, now_ms: JsValue) -> Result<JsValue, JsValue> {
+        let a = self.inner.admit(time(&now_ms, "nowMs")?);
+        Ok(admission_js(a)?)
+    }
+
+    /// Report a success.
+    #[wasm_bindgen(js_name = onSuccess)]
+    pub fn on_success(&mut self, now_ms: JsValue) -> Result<(), JsValue> {
+        self.inner.on_success(time(&now_ms, "nowMs")?);
+        Ok(())
+    }
+
+    /// Report a failure, with the server's Retry-After when it gave one.
+    #[wasm_bindgen(js_name = onFailure)]
+    pub fn on_failure(
+        &mut self,
+        now_ms: JsValue,
+        retry_after_ms: Option<f64>,
+    ) -> Result<(), JsValue> {
+        let ra = retry_after_ms
+            .map(|v| ms_duration(v, "retryAfterMs"))
+            .transpose()?;
+        self.inner.on_failure(time(&now_ms, "nowMs")?, ra);
+        Ok(())
+    }
+
+    /// Report an outcome that says nothing about the service's health.
+    #[wasm_bindgen(js_name = onNeutral)]
+    pub fn on_neutral(&mut self, now_ms: JsValue) -> Result<(), JsValue> {
+        self.inner.on_neutral(time(&now_ms, "nowMs")?);
+        Ok(())
+    }
+
+    /// Report a classified call (the core decides whether it counts as a failure).
+    pub fn record(&mut self, classification: JsValue, now_ms: JsValue) -> Result<(), JsValue> {
+        let c = classification_from_js(classification)?;
+        self.inner.record(&c, time(&now_ms, "nowMs")?);
+        Ok(())
+    }
+
+    /// `{state, untilMs}`.
+    pub fn state(&self, now_ms: JsValue) -> Result<JsValue, JsValue> {
+        let s = self.inner.state(time(&now_ms, "nowMs")?);
+        Ok(to_js(
+            &serde_json::json!({"state": s.as_str(), "untilMs": s.until_ms()}),
+        )?)
+    }
+
+    /// The core's snapshot (snake_case, the same format in every language).
+    pub fn snapshot(&self) -> Result<JsValue, JsValue> {
+        Ok(to_js(&self.inner.snapshot())?)
+    }
+
+    /// A breaker from a snapshot and the options it runs with.
+    pub fn restore(snapshot: JsValue, config: JsValue) -> Result<JsCircuitBreaker, JsValue> {
+        let config: BreakerConfig = options(config, "breaker options", &[])?;
+        let s: BreakerSnapshot = snapshot_from(snapshot, "breaker snapshot")?;
+        let inner = CircuitBreaker::restore(config, &s).map_err(BindError::from)?;
+        Ok(JsCircuitBreaker { inner })
+    }
+}
+
+/// A retry budget (token bucket of retries).
+#[wasm_bindgen(js_name = RetryBudget)]
+pub struct JsRetryBudget {
+    inner: RetryBudget,
+}
+
+#[wasm_bindgen(js_class = RetryBudget)]
+impl JsRetryBudget {
+    /// A full budget from camelCase options (`maxTokens`, `tokenRatio`).
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: JsValue) -> Result<JsRetryBudget, JsValue> {
+        let config: BudgetConfig = options(config, "budget options", &[])?;
+        let inner = RetryBudget::new(config).map_err(BindError::from)?;
+        Ok(JsRetryBudget { inner })
+    }
+
+    /// True while retries are allowed.
+    #[wasm_bindgen(js_name = canRetry)]
+    pub fn can_retry(&self) -> bool {
+        self.inner.can_retry()
+    }
+
+    /// Report a success (puts a fraction of a token back).
+    #[wasm_bindgen(js_name = onSuccess)]
+    pub fn on_success(&mut self) {
+        self.inner.on_success();
+    }
+
+    /// Report a failure (takes a token).
+    #[wasm_bindgen(js_name = onFailure)]
+    pub fn on_failure(&mut self) {
+        self.inner.on_failure();
+    }
+
+    /// Report a classified call.
+    pub fn record(&mut self, classification: JsValue) -> Result<(), JsValue> {
+        let c = classification_from_js(classification)?;
+        self.inner.record(&c);
+        Ok(())
+    }
+
+    /// Tokens left.
+    pub fn tokens(&self) -> f64 {
+        self.inner.tokens()
+    }
+
+    /// The core's snapshot.
+    pub fn snapshot(&self) -> Result<JsValue, JsValue> {
+        Ok(to_js(&self.inner.snapshot())?)
+    }
+
+    /// A budget from a snapshot and its options.
+    pub fn restore(snapshot: JsValue, config: JsValue) -> Result<JsRetryBudget, JsValue> {
+        let config: BudgetConfig = options(config, "budget options", &[])?;
+        let s: BudgetSnapshot = snapshot_from(snapshot, "budget snapshot")?;
+        let inner = RetryBudget::restore(config, &s).map_err(BindError::from)?;
+        Ok(JsRetryBudget { inner })
+    }
+}
+
+/// A rate gate: closed while the server asked every caller to wait.
+#[wasm_bindgen(js_name = RateGate)]
+pub struct JsRateGate {
+    inner: RateGate,
+}
+
+impl Default for JsRateGate {
+    fn default() -> Self {
+        JsRateGate::new()
+    }
+}
+
+#[wasm_bindgen(js_class = RateGate)]
+impl JsRateGate {
+    /// An open gate.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> JsRateGate {
+        JsRateGate {
+            inner: RateGate::new(),
+        }
+    }
+
+    /// Close until `nowMs + delayMs` (only ever extends).
+    #[wasm_bindgen(js_name = closeFor)]
+    pub fn close_for(&mut self, now_ms: JsValue, delay_ms: JsValue) -> Result<(), JsValue> {
+        self.inner.close_for(
+            time(&now_ms, "nowMs")?,
+            Duration::from_millis(time(&delay_ms, "delayMs")?),
+        );
+        Ok(())
+    }
+
+    /// Report a classified call (closes on throttling with a delay).
+    pub fn record(&mut self, classification: JsValue, now_ms: JsValue) -> Result<(), JsValue> {
+        let c = classification_from_js(classification)?;
+        self.inner.record(&c, time(&now_ms, "nowMs")?);
+        Ok(())
+    }
+
+    /// Milliseconds to wait before sending (0 when open).
+    pub fn wait(&self, now_ms: JsValue) -> Result<f64, JsValue> {
+        Ok(millis(self.inner.wait(time(&now_ms, "nowMs")?)) as f64)
+    }
+
+    /// True when a request may be sent now.
+    #[wasm_bindgen(js_name = isOpen)]
+    pub fn is_open(&self, now_ms: JsValue) -> Result<bool, JsValue> {
+        Ok(self.inner.is_open(time(&now_ms, "nowMs")?))
+    }
+
+    /// When the gate reopens (or reopened); `undefined` if never closed.
+    #[wasm_bindgen(js_name = reopensAtMs)]
+    pub fn reopens_at_ms(&self) -> Option<f64> {
+        self.inner.reopens_at_ms().map(|t| t as f64)
+    }
+
+    /// The core's snapshot.
+    pub fn snapshot(&self) -> Result<JsValue, JsValue> {
+        Ok(to_js(&self.inner.snapshot())?)
+    }
+
+    /// A gate from a snapshot.
+    pub fn restore(snapshot: JsValue) -> Result<JsRateGate, JsValue> {
+        let s: GateSnapshot = snapshot_from(snapshot, "gate snapshot")?;
+        let inner = RateGate::restore(&s).map_err(BindError::from)?;
+        Ok(JsRateGate { inner })
+    }
+}
+
+/// A per-host pacer handing out send times at the rate the server sustains.
+#[wasm_bindgen(js_name = Pacer)]
+pub struct JsPacer {
+    inner: Pacer,
+}
+
+#[wasm_bindgen(js_class = Pacer)]
+impl JsPacer {
+    /// A pacer from camelCase options (`beta`, `scale`, `minRate`, `maxRate`, …: whatever the
+    /// core's `PacerConfig` reads).
+    #[wasm_bindgen(constructor)]
+    pub fn new(config: JsValue) -> Result<JsPacer, JsValue> {
+        let config: PacerConfig = options(config, "pacer options", &[])?;
+        let inner = Pacer::new(config).map_err(BindError::from)?;
+        Ok(JsPacer { inner })
+    }
+
+    /// Reserve the next send: the time (ms, at least `nowMs`) at which this caller may send.
+    pub fn acquire(&mut self, now_ms: JsValue) -> Result<f64, JsValue> {
+        Ok(self.inner.acquire(time(&now_ms, "nowMs")?) as f64)
+    }
+
+    /// How long a caller asking now would wait, without reserving.
+    #[wasm_bindgen(js_name = waitMs)]
+    pub fn wait_ms(&self, now_ms: JsValue) -> Result<f64, JsValue> {
+        Ok(self.inner.wait_ms(time(&now_ms, "nowMs")?) as f64)
+    }
+
+    /// Learn from a classified call.
+    pub fn record(&mut self, classification: JsValue, now_ms: JsValue) -> Result<(), JsValue> {
+        let c = classification_from_js(classification)?;
+        self.inner.record(&c, time(&now_ms, "nowMs")?);
+        Ok(())
+    }
+
+    /// The paced rate (requests per second), `undefined` while not pacing.
+    pub fn rate(&self) -> Option<f64> {
+        self.inner.rate()
+    }
+
+    /// The core's snapshot.
+    pub fn snapshot(&self) -> Result<JsValue, JsValue> {
+        Ok(to_js(&self.inner.snapshot())?)
+    }
+
+    /// A pacer from a snapshot.
+    pub fn restore(snapshot: JsValue) -> Result<JsPacer, JsValue> {
+        let s: PacerSnapshot = snapshot_from(snapshot, "pacer snapshot")?;
+        let inner = Pacer::restore(&s).map_err(BindError::from)?;
+        Ok(JsPacer { inner })
+    }
+}
+
+// ---- ledger ----
+
+fn ledger_error(e: &http_triage::ledger::LedgerError) -> BindError {
+    BindError {
+        code: "invalid_ledger_line",
+        message: e.to_string(),
+        extra: Some(("kind", e.code().to_owned())),
+    }
+}
+
+/// Read one ledger line: `{record, line}` with the record in the ledger's own snake_case
+/// format and `line` its canonical text (with the newline).
+#[wasm_bindgen(js_name = parseLedgerLine)]
+pub fn parse_ledger_line(line: &str) -> Result<JsValue, JsValue> {
+    let r = Record::parse_line(line).map_err(|e| ledger_error(&e))?;
+    Ok(to_js(
+        &serde_json::json!({"record": r, "line": r.to_line()}),
+    )?)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ReplayOptionsIn {
+    #[serde(default)]
+    items: Option<Vec<String>>,
+    #[serde(default)]
+    retry_quarantined: bool,
+    #[serde(default)]
+    report: Option<Value>,
+}
+
+/// Replay a ledger's text: what is done, quarantined, deferred, stopped, in flight, and the
+/// report. `options` is `{items, retryQuarantined, report: {alertRate, correlationWindowMs,
+/// minCluster}}`.
+#[wasm_bindgen(js_name = replayLedger)]
+pub fn replay_ledger(text: &str, opts: JsValue) -> Result<JsValue, JsValue> {
+    let o: ReplayOptionsIn =
+        serde_json::from_value(from_js(opts, "replay options")?).map_err(|e| {
+            BindError::new(
+                "invalid_option",
+                format!("replay options: {}", redact(&e.to_string())),
+            )
+        })?;
+    let report_options: ReportOptions = match o.report {
+        None | Some(Value::Null) => ReportOptions::default(),
+        Some(v) => options_value(v, "report options", &[])?,
+    };
+    if o.retry_quarantined && o.items.is_none() {
+        return Err(BindError::new("invalid_option", "retryQuarantined needs items").into());
+    }
+    let replay = Replay::from_text(text);
+    let rep = report(&replay, &report_options);
+    let keys = |m: &std::collections::BTreeMap<String, Record>| -> Vec<String> {
+        m.keys().cloned().collect()
+    };
+    let resume: Map<String, Value> = replay
+        .deferred
+        .iter()
+        .map(|(k, r)| (k.clone(), r.resume_at_ms.map_or(Value::Null, Value::from)))
+        .collect();
+    let mut out = serde_json::json!({
+        "done": keys(&replay.done),
+        "quarantined": keys(&replay.quarantined),
+        "deferred": keys(&replay.deferred),
+        "stopped": keys(&replay.stopped),
+        "inFlight": replay.in_flight.iter().cloned().collect::<Vec<_>>(),
+        "tornTail": replay.torn_tail,
+        "badLines": replay.bad_lines,
+        "recoveredLines": replay.recovered_lines,
+        "records": replay.records,
+        "items": replay.items(),
+        "resumeAtMs": resume,
+        "report": rep,
+        "reportText": rep.render_text(),
+    });
+    if let (Some(items), Some(obj)) = (&o.items, out.as_object_mut()) {
+        let to_run: Vec<&String> = items
+            .iter()
+            .filter(|i| replay.should_run(i, o.retry_quarantined))
+            .collect();
+        let attempts: Map<String, Value> = items
+            .iter()
+            .map(|i| (i.clone(), replay.attempts_so_far(i).into()))
+            .collect();
+        obj.insert("toRun".into(), serde_json::json!(to_run));
+        obj.insert("attempts".into(), Value::Object(attempts));
+    }
+    Ok(to_js(&out)?)
+}
+
+/// The core's version.
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_to_snake() {
+        assert_eq!(snake_case("baseDelayMs"), "base_delay_ms");
+        assert_eq!(snake_case("beta"), "beta");
+    }
+
+    #[test]
+    fn whole_floats_become_integers_and_big_ones_saturate() {
+        let mut v = serde_json::json!({"a": 2.0, "b": 1.5, "c": 1.8446744073709552e19, "d": -3.0});
+        integral_numbers(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"a": 2, "b": 1.5, "c": u64::MAX, "d": -3})
+        );
+    }
+
+    #[test]
+    fn big_integers_become_doubles_for_js() {
+        let mut v = serde_json::json!([u64::MAX, 7]);
+        js_safe_numbers(&mut v);
+        assert!(v[0].is_f64());
+        assert_eq!(v[1], 7);
+    }
+
+    #[test]
+    fn redaction_hides_quoted_values() {
+        assert_eq!(
+            redact("invalid type: string \"sk-123\""),
+            "invalid type: string \"…\""
+        );
+        assert_eq!(
+            redact("unknown variant `sk-123`, expected one of `full`"),
+            "unknown variant `…`, expected one of `full`"
+        );
+    }
+}

@@ -1,0 +1,158 @@
+// The JavaScript layer's conversions and errors: header and body shapes, thrown fetch errors,
+// error classes, snapshots. Network errors are real ones where the machine can make them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import * as ht from '../js/node.mjs';
+import { mapError } from '../js/errors.js';
+
+const NOW = 1763800000000;
+
+test('headers as an object, pairs, a Headers or a Map classify alike', () => {
+  const shapes = [
+    { 'Retry-After': '7', 'X-Request-Id': 'r1' },
+    [['retry-after', '7'], ['x-request-id', 'r1']],
+    new Headers({ 'retry-after': '7', 'x-request-id': 'r1' }),
+    new Map([['Retry-After', '7'], ['X-Request-Id', 'r1']]),
+  ];
+  for (const headers of shapes) {
+    const c = ht.classify({ status: 503, headers, now: NOW });
+    assert.equal(c.retryAfterMs, 7000);
+    assert.equal(c.requestId, 'r1');
+  }
+});
+
+test('a body as a string, Uint8Array, ArrayBuffer or DataView classifies alike', () => {
+  const text = '{"error":{"code":"insufficient_quota","message":"no credit"}}';
+  const bytes = new TextEncoder().encode(text);
+  for (const body of [text, bytes, bytes.buffer, new DataView(bytes.buffer)]) {
+    const c = ht.classify({ status: 429, body, now: NOW });
+    assert.equal(c.category, 'quota');
+    assert.equal(c.code, 'insufficient_quota');
+  }
+  // Not UTF-8: bytes still go through.
+  const c = ht.classify({ status: 502, body: new Uint8Array([0xff, 0xfe, 0x3c]), now: NOW });
+  assert.equal(c.category, 'retryable');
+});
+
+test('bad input is an HttpTriageError with a stable code, never a trap', () => {
+  const cases = [
+    [() => ht.classify({ status: 42 }), 'invalid_input'],
+    [() => ht.classify({ status: 200, statsu: 1 }), 'invalid_input'],
+    [() => ht.classify({ transportError: 'nope' }), 'invalid_input'],
+    [() => ht.classify({ status: 200, body: 12 }), 'invalid_input'],
+    [() => ht.classify({ status: 200, now: -1 }), 'invalid_input'],
+    [() => ht.classify({ status: 200, headers: { a: {} } }), 'invalid_input'],
+    [() => new ht.RetryPolicy({ multiplier: 0.5 }), 'invalid_option'],
+    [() => new ht.CircuitBreaker({ failureRatio: 2 }), 'invalid_option'],
+    [() => new ht.Pacer({ beta: 1.5 }), 'invalid_option'],
+    [() => new ht.Pacer({ warp: 9 }), 'invalid_option'],
+    [() => ht.RateGate.fromJSON({ version: 99, reopens_at_ms: null }), 'invalid_snapshot'],
+    [() => ht.Pacer.fromJSON('not a snapshot'), 'invalid_snapshot'],
+    [() => new ht.RateGate().wait(-5), 'invalid_input'],
+    [() => new ht.RetryBudget().record({ category: 'bogus', reason: 'ok' }), 'unknown_name'],
+    [() => new ht.RetryPolicy().decide({}, {}, 0.5), 'invalid_input'],
+    [() => ht.parseLedgerLine('{"torn'), 'invalid_ledger_line'],
+  ];
+  for (const [f, code] of cases) {
+    assert.throws(f, (e) => {
+      assert.ok(e instanceof ht.HttpTriageError, `${e}`);
+      assert.ok(e instanceof Error);
+      assert.equal(e.code, code, e.message);
+      return true;
+    });
+  }
+  const e = (() => {
+    try {
+      new ht.RetryPolicy({ maxAttempts: 0 });
+    } catch (err) {
+      return err;
+    }
+  })();
+  assert.ok(e instanceof ht.InvalidOptionError);
+  assert.equal(e.option, 'max_attempts');
+});
+
+test('secrets in input never reach an error message', () => {
+  assert.throws(() => new ht.RetryPolicy({ jitter: 'sk-live-SECRET' }), (e) => !e.message.includes('SECRET'));
+  assert.throws(() => ht.classify({ status: 200, headers: [['authorization']] }), (e) => !/Bearer/.test(e.message));
+});
+
+test('a trap and wasm-bindgen guard errors become InternalError', () => {
+  const trap = mapError(new WebAssembly.RuntimeError('unreachable'));
+  assert.ok(trap instanceof ht.InternalError);
+  assert.equal(trap.code, 'internal');
+  assert.ok(trap.cause instanceof WebAssembly.RuntimeError);
+  assert.equal(mapError(new Error('recursive use of an object detected')).code, 'internal');
+});
+
+test('thrown fetch errors map to the core transport kinds', () => {
+  const nodeErr = (code, extra = {}) =>
+    Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error(code), { code, ...extra }) });
+  const kinds = [
+    [nodeErr('ENOTFOUND'), 'dns'],
+    [nodeErr('EAI_AGAIN'), 'dns'],
+    [nodeErr('ECONNREFUSED'), 'connect_refused'],
+    [nodeErr('ECONNRESET'), 'reset_before_response'],
+    [nodeErr('UND_ERR_SOCKET'), 'closed_before_response'],
+    [nodeErr('UND_ERR_CONNECT_TIMEOUT'), 'connect_timeout'],
+    [nodeErr('UND_ERR_HEADERS_TIMEOUT'), 'timeout_after_send'],
+    [nodeErr('ETIMEDOUT', { syscall: 'connect' }), 'connect_timeout'],
+    [nodeErr('CERT_HAS_EXPIRED'), 'tls'],
+    [nodeErr('ERR_TLS_CERT_ALTNAME_INVALID'), 'tls'],
+    [nodeErr('UNABLE_TO_VERIFY_LEAF_SIGNATURE'), 'tls'],
+    [Object.assign(new TypeError('fetch failed'), { cause: new AggregateError([nodeErr('ECONNREFUSED').cause]) }), 'connect_refused'],
+    [new DOMException('signal timed out', 'TimeoutError'), 'timeout_after_send'],
+    [new TypeError('Failed to fetch'), 'closed_before_response'],
+  ];
+  for (const [err, kind] of kinds) {
+    assert.equal(ht.classifyError(err)?.transportError, kind, String(err.cause?.code ?? err.message));
+  }
+  assert.equal(ht.classifyError(new DOMException('aborted', 'AbortError')), null);
+  assert.equal(ht.classifyError(new RangeError('a bug')), null);
+  // Connect failures prove the server never saw the request: a POST may go again.
+  const c = ht.classifyError(nodeErr('ECONNREFUSED'), { method: 'POST' });
+  assert.equal(c.category, 'retryable');
+  assert.equal(c.requestNotProcessed, true);
+  // A reset may have reached it: a POST without a key is not repeated.
+  assert.equal(ht.classifyError(nodeErr('ECONNRESET'), { method: 'POST' }).reason, 'not_safe_to_repeat');
+});
+
+test('real network errors: a refused connection and an unresolvable name', async () => {
+  const s = createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  const refused = await fetch(`http://127.0.0.1:${port}/`).catch((e) => e);
+  assert.equal(ht.classifyError(refused).transportError, 'connect_refused');
+  const dns = await fetch('http://no-such-host.invalid/').catch((e) => e);
+  assert.equal(ht.classifyError(dns).transportError, 'dns');
+});
+
+test('classifyResponse reads a clone and leaves the response readable', async () => {
+  const res = new Response('{"error":{"code":"rate_limited"}}', { status: 429, headers: { 'retry-after': '2' } });
+  const c = await ht.classifyResponse(res, { now: NOW });
+  assert.equal(c.reason, 'rate_limited');
+  assert.equal(c.retryAfterMs, 2000);
+  assert.equal(await res.text(), '{"error":{"code":"rate_limited"}}');
+  await assert.rejects(ht.classifyResponse(res), { code: 'invalid_input' });
+});
+
+test('state machines round-trip through JSON and keep deciding', () => {
+  const c = ht.classify({ status: 429, headers: { 'Retry-After': '5' }, now: NOW });
+  const gate = new ht.RateGate();
+  gate.record(c, 1000);
+  const back = ht.RateGate.fromJSON(JSON.parse(JSON.stringify(gate)));
+  assert.equal(back.wait(2000), 4000);
+  const breaker = new ht.CircuitBreaker({ failureThreshold: 2, failureRatio: null });
+  const failure = ht.classify({ status: 500, now: NOW });
+  breaker.record(failure, 10);
+  breaker.record(failure, 11);
+  const b2 = ht.CircuitBreaker.fromJSON(breaker.toJSON(), { failureThreshold: 2, failureRatio: null });
+  assert.equal(b2.admit(12).admission, 'rejected');
+  const pacer = new ht.Pacer();
+  pacer.record(c, 0);
+  const p2 = ht.Pacer.fromJSON(JSON.parse(JSON.stringify(pacer)));
+  assert.equal(p2.rate, pacer.rate);
+  assert.ok(p2.acquire(0) >= 0);
+});
