@@ -81,6 +81,8 @@ export interface Classification {
   rateLimitRemaining: number | null;
   rateLimitResetMs: number | null;
   rateLimitLimit: number | null;
+  /** The rate-limit window, when the headers say. */
+  rateLimitWindowMs: number | null;
   violations: Violation[];
   dialect: Dialect;
   details: unknown;
@@ -105,6 +107,8 @@ export interface HeaderHints {
   retryAfterMs: number | null;
   rateLimitResetMs: number | null;
   rateLimitRemaining: number | null;
+  rateLimitLimit: number | null;
+  rateLimitWindowMs: number | null;
   shouldRetry: boolean | null;
   requestId: string | null;
   contentType: string | null;
@@ -251,8 +255,16 @@ export class Pacer {
   acquire(nowMs: Millis): number;
   waitMs(nowMs: Millis): number;
   record(classification: Classification, nowMs: Millis): void;
+  /** Learn from a call sent at `sentMs` and answered at `nowMs`. */
+  recordSent(classification: Classification, sentMs: Millis, nowMs: Millis): void;
   /** Requests per second, `null` while not pacing. */
   readonly rate: number | null;
+  /** The pace in force at `nowMs` (requests per second), `null` when none. */
+  pace(nowMs: Millis): number | null;
+  /** How many times the rate was cut. */
+  readonly cuts: number;
+  /** The send rate measured over the recent window (requests per second). */
+  measuredRate(nowMs: Millis): number;
   toJSON(): Snapshot;
   static fromJSON(snapshot: Snapshot): Pacer;
 }

@@ -424,7 +424,8 @@ impl PyPacer {
         guard(py, || ms_to_secs(p.wait_ms(now)))
     }
 
-    /// Learn from a classified call: throttles slow the pace, successes speed it up.
+    /// Learn from a classified call: throttles slow the pace, other answers speed it up,
+    /// rate-limit headers bound the sends until their reset.
     #[pyo3(signature = (classification, now=None))]
     fn record(
         &self,
@@ -438,10 +439,55 @@ impl PyPacer {
         guard(py, || p.record(&c.inner, now))
     }
 
-    /// The paced rate in requests per second, or None while not pacing.
+    /// `record` for a call sent at `sent` (the time `acquire` handed out, same clock) and
+    /// answered at `now`: a throttle then cuts the rate once per round trip, not once per
+    /// answer.
+    #[pyo3(signature = (classification, sent, now=None))]
+    fn record_sent(
+        &self,
+        py: Python<'_>,
+        classification: &Bound<'_, PyAny>,
+        sent: &Bound<'_, PyAny>,
+        now: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let c = classification_arg(py, classification)?;
+        let sent = secs_arg_ms(py, Some(sent), "sent")?.unwrap_or(0);
+        let now = monotonic_ms(py, now)?;
+        let mut p = lock(&self.inner);
+        guard(py, || p.record_sent(&c.inner, sent, now))
+    }
+
+    /// The learned rate in requests per second, or None while not pacing.
     #[getter]
     fn rate(&self) -> Option<f64> {
         lock(&self.inner).rate()
+    }
+
+    /// The rate sends are held to now (req/s), or None when nothing holds them back.
+    #[pyo3(signature = (now=None))]
+    fn pace(&self, py: Python<'_>, now: Option<&Bound<'_, PyAny>>) -> PyResult<Option<f64>> {
+        let now = monotonic_ms(py, now)?;
+        Ok(lock(&self.inner).pace(now))
+    }
+
+    /// The send rate measured over the last second (req/s).
+    #[pyo3(signature = (now=None))]
+    fn measured_rate(&self, py: Python<'_>, now: Option<&Bound<'_, PyAny>>) -> PyResult<f64> {
+        let now = monotonic_ms(py, now)?;
+        Ok(lock(&self.inner).measured_rate(now))
+    }
+
+    /// How many times the rate was cut so far. A caller whose send time predates a cut (the
+    /// count changed since its `acquire`) should `acquire` again.
+    #[getter]
+    fn cuts(&self) -> u64 {
+        lock(&self.inner).cuts()
+    }
+
+    /// The options in the core's JSON form.
+    fn config<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let c = *lock(&self.inner).config();
+        convert::to_py(py, &c)
     }
 
     /// The state as a dict (the core's snapshot format, options included).

@@ -110,7 +110,7 @@ impl PyClassification {
     /// A classification made by hand (for tests and fakes): `category` and `reason` by name,
     /// everything else absent unless given.
     #[classmethod]
-    #[pyo3(signature = (category, reason, *, status=None, retry_after=None, rate_limit_remaining=None, code=None, request_id=None))]
+    #[pyo3(signature = (category, reason, *, status=None, retry_after=None, rate_limit_remaining=None, rate_limit_limit=None, rate_limit_reset=None, rate_limit_window=None, code=None, request_id=None))]
     #[allow(clippy::too_many_arguments)]
     fn from_parts(
         _cls: &Bound<'_, pyo3::types::PyType>,
@@ -120,6 +120,9 @@ impl PyClassification {
         status: Option<&Bound<'_, PyAny>>,
         retry_after: Option<&Bound<'_, PyAny>>,
         rate_limit_remaining: Option<&Bound<'_, PyAny>>,
+        rate_limit_limit: Option<&Bound<'_, PyAny>>,
+        rate_limit_reset: Option<&Bound<'_, PyAny>>,
+        rate_limit_window: Option<&Bound<'_, PyAny>>,
         code: Option<Text>,
         request_id: Option<Text>,
     ) -> PyResult<Self> {
@@ -155,6 +158,14 @@ impl PyClassification {
             None => None,
             Some(v) => Some(u64_arg(py, v, "rate_limit_remaining")?),
         };
+        c.rate_limit_limit = match rate_limit_limit.filter(|s| !s.is_none()) {
+            None => None,
+            Some(v) => Some(u64_arg(py, v, "rate_limit_limit")?),
+        };
+        c.rate_limit_reset = convert::secs_arg_ms(py, rate_limit_reset, "rate_limit_reset")?
+            .map(Duration::from_millis);
+        c.rate_limit_window = convert::secs_arg_ms(py, rate_limit_window, "rate_limit_window")?
+            .map(Duration::from_millis);
         c.code = code.map(|t| t.0);
         c.request_id = request_id.map(|t| t.0);
         Ok(PyClassification { inner: c })
@@ -224,6 +235,11 @@ impl PyClassification {
     #[getter]
     fn rate_limit_limit(&self) -> Option<u64> {
         self.inner.rate_limit_limit
+    }
+    /// The length of the rate-limit window, in seconds, when the headers say.
+    #[getter]
+    fn rate_limit_window(&self) -> Option<f64> {
+        opt_secs(self.inner.rate_limit_window)
     }
     /// Field-level problems.
     #[getter]
@@ -569,6 +585,12 @@ pub struct PyHeaderHints {
     /// Requests left in the window.
     #[pyo3(get)]
     rate_limit_remaining: Option<u64>,
+    /// The window's request quota.
+    #[pyo3(get)]
+    rate_limit_limit: Option<u64>,
+    /// The window's length, in seconds.
+    #[pyo3(get)]
+    rate_limit_window: Option<f64>,
     /// `x-should-retry` / `Stripe-Should-Retry`.
     #[pyo3(get)]
     should_retry: Option<bool>,
@@ -586,10 +608,12 @@ impl PyHeaderHints {
         let f = |v: Option<f64>| v.map_or("None".to_owned(), |v| format!("{v:?}"));
         let s = |v: &Option<String>| v.as_deref().map_or("None".to_owned(), repr_str);
         format!(
-            "HeaderHints(retry_after={}, rate_limit_reset={}, rate_limit_remaining={}, should_retry={}, request_id={}, content_type={})",
+            "HeaderHints(retry_after={}, rate_limit_reset={}, rate_limit_remaining={}, rate_limit_limit={}, rate_limit_window={}, should_retry={}, request_id={}, content_type={})",
             f(self.retry_after),
             f(self.rate_limit_reset),
             self.rate_limit_remaining.map_or("None".to_owned(), |v| v.to_string()),
+            self.rate_limit_limit.map_or("None".to_owned(), |v| v.to_string()),
+            f(self.rate_limit_window),
             self.should_retry.map_or("None", |b| if b { "True" } else { "False" }),
             s(&self.request_id),
             s(&self.content_type),
@@ -614,6 +638,8 @@ pub(crate) fn read_headers(
             retry_after: opt_secs(h.retry_after),
             rate_limit_reset: opt_secs(h.rate_limit_reset),
             rate_limit_remaining: h.rate_limit_remaining,
+            rate_limit_limit: h.rate_limit_limit,
+            rate_limit_window: opt_secs(h.rate_limit_window),
             should_retry: h.should_retry,
             request_id: h.request_id.map(str::to_owned),
             content_type: h.content_type.map(str::to_owned),

@@ -398,8 +398,20 @@ export function bind(raw) {
     record(classification, nowMs) {
       call(() => this.#inner.record(classification, nowMs));
     }
+    recordSent(classification, sentMs, nowMs) {
+      call(() => this.#inner.recordSent(classification, sentMs, nowMs));
+    }
     get rate() {
       return call(() => this.#inner.rate()) ?? null;
+    }
+    pace(nowMs) {
+      return call(() => this.#inner.pace(nowMs)) ?? null;
+    }
+    get cuts() {
+      return call(() => this.#inner.cuts());
+    }
+    measuredRate(nowMs) {
+      return call(() => this.#inner.measuredRate(nowMs));
     }
     toJSON() {
       return call(() => this.#inner.snapshot());

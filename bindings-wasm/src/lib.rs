@@ -313,6 +313,7 @@ struct ClassificationOut<'a> {
     rate_limit_remaining: Option<u64>,
     rate_limit_reset_ms: Option<u64>,
     rate_limit_limit: Option<u64>,
+    rate_limit_window_ms: Option<u64>,
     violations: &'a [Violation],
     dialect: &'static str,
     details: Option<Value>,
@@ -335,6 +336,7 @@ impl<'a> From<&'a Classification> for ClassificationOut<'a> {
             rate_limit_remaining: c.rate_limit_remaining,
             rate_limit_reset_ms: c.rate_limit_reset.map(millis),
             rate_limit_limit: c.rate_limit_limit,
+            rate_limit_window_ms: c.rate_limit_window.map(millis),
             violations: &c.violations,
             dialect: c.dialect.as_str(),
             details: c.details.as_ref().map(http_triage::Details::to_value),
@@ -372,6 +374,8 @@ struct ClassificationIn {
     rate_limit_reset_ms: Option<f64>,
     #[serde(default)]
     rate_limit_limit: Option<u64>,
+    #[serde(default)]
+    rate_limit_window_ms: Option<f64>,
     #[serde(default)]
     violations: Vec<Violation>,
     #[serde(default)]
@@ -413,6 +417,10 @@ fn classification_from_js(v: JsValue) -> Res<Classification> {
         .map(|v| ms_duration(v, "rateLimitResetMs"))
         .transpose()?;
     c.rate_limit_limit = ci.rate_limit_limit;
+    c.rate_limit_window = ci
+        .rate_limit_window_ms
+        .map(|v| ms_duration(v, "rateLimitWindowMs"))
+        .transpose()?;
     c.violations = ci.violations;
     c.dialect = match ci.dialect {
         None => http_triage::Dialect::Empty,
@@ -544,6 +552,8 @@ pub fn read_headers_json(headers: &str, now_ms: f64) -> Result<String, JsValue> 
         "retryAfterMs": h.retry_after.map(millis),
         "rateLimitResetMs": h.rate_limit_reset.map(millis),
         "rateLimitRemaining": h.rate_limit_remaining,
+        "rateLimitLimit": h.rate_limit_limit,
+        "rateLimitWindowMs": h.rate_limit_window.map(millis),
         "shouldRetry": h.should_retry,
         "requestId": h.request_id,
         "contentType": h.content_type,
@@ -897,9 +907,39 @@ impl JsPacer {
         Ok(())
     }
 
+    /// Learn from a classified call sent at `sent_ms` and answered at `now_ms`.
+    #[wasm_bindgen(js_name = recordSent)]
+    pub fn record_sent(
+        &mut self,
+        classification: JsValue,
+        sent_ms: JsValue,
+        now_ms: JsValue,
+    ) -> Result<(), JsValue> {
+        let c = classification_from_js(classification)?;
+        self.inner
+            .record_sent(&c, time(&sent_ms, "sentMs")?, time(&now_ms, "nowMs")?);
+        Ok(())
+    }
+
     /// The paced rate (requests per second), `undefined` while not pacing.
     pub fn rate(&self) -> Option<f64> {
         self.inner.rate()
+    }
+
+    /// The pace in force now (requests per second), `undefined` when none.
+    pub fn pace(&self, now_ms: JsValue) -> Result<Option<f64>, JsValue> {
+        Ok(self.inner.pace(time(&now_ms, "nowMs")?))
+    }
+
+    /// How many times the rate was cut.
+    pub fn cuts(&self) -> f64 {
+        self.inner.cuts() as f64
+    }
+
+    /// The send rate measured over the recent window (requests per second).
+    #[wasm_bindgen(js_name = measuredRate)]
+    pub fn measured_rate(&self, now_ms: JsValue) -> Result<f64, JsValue> {
+        Ok(self.inner.measured_rate(time(&now_ms, "nowMs")?))
     }
 
     /// The core's snapshot.
