@@ -60,8 +60,8 @@
 //! `false`, case-insensitive; anything else is ignored.
 //!
 //! **Request id (`request_id`)**, first found of, in this order: `X-Request-Id`, `request-id`
-//! (and vendors' own: `X-GitHub-Request-Id`, `X-AREQUESTID`, `PayPal-Debug-Id`,
-//! `x-fb-trace-id`, `x-slack-req-id`, `Twilio-Request-Id`, `apim-request-id`),
+//! (and vendors' own: any `…-request-id` or `…-req-id` but a `client-request-id`, like
+//! `X-GitHub-Request-Id`; `X-AREQUESTID`, `PayPal-Debug-Id`, `x-fb-trace-id`, `x-vercel-id`),
 //! `x-amzn-RequestId`, `x-amz-request-id`, `x-ms-request-id`, `X-Correlation-Id`, `CF-Ray`,
 //! `X-Cloud-Trace-Context` (the trace id before `/`), `traceparent` (its 32-hex trace id, if
 //! well formed). Explicit request ids come first; a correlation id may be the client's own echo;
@@ -186,23 +186,28 @@ fn field_of(name: &str) -> Option<Field> {
     })
 }
 
-/// Vendors' own request-id headers, as explicit as `request-id` (the same precedence slot):
-/// `X-GitHub-Request-Id`, Atlassian `X-AREQUESTID`, `PayPal-Debug-Id`, Facebook `x-fb-trace-id`,
-/// Slack `x-slack-req-id`, `Twilio-Request-Id`, Azure API Management `apim-request-id`.
+/// Vendors' own request-id headers, as explicit as `request-id` (the same precedence slot): any
+/// `…-request-id` or `…-req-id` (`X-GitHub-Request-Id`, `X-Okta-Request-Id`,
+/// `X-Zendesk-Request-Id`, `X-Dropbox-Request-Id`, `X-Kong-Request-Id`, `Twilio-Request-Id`,
+/// `apim-request-id`, Slack's `x-slack-req-id`) except a `client-request-id` (the caller's own
+/// id, echoed), and Atlassian `X-AREQUESTID`, `PayPal-Debug-Id`, Facebook `x-fb-trace-id`,
+/// `x-vercel-id`.
 fn vendor_request_id(name: &str) -> Option<Field> {
-    const NAMES: [&str; 7] = [
-        "x-github-request-id",
+    const NAMES: [&str; 4] = [
         "x-arequestid",
         "paypal-debug-id",
         "x-fb-trace-id",
-        "x-slack-req-id",
-        "twilio-request-id",
-        "apim-request-id",
+        "x-vercel-id",
     ];
-    NAMES
-        .iter()
-        .any(|n| eq_name(name.as_bytes(), n.as_bytes()))
-        .then_some(Field::RequestId(1))
+    let b = name.as_bytes();
+    let ends = |suffix: &[u8]| {
+        b.len() > suffix.len()
+            && b.get(b.len() - suffix.len()..)
+                .is_some_and(|s| s.eq_ignore_ascii_case(suffix))
+    };
+    let client_echo = ends(b"client-request-id");
+    let vendor = (ends(b"-request-id") || ends(b"-req-id")) && !client_echo;
+    (vendor || NAMES.iter().any(|n| eq_name(b, n.as_bytes()))).then_some(Field::RequestId(1))
 }
 
 /// `name` equals the lowercase `lit`, ASCII case-insensitively; eight bytes at a time.
