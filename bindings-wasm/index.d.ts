@@ -101,6 +101,8 @@ export interface Envelope {
   retryAfterMs: number | null;
   violations: Violation[];
   signalsError: boolean;
+  /** The body describes work still running (`"done": false`, `"status": "running"`). */
+  inProgress: boolean;
 }
 
 export interface HeaderHints {
@@ -272,7 +274,6 @@ export class Pacer {
 export interface OriginMachines {
   breaker: CircuitBreaker;
   budget: RetryBudget;
-  gate: RateGate;
   pacer: Pacer;
 }
 
@@ -280,7 +281,7 @@ export interface OriginMachines {
 export class SharedState {
   constructor(options?: { breaker?: BreakerOptions; budget?: BudgetOptions; pacer?: PacerOptions });
   forOrigin(origin: string): OriginMachines;
-  toJSON(): Record<string, { breaker: Snapshot; budget: Snapshot; gate: Snapshot; pacer: Snapshot }>;
+  toJSON(): Record<string, { breaker: Snapshot; budget: Snapshot; pacer: Snapshot }>;
 }
 
 /** One decision of `fetchWithRetry`, as given to `onDecision`. */

@@ -518,6 +518,12 @@ impl PyEnvelope {
     fn signals_error(&self) -> bool {
         self.inner.signals_error
     }
+    /// True when the body describes work that is still running (`"done": false`,
+    /// `"status": "running"`): a 2xx carrying it is `pending`.
+    #[getter]
+    fn in_progress(&self) -> bool {
+        self.inner.in_progress
+    }
 
     fn __repr__(&self) -> String {
         let e = &self.inner;
@@ -536,9 +542,13 @@ impl PyEnvelope {
         }
         let _ = write!(
             s,
-            ", signals_error={})",
+            ", signals_error={}",
             if e.signals_error { "True" } else { "False" }
         );
+        if e.in_progress {
+            s.push_str(", in_progress=True");
+        }
+        s.push(')');
         s
     }
 }

@@ -241,6 +241,7 @@ def run_envelope(inp: Json, expect: Json) -> None:
         "retry_after_ms": ms(e.retry_after),
         "violations": [{"field": v.field, "message": v.message} for v in e.violations],
         "signals_error": e.signals_error,
+        "in_progress": e.in_progress,
     }
     compare(expect, actual)
 

@@ -421,7 +421,7 @@ export function bind(raw) {
     }
   }
 
-  /** The breaker, budget, gate and pacer of each origin, shared by every call that uses it. */
+  /** The breaker, budget and pacer of each origin, shared by every call that uses it. */
   class SharedState {
     #options;
     #origins = new Map();
@@ -438,7 +438,6 @@ export function bind(raw) {
       return {
         breaker: new CircuitBreaker(this.#options.breaker),
         budget: new RetryBudget(this.#options.budget),
-        gate: new RateGate(),
         pacer: new Pacer(this.#options.pacer),
       };
     }
@@ -451,14 +450,13 @@ export function bind(raw) {
       }
       return m;
     }
-    /** `{origin: {breaker, budget, gate, pacer}}` snapshots. */
+    /** `{origin: {breaker, budget, pacer}}` snapshots. */
     toJSON() {
       const out = {};
       for (const [o, m] of this.#origins) {
         out[o] = {
           breaker: m.breaker.toJSON(),
           budget: m.budget.toJSON(),
-          gate: m.gate.toJSON(),
           pacer: m.pacer.toJSON(),
         };
       }
@@ -540,16 +538,18 @@ export function bind(raw) {
     let sentStream = false;
 
     for (;;) {
-      // 1. The origin's gate (a server-wide Retry-After) and the pacer's send time.
-      for (;;) {
+      // 1. The origin's pacer hands out this attempt's send time. A throttle that cut the rate
+      //    while we waited means the slot was paced at the old rate: ask again (at most 4
+      //    times, as the Rust driver does). The pacer also holds sends through a long
+      //    Retry-After, so no separate gate is needed (a gate stalls every caller for a whole
+      //    whole-second Retry-After and lets them stampede at reopening).
+      let sentAt;
+      for (let asks = 0; ; asks += 1) {
         const now = monotonic();
-        const gateWait = machines.gate.wait(now);
-        if (gateWait <= 0) break;
-        await wait(gateWait);
-      }
-      {
-        const now = monotonic();
-        await wait(machines.pacer.acquire(now) - now);
+        sentAt = machines.pacer.acquire(now);
+        const cuts = machines.pacer.cuts;
+        await wait(sentAt - now);
+        if (asks >= 3 || machines.pacer.cuts === cuts) break;
       }
       // 2. The origin's breaker.
       {
@@ -611,10 +611,10 @@ export function bind(raw) {
 
       // 4. Record in the origin's machines, then decide.
       const now = monotonic();
-      machines.gate.record(c, now);
+      // One cut per round trip: the pacer needs to know when this request left.
+      machines.pacer.recordSent(c, sentAt, now);
       machines.breaker.record(c, now);
       machines.budget.record(c);
-      machines.pacer.record(c, now);
       const canRetry = machines.budget.canRetry();
       if (c.reason === 'rate_limited') rateLimited += 1;
       const d = policy.decide(
@@ -664,8 +664,8 @@ export function bind(raw) {
         response?.body?.cancel().catch(() => {});
         previousDelayMs = d.decision === 'retry' ? d.delayMs : previousDelayMs;
         nextIsPoll = d.decision === 'poll';
-        // The core's delay already honours the server's Retry-After; the gate only ever
-        // lengthens it.
+        // The core's delay already honours the server's Retry-After; the pacer's send time
+        // only ever lengthens it.
         await wait(d.delayMs);
         continue;
       }

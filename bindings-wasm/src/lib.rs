@@ -475,6 +475,7 @@ struct EnvelopeOut<'a> {
     retry_after_ms: Option<u64>,
     violations: &'a [Violation],
     signals_error: bool,
+    in_progress: bool,
 }
 
 #[derive(Deserialize)]
@@ -512,6 +513,7 @@ fn envelope_json(body: &[u8], content_type: Option<String>, limits: JsValue) -> 
         retry_after_ms: env.retry_after.map(millis),
         violations: &env.violations,
         signals_error: env.signals_error,
+        in_progress: env.in_progress,
     };
     serde_json::to_string(&out).map_err(|e| BindError::internal(e.to_string()))
 }

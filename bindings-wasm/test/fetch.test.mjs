@@ -196,7 +196,7 @@ test('a stream body is not retried: a clear error, not an empty resend', async (
   assert.equal(res.status, 200);
 });
 
-test('a 429 closes the origin for every caller sharing the state', async () => {
+test('a 429 paces every caller sharing the state', async () => {
   const state = new SharedState();
   await convert(limited, 'allowance', { options: { state } });
   const a = convert(limited, 'caller a', { options: { state } });
@@ -205,5 +205,7 @@ test('a 429 closes the origin for every caller sharing the state', async () => {
   assert.equal(ra.res.status, 200);
   assert.equal(rb.res.status, 200);
   const snap = state.toJSON()[new URL(limited.url).origin];
-  assert.ok(snap.gate.reopens_at_ms !== null, 'the gate was closed by a 429');
+  assert.equal(snap.gate, undefined, 'no gate: the pacer holds the callers');
+  assert.ok(snap.pacer.rate !== null, 'the 429 taught the shared pacer a rate');
+  assert.ok(snap.pacer.cuts >= 1, 'the 429 cut the shared pacer');
 });

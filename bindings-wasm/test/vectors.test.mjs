@@ -168,6 +168,7 @@ function runEnvelope(input, expect) {
     retry_after_ms: e.retryAfterMs,
     violations: e.violations,
     signals_error: e.signalsError,
+    in_progress: e.inProgress,
   });
 }
 
