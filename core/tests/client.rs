@@ -4,7 +4,7 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
-use http_triage::client::{CallError, CallOptions, Client, ClientConfig, Spill};
+use http_triage::client::{CallError, CallOptions, Client, ClientConfig, Slot, Spill};
 use http_triage::{
     BreakerConfig, BudgetConfig, Category, GiveUpReason, Reason, RetryPolicy, StopReason,
     TransportError,
@@ -281,6 +281,39 @@ async fn waits_exactly_the_retry_after_of_a_429_then_succeeds() {
         "retried after {gap:?}, the server asked for 1 s"
     );
     assert!(gap < Duration::from_secs(3), "waited too long: {gap:?}");
+}
+
+#[tokio::test]
+async fn a_call_gives_its_slot_back_while_it_sleeps_a_retry_after() {
+    let server = Server::start(|n, _| match n {
+        0 => reply_with(429, &[("Retry-After", "1")], "slow down"),
+        _ => reply_with(200, &[], "converted"),
+    })
+    .await;
+    let c = client(config(3));
+    let places = Arc::new(tokio::sync::Semaphore::new(1));
+    let permit = Arc::clone(&places).acquire_owned().await.unwrap();
+    let slot = Slot::new(Arc::clone(&places), permit);
+    let req = get(&c, &server.url("/v1/items"));
+    let call = tokio::spawn({
+        let (c, slot) = (c.clone(), slot.clone());
+        async move { c.execute(req, CallOptions::new().with_slot(slot)).await }
+    });
+    // The only place comes free while the call sleeps its Retry-After.
+    let other = tokio::time::timeout(Duration::from_secs(30), Arc::clone(&places).acquire_owned())
+        .await
+        .expect("the place was not given back during the Retry-After")
+        .unwrap();
+    assert_eq!(server.seen().len(), 1);
+    // While another holds it, the call does not send again, even after its Retry-After.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(server.seen().len(), 1, "sent again without a place");
+    assert!(!slot.is_held());
+    drop(other);
+    let done = call.await.unwrap().unwrap();
+    assert_eq!(done.status, 200);
+    assert_eq!(decisions(&done.history), ["retry", "done"]);
+    assert!(slot.is_held(), "the call ends holding its place again");
 }
 
 #[tokio::test]

@@ -43,6 +43,10 @@
 //! - An item gives its concurrency slot back as soon as its request is over: writing its output
 //!   and the ledger's fsync overlap the next requests. At most 2 × concurrency bodies wait for
 //!   the disk; past that, request slots are held (back-pressure).
+//! - An item also gives its slot back while it sleeps a delay the server asked for
+//!   (`Retry-After`), and takes one again before its next send ([`Slot`]): N items told "come
+//!   back in 1 s" by a bucket that refills every 10 ms would otherwise empty the pipe for that
+//!   second. At most `concurrency` items are sending or waiting for the host's pacer at once.
 //! - A 2xx body longer than 256 KiB is streamed to the output's temp file as it arrives
 //!   ([`Client::execute_spilling`]): memory stays around a megabyte per item in flight whatever
 //!   the outputs weigh (10 answers of 200 MB at 10 in flight: ~53 MB peak RSS). The temp file is
@@ -67,7 +71,7 @@
 
 mod durable;
 
-use crate::client::{CallError, CallOptions, Client, Spill};
+use crate::client::{CallError, CallOptions, Client, Slot, Spill};
 use crate::ledger::{Outcome, Record, Replay, LEDGER_FILE};
 use crate::{Category, GiveUpReason, Reason, StopReason};
 use reqwest::header::HeaderMap;
@@ -174,7 +178,8 @@ pub struct BatchConfig {
     pub headers: HeaderMap,
     /// The folder of the ledger (`ledger.jsonl`).
     pub state_dir: PathBuf,
-    /// How many items are in flight at once; default 10.
+    /// How many items are in flight at once (sending, or waiting for a send time); an item
+    /// sleeping a server-given `Retry-After` does not count. Default 10.
     pub concurrency: usize,
     /// Run `Quarantined` items again (with a fresh Idempotency-Key).
     pub retry_quarantined: bool,
@@ -835,13 +840,15 @@ impl Ctx {
     /// `permit` is its place among the items in flight, handed back as soon as the request is
     /// over.
     async fn run_item(&self, w: Work, permit: tokio::sync::OwnedSemaphorePermit) -> Option<Work> {
+        // The driver gives the place back while it sleeps a server-given delay.
+        let slot = Slot::new(Arc::clone(&self.slots), permit);
         if let Some(at) = w.not_before_ms {
             let wait = at.saturating_sub(now_ms());
             if wait > 0 {
                 tokio::time::sleep(Duration::from_millis(wait)).await;
             }
             if self.stopping.load(Ordering::SeqCst) {
-                drop(permit);
+                slot.release();
                 return None;
             }
             // It counted as deferred; it is in hand again.
@@ -852,7 +859,7 @@ impl Ctx {
         }
         let started_at_ms = now_ms();
         let end = self
-            .call(&w.item, w.prior, w.generation, started_at_ms)
+            .call(&w.item, w.prior, w.generation, started_at_ms, &slot)
             .await;
         let mut end = match end {
             Some(mut end) if end.body.is_some() => {
@@ -860,13 +867,13 @@ impl Ctx {
                 // the next item's request overlaps this output's fsync (and the ledger's) while
                 // bodies waiting for the disk stay bounded (2 × concurrency).
                 let write_slot = Arc::clone(&self.writes).acquire_owned().await.ok();
-                drop(permit);
+                slot.release();
                 end = self.write_output(&w.item, end).await;
                 drop(write_slot);
                 end
             }
             other => {
-                drop(permit);
+                slot.release();
                 other?
             }
         };
@@ -907,6 +914,7 @@ impl Ctx {
         prior: u32,
         generation: u32,
         started_at_ms: u64,
+        slot: &Slot,
     ) -> Option<End> {
         let bytes: Arc<[u8]> = match &item.source {
             Source::Bytes(b) => Arc::clone(b),
@@ -958,6 +966,7 @@ impl Ctx {
         let options = CallOptions {
             idempotency_key: Some(key.clone()),
             deadline: self.config.item_deadline,
+            slot: Some(slot.clone()),
             ..CallOptions::default()
         };
         // A large answer streams to a temp file beside the output as it arrives, so memory stays

@@ -530,7 +530,17 @@ pub(crate) async fn run(
                     progress.previous_delay_ms = Some(ms(delay));
                 }
                 progress.next_is_poll = false;
-                tokio::time::sleep(delay).await;
+                match (&options.slot, source) {
+                    // A server-given delay: the caller's place serves others meanwhile.
+                    (Some(slot), DelaySource::Server | DelaySource::ServerClamped)
+                        if !delay.is_zero() =>
+                    {
+                        slot.release();
+                        tokio::time::sleep(delay).await;
+                        slot.reacquire().await;
+                    }
+                    _ => tokio::time::sleep(delay).await,
+                }
             }
             Decision::Poll { delay, .. } => {
                 progress.next_is_poll = true;

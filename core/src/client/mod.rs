@@ -247,6 +247,9 @@ pub struct CallOptions {
     /// Total time for the call, waits included. The shorter of this and the policy's `deadline`
     /// applies. Default none.
     pub deadline: Option<Duration>,
+    /// The caller's place among its calls in flight, given back while the call sleeps a delay
+    /// the server asked for (`Retry-After`) and taken again before the next send. Default none.
+    pub slot: Option<Slot>,
 }
 
 impl Default for CallOptions {
@@ -255,6 +258,7 @@ impl Default for CallOptions {
             idempotency_key: None,
             auto_idempotency_key: true,
             deadline: None,
+            slot: None,
         }
     }
 }
@@ -281,6 +285,73 @@ impl CallOptions {
     pub fn with_deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
         self
+    }
+    /// With the caller's concurrency slot (see [`Slot`]).
+    #[must_use]
+    pub fn with_slot(mut self, slot: Slot) -> Self {
+        self.slot = Some(slot);
+        self
+    }
+}
+
+/// A caller's place among its calls in flight (a permit of its semaphore), which a call gives
+/// back while it sleeps a server-given delay and takes again before its next send.
+///
+/// A batch of N in flight whose calls each sleep a whole-second `Retry-After` holding their
+/// place sends nothing for that second, though the host's bucket refills every few
+/// milliseconds; with the slot given back, other items use the pipe (paced by the host's
+/// pacer) while the throttled ones wait. Clones share the one place.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    semaphore: std::sync::Arc<tokio::sync::Semaphore>,
+    permit: std::sync::Arc<std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>>,
+}
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.permit, &other.permit)
+    }
+}
+
+impl Eq for Slot {}
+
+impl Slot {
+    /// A place held by `permit`, a permit of `semaphore`.
+    pub fn new(
+        semaphore: std::sync::Arc<tokio::sync::Semaphore>,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> Self {
+        Slot {
+            semaphore,
+            permit: std::sync::Arc::new(std::sync::Mutex::new(Some(permit))),
+        }
+    }
+
+    fn cell(&self) -> std::sync::MutexGuard<'_, Option<tokio::sync::OwnedSemaphorePermit>> {
+        self.permit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Give the place back (nothing when it is not held).
+    pub fn release(&self) {
+        drop(self.cell().take());
+    }
+
+    /// Take the place again when it is not held; waits for a permit. A closed semaphore leaves
+    /// it not held.
+    pub async fn reacquire(&self) {
+        if self.cell().is_some() {
+            return;
+        }
+        if let Ok(p) = std::sync::Arc::clone(&self.semaphore).acquire_owned().await {
+            *self.cell() = Some(p);
+        }
+    }
+
+    /// Whether the place is held.
+    pub fn is_held(&self) -> bool {
+        self.cell().is_some()
     }
 }
 
