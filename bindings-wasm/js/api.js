@@ -229,6 +229,29 @@ function isStream(body) {
   );
 }
 
+// The reader of a packed classification (`unpack` below): a cursor over one string. Module
+// state, not closures, so that reading a result allocates nothing but the result.
+let P = '';
+let AT = 0;
+function field() {
+  const end = P.indexOf('\u0001', AT);
+  const s = P.slice(AT, end);
+  AT = end + 1;
+  return s;
+}
+const name = () => field() || null;
+function num() {
+  const s = field();
+  return s === '' ? null : +s;
+}
+function text() {
+  const s = field();
+  if (s === '') return null;
+  const t = P.slice(AT, AT + +s);
+  AT += +s;
+  return t;
+}
+
 /**
  * Build the JavaScript API over a loaded wasm-bindgen module (`raw`): the Node and the
  * browser entry points differ only in how they load it.
@@ -269,34 +292,21 @@ export function bind(raw) {
       rules == null ? undefined : JSON.stringify(rules),
     ];
     const body = bodyArg(input.body);
-    const packed = call(() =>
-      typeof body === 'string' ? raw.classifyText(...args, body) : raw.classifyBytes(...args, body),
-    );
+    const f = typeof body === 'string' ? raw.classifyText : raw.classifyBytes;
+    let packed;
+    try {
+      packed = f(args[0], args[1], args[2], args[3], args[4], args[5], args[6], body);
+    } catch (e) {
+      throw mapError(e);
+    }
     return unpack(packed, args, body);
   }
 
   /** The classification from the one string `classifyText`/`classifyBytes` return (its layout
    * is described at `pack` in src/lib.rs). */
   function unpack(p, args, body) {
-    let at = 0;
-    const field = () => {
-      const end = p.indexOf('\u0001', at);
-      const s = p.slice(at, end);
-      at = end + 1;
-      return s;
-    };
-    const name = () => field() || null;
-    const num = () => {
-      const s = field();
-      return s === '' ? null : +s;
-    };
-    const text = () => {
-      const s = field();
-      if (s === '') return null;
-      const t = p.slice(at, at + +s);
-      at += +s;
-      return t;
-    };
+    P = p;
+    AT = 0;
     const category = field();
     const reason = field();
     const status = num();
