@@ -525,7 +525,13 @@ impl Packer {
         match v {
             None => self.0.push('\u{1}'),
             Some(s) => {
-                self.num(Some(s.encode_utf16().count() as u64));
+                // ASCII (the usual case) is as long in UTF-16 as in UTF-8, and cheap to check.
+                let units = if s.is_ascii() {
+                    s.len()
+                } else {
+                    s.encode_utf16().count()
+                };
+                self.num(Some(units as u64));
                 self.0.push_str(s);
             }
         }
