@@ -4,11 +4,12 @@
 //! decision is made here. The idiomatic JavaScript API (`classify`, `fetchWithRetry`, error
 //! classes, …) is the hand-written `js/` layer over these exports.
 //!
-//! Crossing the JS/wasm boundary costs more than most of the work done on the far side, so the
-//! hot path (`classify`) takes one JSON string (the `http-triage classify` wire line, without the
-//! body) plus the body, and returns one JSON string that the JS layer turns into an object with a
-//! single `JSON.parse`. The state machines and the policy, called a few times per request, take
-//! and return plain objects through `serde-wasm-bindgen` (maps as plain objects, never `Map`s).
+//! The hot path (`classify`) takes its arguments as they are (the headers as one
+//! `name\0value\0…` string, the body as text or bytes), calls the core's `classify` directly
+//! and returns the result as one packed string ([`pack`]) that the JS layer splits: no JSON is
+//! written or read on either side (writing the output with `serde_json` was two thirds of a
+//! call). The state machines and the policy, called a few times per request, take and return
+//! plain objects through `serde-wasm-bindgen` (maps as plain objects, never `Map`s).
 //!
 //! No export panics on any input (a panic is a trap under `panic = "abort"`): every value from
 //! JavaScript is checked, and every failure becomes a JS `Error` with a stable `code` property
