@@ -40,7 +40,7 @@ step "the http-triage binary (serve, for the tests)"
 cargo build -p http-triage --features cli --locked
 export HTTP_TRIAGE_BIN="$root/target/debug/http-triage"
 
-step "build: cargo (wasm-release) -> wasm-bindgen (nodejs, web) -> wasm-opt -Oz"
+step "build: cargo (wasm-release) -> wasm-bindgen (nodejs, web) -> wasm-opt -O1"
 bindings-wasm/scripts/build.sh
 
 step "tsc --noEmit: index.d.ts against test/usage.ts"

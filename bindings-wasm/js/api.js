@@ -109,6 +109,39 @@ function headerPairs(h) {
   throw new InvalidInputError('headers must be a plain object, an array of [name, value] pairs or a Headers');
 }
 
+/** Headers as the wasm side takes them: `name\0value\0name\0value…`. */
+function headerText(h) {
+  if (h == null) return '';
+  let out = '';
+  const add = (k, v) => {
+    if (typeof v !== 'string') {
+      if (typeof v === 'number' || typeof v === 'boolean') v = String(v);
+      else throw new InvalidInputError('a header value must be a string');
+    }
+    if (k.includes('\0') || v.includes('\0')) throw new InvalidInputError('a header name or value holds a NUL');
+    out += out === '' ? `${k}\0${v}` : `\0${k}\0${v}`;
+  };
+  if (typeof h[Symbol.iterator] === 'function' && typeof h !== 'string') {
+    for (const p of h) {
+      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string') {
+        throw new InvalidInputError('headers as a list hold [name, value] pairs of strings');
+      }
+      add(p[0], p[1]);
+    }
+    return out;
+  }
+  if (typeof h === 'object') {
+    for (const k in h) {
+      if (!Object.hasOwn(h, k)) continue;
+      const v = h[k];
+      if (Array.isArray(v)) for (const x of v) add(k, x);
+      else if (v !== undefined) add(k, v);
+    }
+    return out;
+  }
+  throw new InvalidInputError('headers must be a plain object, an array of [name, value] pairs or a Headers');
+}
+
 /** A body as what the wasm side takes: a string, or a Uint8Array. */
 function bodyArg(body) {
   if (body == null) return '';
@@ -196,6 +229,29 @@ function isStream(body) {
   );
 }
 
+// The reader of a packed classification (`unpack` below): a cursor over one string. Module
+// state, not closures, so that reading a result allocates nothing but the result.
+let P = '';
+let AT = 0;
+function field() {
+  const end = P.indexOf('\u0001', AT);
+  const s = P.slice(AT, end);
+  AT = end + 1;
+  return s;
+}
+const name = () => field() || null;
+function num() {
+  const s = field();
+  return s === '' ? null : +s;
+}
+function text() {
+  const s = field();
+  if (s === '') return null;
+  const t = P.slice(AT, AT + +s);
+  AT += +s;
+  return t;
+}
+
 /**
  * Build the JavaScript API over a loaded wasm-bindgen module (`raw`): the Node and the
  * browser entry points differ only in how they load it.
@@ -213,23 +269,118 @@ export function bind(raw) {
     if (input == null || typeof input !== 'object') {
       throw new InvalidInputError('classify takes an object {status, headers, body, method, idempotencyKey, now}');
     }
-    for (const k of Object.keys(input)) {
-      if (!CLASSIFY_KEYS.has(k)) {
+    for (const k in input) {
+      if (!CLASSIFY_KEYS.has(k) && Object.hasOwn(input, k)) {
         throw new InvalidInputError(`unknown field \`${k.slice(0, 40)}\` (known: ${[...CLASSIFY_KEYS].join(', ')})`);
       }
     }
-    const wire = { headers: headerPairs(input.headers), now: checkNow(input.now) / 1000 };
-    if (input.status !== undefined) wire.status = input.status;
-    if (input.transportError !== undefined) wire.transport_error = input.transportError;
-    if (input.method !== undefined) wire.method = input.method;
-    if (input.idempotencyKey !== undefined) wire.idempotency_key = Boolean(input.idempotencyKey);
-    if (input.rules !== undefined) wire.rules = input.rules;
+    const { status, transportError, method, rules } = input;
+    if (status != null && typeof status !== 'number') throw new InvalidInputError('`status` must be an integer');
+    if (transportError != null && typeof transportError !== 'string') {
+      throw new InvalidInputError('`transportError` must be a string');
+    }
+    if (method != null && typeof method !== 'string') {
+      throw new InvalidInputError('`method` must be a short string like "POST"');
+    }
+    const args = [
+      status ?? undefined,
+      transportError ?? undefined,
+      headerText(input.headers),
+      method ?? undefined,
+      Boolean(input.idempotencyKey),
+      checkNow(input.now),
+      rules == null ? undefined : JSON.stringify(rules),
+    ];
     const body = bodyArg(input.body);
-    const meta = JSON.stringify(wire);
-    const out = call(() =>
-      typeof body === 'string' ? raw.classifyText(meta, body) : raw.classifyBytes(meta, body),
-    );
-    return JSON.parse(out);
+    const f = typeof body === 'string' ? raw.classifyText : raw.classifyBytes;
+    let packed;
+    try {
+      packed = f(args[0], args[1], args[2], args[3], args[4], args[5], args[6], body);
+    } catch (e) {
+      throw mapError(e);
+    }
+    return unpack(packed, args, body);
+  }
+
+  /** The classification from the one string `classifyText`/`classifyBytes` return (its layout
+   * is described at `pack` in src/lib.rs). */
+  function unpack(p, args, body) {
+    P = p;
+    AT = 0;
+    const category = field();
+    const reason = field();
+    const status = num();
+    const transportError = name();
+    const hint = num();
+    const retryAfterMs = num();
+    const rateLimitRemaining = num();
+    const rateLimitResetMs = num();
+    const rateLimitLimit = num();
+    const rateLimitWindowMs = num();
+    const dialect = field();
+    const requestNotProcessed = num() === 1;
+    const hasDetails = num() === 1;
+    const code = text();
+    const message = text();
+    const requestId = text();
+    const referenceId = text();
+    const violations = [];
+    for (let n = num(); n > 0; n -= 1) violations.push({ field: text(), message: text() });
+    if (!hasDetails) {
+      return {
+        category,
+        reason,
+        status,
+        transportError,
+        code,
+        message,
+        requestId,
+        referenceId,
+        retryableHint: hint === null ? null : hint === 1,
+        retryAfterMs,
+        rateLimitRemaining,
+        rateLimitResetMs,
+        rateLimitLimit,
+        rateLimitWindowMs,
+        violations,
+        dialect,
+        details: null,
+        requestNotProcessed,
+      };
+    }
+    // The details are parsed when first read (an own, enumerable property all the same):
+    // most callers never look at them, so classifying does not pay for them.
+    const own = (o, value) =>
+      Object.defineProperty(o, 'details', { value, writable: true, enumerable: true, configurable: true });
+    const out = {
+      category,
+      reason,
+      status,
+      transportError,
+      code,
+      message,
+      requestId,
+      referenceId,
+      retryableHint: hint === null ? null : hint === 1,
+      retryAfterMs,
+      rateLimitRemaining,
+      rateLimitResetMs,
+      rateLimitLimit,
+      rateLimitWindowMs,
+      violations,
+      dialect,
+      get details() {
+        const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
+        const value = JSON.parse(call(() => raw.classifyDetails(...args, bytes)));
+        own(this, value);
+        return value;
+      },
+      set details(value) {
+        own(this, value);
+      },
+      requestNotProcessed,
+    };
+    return out;
   }
 
   async function classifyResponse(response, options = {}) {

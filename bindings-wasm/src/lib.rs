@@ -4,11 +4,12 @@
 //! decision is made here. The idiomatic JavaScript API (`classify`, `fetchWithRetry`, error
 //! classes, …) is the hand-written `js/` layer over these exports.
 //!
-//! Crossing the JS/wasm boundary costs more than most of the work done on the far side, so the
-//! hot path (`classify`) takes one JSON string (the `http-triage classify` wire line, without the
-//! body) plus the body, and returns one JSON string that the JS layer turns into an object with a
-//! single `JSON.parse`. The state machines and the policy, called a few times per request, take
-//! and return plain objects through `serde-wasm-bindgen` (maps as plain objects, never `Map`s).
+//! The hot path (`classify`) takes its arguments as they are (the headers as one
+//! `name\0value\0…` string, the body as text or bytes), calls the core's `classify` directly
+//! and returns the result as one packed string ([`pack`]) that the JS layer splits: no JSON is
+//! written or read on either side (writing the output with `serde_json` was two thirds of a
+//! call). The state machines and the policy, called a few times per request, take and return
+//! plain objects through `serde-wasm-bindgen` (maps as plain objects, never `Map`s).
 //!
 //! No export panics on any input (a panic is a trap under `panic = "abort"`): every value from
 //! JavaScript is checked, and every failure becomes a JS `Error` with a stable `code` property
@@ -20,7 +21,7 @@ use http_triage::wire::ClassifyInput;
 use http_triage::{
     classify_transport, parse_envelope, read_headers, Admission, Attempt, BreakerConfig,
     BreakerSnapshot, BudgetConfig, BudgetSnapshot, CircuitBreaker, Classification, Decision,
-    Envelope, GateSnapshot, Limits, Pacer, PacerConfig, PacerSnapshot, RateGate, Request,
+    Envelope, GateSnapshot, Limits, Pacer, PacerConfig, PacerSnapshot, RateGate, Request, Response,
     RetryBudget, RetryPolicy, TransportError, Violation,
 };
 use serde::de::DeserializeOwned;
@@ -296,55 +297,6 @@ fn random(v: f64) -> Res<f64> {
 
 // ---- classification ----
 
-/// The classification as JavaScript sees it: camelCase, milliseconds, every key present.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ClassificationOut<'a> {
-    category: &'static str,
-    reason: &'static str,
-    status: Option<u16>,
-    transport_error: Option<&'static str>,
-    code: Option<&'a str>,
-    message: Option<&'a str>,
-    request_id: Option<&'a str>,
-    reference_id: Option<&'a str>,
-    retryable_hint: Option<bool>,
-    retry_after_ms: Option<u64>,
-    rate_limit_remaining: Option<u64>,
-    rate_limit_reset_ms: Option<u64>,
-    rate_limit_limit: Option<u64>,
-    rate_limit_window_ms: Option<u64>,
-    violations: &'a [Violation],
-    dialect: &'static str,
-    details: Option<Value>,
-    request_not_processed: bool,
-}
-
-impl<'a> From<&'a Classification> for ClassificationOut<'a> {
-    fn from(c: &'a Classification) -> Self {
-        ClassificationOut {
-            category: c.category.as_str(),
-            reason: c.reason.as_str(),
-            status: c.status,
-            transport_error: c.transport_error.map(TransportError::as_str),
-            code: c.code.as_deref(),
-            message: c.message.as_deref(),
-            request_id: c.request_id.as_deref(),
-            reference_id: c.reference_id.as_deref(),
-            retryable_hint: c.retryable_hint,
-            retry_after_ms: c.retry_after.map(millis),
-            rate_limit_remaining: c.rate_limit_remaining,
-            rate_limit_reset_ms: c.rate_limit_reset.map(millis),
-            rate_limit_limit: c.rate_limit_limit,
-            rate_limit_window_ms: c.rate_limit_window.map(millis),
-            violations: &c.violations,
-            dialect: c.dialect.as_str(),
-            details: c.details.as_ref().map(http_triage::Details::to_value),
-            request_not_processed: c.request_not_processed,
-        }
-    }
-}
-
 /// A classification handed back by JavaScript (to a policy or a state machine). Unknown keys
 /// are ignored: it is usually the very object `classify` returned.
 #[derive(Deserialize)]
@@ -432,32 +384,282 @@ fn classification_from_js(v: JsValue) -> Res<Classification> {
     Ok(c)
 }
 
-fn classify_input(input: &str, body: Vec<u8>) -> Res<String> {
-    let value: Value = serde_json::from_str(input)
-        .map_err(|_| BindError::internal("the JS layer sent an input that is not JSON"))?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| BindError::input("classify takes an object"))?;
-    let mut parsed = ClassifyInput::from_map(obj).map_err(|e| BindError::input(e.to_string()))?;
-    parsed.body = body;
-    let c = parsed.classify(0);
-    serde_json::to_string(&ClassificationOut::from(&c))
-        .map_err(|e| BindError::internal(e.to_string()))
+/// The arguments of `classify` other than the body, checked as the wire format checks them.
+/// `headers` is `name\0value\0name\0value…` (the JS layer refuses a NUL inside a name or a
+/// value, so the split is exact); `rules` the caller's rules as JSON text, when given.
+struct Call<'a> {
+    status: Option<u16>,
+    transport_error: Option<TransportError>,
+    pairs: Vec<(&'a str, &'a str)>,
+    request: Request,
+    now_unix_ms: i64,
+    rules: http_triage::Rules,
 }
 
-/// Classify a response (or a transport error). `input` is the `http-triage classify` wire line
-/// without its body (`status` or `transport_error`, `headers` as `[name, value]` pairs,
-/// `method`, `idempotency_key`, `now` in Unix seconds, `rules`); `body` is the body's bytes.
-/// Returns the classification as JSON text (camelCase keys, milliseconds).
-#[wasm_bindgen(js_name = classifyBytes)]
-pub fn classify_bytes(input: &str, body: &[u8]) -> Result<String, JsValue> {
-    Ok(classify_input(input, body.to_vec())?)
+impl<'a> Call<'a> {
+    fn read(
+        status: Option<f64>,
+        transport_error: Option<String>,
+        headers: &'a str,
+        method: Option<String>,
+        idempotency_key: bool,
+        now_ms: f64,
+        rules: Option<String>,
+    ) -> Res<Call<'a>> {
+        let status = match status {
+            None => None,
+            Some(s) if s.fract() == 0.0 && (100.0..=999.0).contains(&s) => Some(s as u16),
+            Some(_) => {
+                return Err(BindError::input(
+                    "`status` must be an integer from 100 to 999",
+                ))
+            }
+        };
+        let transport_error = match transport_error {
+            None => None,
+            Some(t) => Some(t.parse::<TransportError>().map_err(|_| {
+                let kinds: Vec<&str> = TransportError::ALL.iter().map(|t| t.as_str()).collect();
+                BindError::input(format!(
+                    "unknown `transportError`; one of: {}",
+                    kinds.join(", ")
+                ))
+            })?),
+        };
+        match (status, transport_error) {
+            (None, None) => {
+                return Err(BindError::input("give either `status` or `transportError`"))
+            }
+            (Some(_), Some(_)) => {
+                return Err(BindError::input(
+                    "give `status` or `transportError`, not both",
+                ))
+            }
+            _ => {}
+        }
+        let mut pairs = Vec::new();
+        if !headers.is_empty() {
+            let mut parts = headers.split('\0');
+            while let Some(name) = parts.next() {
+                let value = parts
+                    .next()
+                    .ok_or_else(|| BindError::internal("headers: a name without a value"))?;
+                pairs.push((name, value));
+            }
+        }
+        let request = match method.as_deref().map(str::trim) {
+            None => Request::unknown(),
+            Some(m) if !m.is_empty() && m.len() <= 32 => Request::new(m),
+            Some(_) => {
+                return Err(BindError::input(
+                    "`method` must be a short string like \"POST\"",
+                ))
+            }
+        }
+        .with_idempotency_key(idempotency_key);
+        if !(now_ms.is_finite() && (0.0..=1.0e16).contains(&now_ms)) {
+            return Err(BindError::input(
+                "`now` must be Unix time in milliseconds (a non-negative number)",
+            ));
+        }
+        let rules = match rules {
+            None => http_triage::Rules::default(),
+            // The core's wire reader checks rules and names the place, never the value.
+            Some(text) => {
+                let v: Value = serde_json::from_str(&text)
+                    .map_err(|_| BindError::input("`rules` must be plain data"))?;
+                let mut m = Map::new();
+                m.insert("status".into(), Value::from(200));
+                m.insert("rules".into(), v);
+                ClassifyInput::from_map(&m)
+                    .map_err(|e| BindError::input(e.to_string()))?
+                    .rules
+            }
+        };
+        Ok(Call {
+            status,
+            transport_error,
+            pairs,
+            request,
+            now_unix_ms: now_ms.round() as i64,
+            rules,
+        })
+    }
+
+    fn classify(&self, body: &[u8]) -> Classification {
+        match (self.transport_error, self.status) {
+            (Some(t), _) => classify_transport(t, &self.request),
+            (None, status) => http_triage::classify(
+                &Response::new(status.unwrap_or(0), &self.pairs, body),
+                &self.request,
+                self.now_unix_ms,
+                &self.rules,
+            ),
+        }
+    }
 }
 
-/// [`classify_bytes`] with the body as text (passed as UTF-8 without an extra copy in JS).
+/// Appends to the packed classification (see [`pack`]).
+struct Packer(String);
+
+impl Packer {
+    fn num(&mut self, v: Option<u64>) {
+        if let Some(mut v) = v {
+            let mut digits = [0u8; 20];
+            let mut i = digits.len();
+            loop {
+                i -= 1;
+                // Always a single ASCII digit.
+                digits[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            for &d in &digits[i..] {
+                self.0.push(char::from(d));
+            }
+        }
+        self.0.push('\u{1}');
+    }
+
+    fn name(&mut self, v: Option<&str>) {
+        self.0.push_str(v.unwrap_or_default());
+        self.0.push('\u{1}');
+    }
+
+    /// A string of any content: its length in UTF-16 units (JavaScript's), then the text.
+    fn text(&mut self, v: Option<&str>) {
+        match v {
+            None => self.0.push('\u{1}'),
+            Some(s) => {
+                // ASCII (the usual case) is as long in UTF-16 as in UTF-8, and cheap to check.
+                let units = if s.is_ascii() {
+                    s.len()
+                } else {
+                    s.encode_utf16().count()
+                };
+                self.num(Some(units as u64));
+                self.0.push_str(s);
+            }
+        }
+    }
+}
+
+/// The classification as one string, so that it crosses to JavaScript once (`js/api.js`
+/// `unpack` reads it): names and numbers end with U+0001 (empty = absent), texts are their
+/// UTF-16 length, U+0001, then the text; then the violations, (field, message) texts. Order:
+/// category, reason, status, transportError, retryableHint (0/1), retryAfterMs,
+/// rateLimitRemaining, rateLimitResetMs, rateLimitLimit, rateLimitWindowMs, dialect,
+/// requestNotProcessed (0/1), hasDetails (0/1), code, message, requestId, referenceId, violation count, violations.
+fn pack(c: &Classification) -> String {
+    let mut p = Packer(String::with_capacity(128));
+    p.name(Some(c.category.as_str()));
+    p.name(Some(c.reason.as_str()));
+    p.num(c.status.map(u64::from));
+    p.name(c.transport_error.map(TransportError::as_str));
+    p.num(c.retryable_hint.map(u64::from));
+    p.num(c.retry_after.map(millis));
+    p.num(c.rate_limit_remaining);
+    p.num(c.rate_limit_reset.map(millis));
+    p.num(c.rate_limit_limit);
+    p.num(c.rate_limit_window.map(millis));
+    p.name(Some(c.dialect.as_str()));
+    p.num(Some(u64::from(c.request_not_processed)));
+    p.num(Some(u64::from(c.details.is_some())));
+    p.text(c.code.as_deref());
+    p.text(c.message.as_deref());
+    p.text(c.request_id.as_deref());
+    p.text(c.reference_id.as_deref());
+    p.num(Some(c.violations.len() as u64));
+    for v in &c.violations {
+        p.text(Some(&v.field));
+        p.text(Some(&v.message));
+    }
+    p.0
+}
+
+/// Classify a response (or a transport error) with the body as text (crossing as UTF-8).
+/// `status` or `transport_error`; `headers` as `name\0value\0…`; `now_ms` Unix milliseconds;
+/// `rules` JSON text. Returns the packed classification (see `js/api.js` `unpack`).
 #[wasm_bindgen(js_name = classifyText)]
-pub fn classify_text(input: &str, body: &str) -> Result<String, JsValue> {
-    Ok(classify_input(input, body.as_bytes().to_vec())?)
+#[allow(clippy::too_many_arguments)]
+pub fn classify_text(
+    status: Option<f64>,
+    transport_error: Option<String>,
+    headers: &str,
+    method: Option<String>,
+    idempotency_key: bool,
+    now_ms: f64,
+    rules: Option<String>,
+    body: &str,
+) -> Result<String, JsValue> {
+    let call = Call::read(
+        status,
+        transport_error,
+        headers,
+        method,
+        idempotency_key,
+        now_ms,
+        rules,
+    )?;
+    Ok(pack(&call.classify(body.as_bytes())))
+}
+
+/// [`classify_text`] with the body as bytes.
+#[wasm_bindgen(js_name = classifyBytes)]
+#[allow(clippy::too_many_arguments)]
+pub fn classify_bytes(
+    status: Option<f64>,
+    transport_error: Option<String>,
+    headers: &str,
+    method: Option<String>,
+    idempotency_key: bool,
+    now_ms: f64,
+    rules: Option<String>,
+    body: &[u8],
+) -> Result<String, JsValue> {
+    let call = Call::read(
+        status,
+        transport_error,
+        headers,
+        method,
+        idempotency_key,
+        now_ms,
+        rules,
+    )?;
+    Ok(pack(&call.classify(body)))
+}
+
+/// The `details` of the classification that [`classify_bytes`] gives for the same arguments,
+/// as JSON text (`null` when none). Asked for lazily by the JS layer: most callers never look
+/// at the details, so classifying does not pay for them.
+#[wasm_bindgen(js_name = classifyDetails)]
+#[allow(clippy::too_many_arguments)]
+pub fn classify_details(
+    status: Option<f64>,
+    transport_error: Option<String>,
+    headers: &str,
+    method: Option<String>,
+    idempotency_key: bool,
+    now_ms: f64,
+    rules: Option<String>,
+    body: &[u8],
+) -> Result<String, JsValue> {
+    let call = Call::read(
+        status,
+        transport_error,
+        headers,
+        method,
+        idempotency_key,
+        now_ms,
+        rules,
+    )?;
+    let c = call.classify(body);
+    let v = c
+        .details
+        .as_ref()
+        .map_or(Value::Null, http_triage::Details::to_value);
+    Ok(serde_json::to_string(&v).map_err(|e| BindError::internal(e.to_string()))?)
 }
 
 // ---- envelope and headers ----

@@ -35,6 +35,39 @@ test('a body as a string, Uint8Array, ArrayBuffer or DataView classifies alike',
   assert.equal(c.category, 'retryable');
 });
 
+test('the packed result: every field, any text, details read lazily and as parseEnvelope reads them', () => {
+  // Texts with the packing's separator, NUL, astral characters and a lone surrogate escape.
+  const body = JSON.stringify({
+    error: {
+      code: 'bad\u0001code',
+      message: 'na\u0000me 😀 \ud800 x',
+      details: { n: 18446744073709551615, f: 1e999, s: '\ud800', deep: [1, { a: null }] },
+      errors: [{ field: 'a😀.b', message: 'm\u0001' }, { field: '', message: 'second' }],
+    },
+  }).replace('18446744073709552000', '18446744073709551615').replace('"f":null', '"f":1e999');
+  const c = ht.classify({ status: 422, headers: { 'x-request-id': 'r😀1', 'retry-after': '3' }, body, now: NOW });
+  const e = ht.parseEnvelope(body, 'application/json');
+  assert.equal(c.code, e.code);
+  assert.equal(c.message, e.message);
+  assert.deepEqual(c.violations, e.violations);
+  assert.equal(c.requestId, 'r😀1');
+  assert.equal(c.retryAfterMs, 3000);
+  assert.ok(Object.keys(c).includes('details'));
+  assert.deepEqual(c.details, e.details);
+  assert.deepEqual(JSON.parse(JSON.stringify(c)).details, JSON.parse(JSON.stringify(e.details)));
+  c.details = 'mine';
+  assert.equal(c.details, 'mine');
+  const bytes = ht.classify({ status: 422, body: new TextEncoder().encode(body), now: NOW });
+  assert.deepEqual({ ...bytes }, { ...ht.classify({ status: 422, body, now: NOW }) });
+  const t = ht.classify({ transportError: 'connect_refused', method: 'POST', now: NOW });
+  assert.deepEqual(
+    [t.status, t.transportError, t.details, t.requestNotProcessed, t.retryableHint],
+    [null, 'connect_refused', null, true, null],
+  );
+  const r = ht.classify({ status: 409, rules: { status: { 409: 'retryable' } }, now: NOW });
+  assert.deepEqual([r.category, r.reason], ['retryable', 'status_rule']);
+});
+
 test('bad input is an HttpTriageError with a stable code, never a trap', () => {
   const cases = [
     [() => ht.classify({ status: 42 }), 'invalid_input'],
@@ -43,6 +76,13 @@ test('bad input is an HttpTriageError with a stable code, never a trap', () => {
     [() => ht.classify({ status: 200, body: 12 }), 'invalid_input'],
     [() => ht.classify({ status: 200, now: -1 }), 'invalid_input'],
     [() => ht.classify({ status: 200, headers: { a: {} } }), 'invalid_input'],
+    [() => ht.classify({ status: 200, headers: { a: 'x\0b' } }), 'invalid_input'],
+    [() => ht.classify({ status: 200.5 }), 'invalid_input'],
+    [() => ht.classify({ status: '200' }), 'invalid_input'],
+    [() => ht.classify({}), 'invalid_input'],
+    [() => ht.classify({ status: 503, transportError: 'dns' }), 'invalid_input'],
+    [() => ht.classify({ status: 503, method: '' }), 'invalid_input'],
+    [() => ht.classify({ status: 409, rules: { status: { 409: 'nope' } } }), 'invalid_input'],
     [() => new ht.RetryPolicy({ multiplier: 0.5 }), 'invalid_option'],
     [() => new ht.CircuitBreaker({ failureRatio: 2 }), 'invalid_option'],
     [() => new ht.Pacer({ beta: 1.5 }), 'invalid_option'],
