@@ -15,8 +15,9 @@ rustup target add wasm32-unknown-unknown >/dev/null
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
-step "clippy -D warnings (default features: the sans-IO core)"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+step "clippy -D warnings (default features: the sans-IO core alone)"
+# -p, not --workspace: a workspace build unifies features, and examples/rust turns on `cli`.
+cargo clippy -p http-triage --all-targets --locked -- -D warnings
 
 step "clippy -D warnings (all features: driver, server, CLI)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings

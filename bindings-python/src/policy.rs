@@ -229,32 +229,15 @@ pub struct PyDecision {
 
 impl From<Decision> for PyDecision {
     fn from(d: Decision) -> Self {
-        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
-        let mut out = PyDecision {
-            action: d.kind(),
-            delay_ms: None,
-            source: None,
-            give_up_reason: None,
-            stop_reason: None,
-            resume_at_ms: None,
-        };
-        match d {
-            Decision::Retry { delay, source } | Decision::Poll { delay, source } => {
-                out.delay_ms = Some(ms(delay));
-                out.source = Some(source.as_str());
-            }
-            Decision::Defer {
-                delay,
-                resume_at_ms,
-            } => {
-                out.delay_ms = Some(ms(delay));
-                out.resume_at_ms = Some(resume_at_ms);
-            }
-            Decision::GiveUp { reason } => out.give_up_reason = Some(reason.as_str()),
-            Decision::Stop { reason } => out.stop_reason = Some(reason.as_str()),
-            _ => {}
+        let f = d.fields();
+        PyDecision {
+            action: f.kind,
+            delay_ms: f.delay_ms,
+            source: f.source,
+            give_up_reason: f.give_up_reason,
+            stop_reason: f.stop_reason,
+            resume_at_ms: f.resume_at_ms,
         }
-        out
     }
 }
 

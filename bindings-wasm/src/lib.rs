@@ -20,8 +20,8 @@ use http_triage::ledger::{report, Record, Replay, ReportOptions};
 use http_triage::wire::ClassifyInput;
 use http_triage::{
     classify_transport, parse_envelope, read_headers, Admission, Attempt, BreakerConfig,
-    BreakerSnapshot, BudgetConfig, BudgetSnapshot, CircuitBreaker, Classification, Decision,
-    Envelope, GateSnapshot, Limits, Pacer, PacerConfig, PacerSnapshot, RateGate, Request, Response,
+    BreakerSnapshot, BudgetConfig, BudgetSnapshot, CircuitBreaker, Classification, Envelope,
+    GateSnapshot, Limits, Pacer, PacerConfig, PacerSnapshot, RateGate, Request, Response,
     RetryBudget, RetryPolicy, TransportError, Violation,
 };
 use serde::de::DeserializeOwned;
@@ -816,30 +816,15 @@ impl JsRetryPolicy {
         let attempt: Attempt =
             options(attempt, "attempt", &[]).map_err(|e| BindError::input(e.message))?;
         let d = self.inner.decide(&c, attempt, random(random_draw)?);
-        let mut out = DecisionOut {
-            decision: d.kind(),
-            delay_ms: None,
-            source: None,
-            give_up_reason: None,
-            stop_reason: None,
-            resume_at_ms: None,
+        let f = d.fields();
+        let out = DecisionOut {
+            decision: f.kind,
+            delay_ms: f.delay_ms,
+            source: f.source,
+            give_up_reason: f.give_up_reason,
+            stop_reason: f.stop_reason,
+            resume_at_ms: f.resume_at_ms,
         };
-        match d {
-            Decision::Retry { delay, source } | Decision::Poll { delay, source } => {
-                out.delay_ms = Some(millis(delay));
-                out.source = Some(source.as_str());
-            }
-            Decision::Defer {
-                delay,
-                resume_at_ms,
-            } => {
-                out.delay_ms = Some(millis(delay));
-                out.resume_at_ms = Some(resume_at_ms);
-            }
-            Decision::GiveUp { reason } => out.give_up_reason = Some(reason.as_str()),
-            Decision::Stop { reason } => out.stop_reason = Some(reason.as_str()),
-            _ => {}
-        }
         Ok(to_js(&out)?)
     }
 

@@ -81,7 +81,8 @@ pub use gate::{GateSnapshot, RateGate};
 pub use headers::{read_headers, HeaderHints};
 pub use pacer::{Pacer, PacerConfig, PacerSnapshot};
 pub use policy::{
-    Attempt, Decision, DelaySource, GiveUpReason, Jitter, LongWait, RetryPolicy, StopReason,
+    Attempt, Decision, DecisionFields, DelaySource, GiveUpReason, Jitter, LongWait, RetryPolicy,
+    StopReason,
 };
 
 /// Errors for bad input to the core's constructors and restore functions.

@@ -191,6 +191,56 @@ impl Decision {
             _ => None,
         }
     }
+
+    /// The decision as flat fields (absent ones `None`), the shape the bindings hand to Python
+    /// and JavaScript: one mapping here, so the languages cannot drift apart.
+    pub fn fields(&self) -> DecisionFields {
+        // Whole milliseconds, rounded down as the vectors' `delay_ms` is; saturating.
+        let ms = |d: &Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let mut f = DecisionFields {
+            kind: self.kind(),
+            delay_ms: None,
+            source: None,
+            give_up_reason: None,
+            stop_reason: None,
+            resume_at_ms: None,
+        };
+        match self {
+            Decision::Done => {}
+            Decision::Retry { delay, source } | Decision::Poll { delay, source } => {
+                f.delay_ms = Some(ms(delay));
+                f.source = Some(source.as_str());
+            }
+            Decision::Defer {
+                delay,
+                resume_at_ms,
+            } => {
+                f.delay_ms = Some(ms(delay));
+                f.resume_at_ms = Some(*resume_at_ms);
+            }
+            Decision::GiveUp { reason } => f.give_up_reason = Some(reason.as_str()),
+            Decision::Stop { reason } => f.stop_reason = Some(reason.as_str()),
+        }
+        f
+    }
+}
+
+/// A [`Decision`] as flat fields ([`Decision::fields`]): what a binding or a serializer shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[non_exhaustive]
+pub struct DecisionFields {
+    /// `"done"`, `"retry"`, `"poll"`, `"defer"`, `"give_up"` or `"stop"`.
+    pub kind: &'static str,
+    /// The wait in whole milliseconds, for `retry`, `poll` and `defer`.
+    pub delay_ms: Option<u64>,
+    /// Where the delay came from (`"retry_after"`, `"backoff"`, …), for `retry` and `poll`.
+    pub source: Option<&'static str>,
+    /// Why the item is given up on, for `give_up`.
+    pub give_up_reason: Option<&'static str>,
+    /// Why everything stops, for `stop`.
+    pub stop_reason: Option<&'static str>,
+    /// When to resume, on the caller's clock, for `defer`.
+    pub resume_at_ms: Option<u64>,
 }
 
 /// Where a call stands when a decision is asked for.
