@@ -75,65 +75,18 @@ def _classify(args: argparse.Namespace) -> int:
         print("http-triage classify: --now must be non-negative Unix seconds", file=sys.stderr)
         return USAGE
     now = args.now if args.now is not None else time.time()
-    classify_line = getattr(_native, "classify_line", None)
     out = sys.stdout
     for line_no, raw in enumerate(sys.stdin.buffer, start=1):
         line = raw.decode("utf-8", errors="replace").strip()
         if not line:
             continue
-        if classify_line is not None:
-            result = str(classify_line(line, line_no, now))
-        else:
-            result = _classify_fallback(line, line_no, now)
+        result = _native.classify_line(line, line_no, now)
         try:
             out.write(result + "\n")
         except BrokenPipeError:
             return 0
     out.flush()
     return 0
-
-
-def _classify_fallback(line: str, line_no: int, now: float) -> str:
-    """The wire contract through ``classify``, for a native module without ``classify_line``."""
-    from ._classify import classify
-    from ._errors import HttpTriageError
-    from ._native import classify_transport
-
-    def error(code: str, message: str) -> str:
-        return json.dumps(
-            {"error": {"code": code, "message": message}, "line": line_no}, separators=(",", ":")
-        )
-
-    try:
-        v = json.loads(line)
-    except ValueError as e:
-        return error("invalid_json", re.sub(r'"[^"]*"', '"…"', str(e)))
-    if not isinstance(v, dict):
-        return error("invalid_input", "each line must be a JSON object")
-    try:
-        method = v.get("method") or "GET"
-        key = bool(v.get("idempotency_key", False))
-        if v.get("transport_error") is not None:
-            c = classify_transport(v["transport_error"], method=method, idempotency_key=key)
-        else:
-            headers = v.get("headers")
-            if isinstance(headers, list):
-                headers = [tuple(p) for p in headers]
-            status = v.get("status")
-            if not isinstance(status, int):
-                return error("invalid_input", "`status` must be an integer")
-            c = classify(
-                status,
-                headers,
-                v.get("body"),
-                method=method,
-                idempotency_key=key,
-                now=v.get("now", now),
-                rules=v.get("rules"),
-            )
-    except (HttpTriageError, TypeError, ValueError) as e:
-        return error("invalid_input", str(e))
-    return json.dumps(c.to_dict(), separators=(",", ":"), ensure_ascii=False)
 
 
 # ---------------------------------------------------------------- report

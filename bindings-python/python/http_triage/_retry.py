@@ -188,10 +188,9 @@ class Call:
         decision; returns what to do."""
         now = time.monotonic()
         st = self.state
-        record_sent = getattr(st.pacer, "record_sent", None)
-        if record_sent is not None and self.sent_at is not None:
+        if self.sent_at is not None:
             # One cut per round trip: the pacer needs to know when this request left.
-            record_sent(c, self.sent_at, now)
+            st.pacer.record_sent(c, self.sent_at, now)
         else:
             st.pacer.record(c, now)
         st.breaker.record(c, now)
@@ -247,12 +246,9 @@ class Call:
         )
 
 
-def _cuts(pacer: Pacer) -> int | None:
-    """How many times the pacer cut its rate, when this build of the core counts them."""
-    cuts = getattr(pacer, "cuts", None)
-    if callable(cuts):
-        cuts = cuts()
-    return cuts if isinstance(cuts, int) else None
+def _cuts(pacer: Pacer) -> int:
+    """How many times the pacer cut its rate."""
+    return pacer.cuts
 
 
 def _breaker_wait(breaker: CircuitBreaker, now: float) -> float | None:
