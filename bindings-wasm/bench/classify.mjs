@@ -1,10 +1,9 @@
 // classify() on a ~300-byte error envelope, against a hand-written classifier in the seeds'
 // style (JSON.parse + status sets) in the same process; and where the time goes.
 // Run: node bench/classify.mjs   (after scripts/build.sh). A benchmark, not a test.
-import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { classify } from '../js/node.mjs';
-
-const raw = createRequire(import.meta.url)('../pkg/node/http_triage_wasm.js');
 
 const body = JSON.stringify({
   error: {
@@ -38,27 +37,37 @@ function seedClassify(status, hdrs, text) {
   return { category, code, message, retryAfterMs: Number.isFinite(ra) ? ra * 1000 : null };
 }
 
-// CPU time of this process (not wall time): on a shared, loaded machine the wall clock counts
-// the time spent waiting for a core.
-function bench(name, f, n = 200_000) {
-  for (let i = 0; i < 20_000; i += 1) f(); // warm up
-  const c0 = process.cpuUsage();
-  for (let i = 0; i < n; i += 1) f();
-  const c = process.cpuUsage(c0);
-  const us = (c.user + c.system) / n;
-  console.log(`${name.padEnd(58)} ${us.toFixed(3)} µs/call`);
-  return us;
+// Each case runs in many short rounds, interleaved with the others, and the fastest round
+// counts: on a shared, loaded machine a round that lost its core to another process is slow,
+// never fast, so the minimum is the steadiest estimate of the cost itself.
+const cases = [];
+function bench(name, f) {
+  cases.push({ name, f, best: Infinity });
+}
+function run(rounds = 40, n = 10_000) {
+  for (const c of cases) for (let i = 0; i < 20_000; i += 1) c.f(); // warm up
+  for (let r = 0; r < rounds; r += 1) {
+    for (const c of cases) {
+      const t0 = performance.now();
+      for (let i = 0; i < n; i += 1) c.f();
+      const us = ((performance.now() - t0) * 1000) / n;
+      if (us < c.best) c.best = us;
+    }
+  }
+  for (const c of cases) console.log(`${c.name.padEnd(66)} ${c.best.toFixed(3)} µs/call`);
 }
 
 console.log(`body: ${Buffer.byteLength(body)} bytes; node ${process.version}`);
 const input = { status: 429, headers, body, method: 'GET', now };
-const flat = Object.entries(headers).flat().join('\0');
-const args = [429, undefined, flat, 'GET', false, now, undefined];
-const total = bench('classify() (wasm, whole call)', () => classify(input));
+bench('classify() (wasm, whole call)', () => classify(input));
 bench('seed-style JS classifier (JSON.parse + status sets)', () => seedClassify(429, headers, body));
-console.log('where classify() spends it:');
-const wasm = bench('  wasm: classifyText (arguments in, packed string out)', () => raw.classifyText(...args, body));
-bench('  wasm: classifyText, no headers and no body (the crossing)', () =>
-  raw.classifyText(200, undefined, '', undefined, false, now, undefined, ''));
-bench('  classify() + reading .details (parsed on first read)', () => classify(input).details);
-console.log(`target <= 3 µs per call: ${total <= 3 ? 'met' : 'NOT met'} (${total.toFixed(2)} µs; wasm part ${wasm.toFixed(2)} µs)`);
+bench('  JSON.parse of the body alone (the floor of any JS reading)', () => JSON.parse(body));
+bench('  classify({status: 200}) (wrapper + crossing + result, no input)', () => classify({ status: 200, now }));
+bench('  classify() with the headers, no body', () => classify({ status: 429, headers, method: 'GET', now }));
+run();
+const total = cases[0].best;
+const wasm = readFileSync(new URL('../pkg/web/http_triage_wasm_bg.wasm', import.meta.url));
+const ledgerWasm = readFileSync(new URL('../pkg/ledger-web/http_triage_wasm_bg.wasm', import.meta.url));
+console.log(`http-triage wasm: ${wasm.length} bytes, ${gzipSync(wasm, { level: 9 }).length} gzipped (target <= 60 KB)`);
+console.log(`http-triage/ledger wasm: ${ledgerWasm.length} bytes, ${gzipSync(ledgerWasm, { level: 9 }).length} gzipped`);
+console.log(`target <= 3 µs per call: ${total <= 3 ? 'met' : 'NOT met'} (${total.toFixed(2)} µs)`);

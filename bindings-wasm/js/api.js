@@ -81,34 +81,6 @@ function transportKindOf(err) {
   return null;
 }
 
-function headerPairs(h) {
-  if (h == null) return [];
-  const value = (v) => {
-    if (typeof v === 'string') return v;
-    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-    throw new InvalidInputError('a header value must be a string');
-  };
-  const out = [];
-  if (typeof h[Symbol.iterator] === 'function' && typeof h !== 'string') {
-    // An array of pairs, a Headers, a Map.
-    for (const p of h) {
-      if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string') {
-        throw new InvalidInputError('headers as a list hold [name, value] pairs of strings');
-      }
-      out.push([p[0], value(p[1])]);
-    }
-    return out;
-  }
-  if (typeof h === 'object') {
-    for (const [k, v] of Object.entries(h)) {
-      if (Array.isArray(v)) for (const x of v) out.push([k, value(x)]);
-      else if (v !== undefined) out.push([k, value(v)]);
-    }
-    return out;
-  }
-  throw new InvalidInputError('headers must be a plain object, an array of [name, value] pairs or a Headers');
-}
-
 /** Headers as the wasm side takes them: `name\0value\0name\0value…`. */
 function headerText(h) {
   if (h == null) return '';
@@ -229,27 +201,172 @@ function isStream(body) {
   );
 }
 
-// The reader of a packed classification (`unpack` below): a cursor over one string. Module
-// state, not closures, so that reading a result allocates nothing but the result.
-let P = '';
-let AT = 0;
-function field() {
-  const end = P.indexOf('\u0001', AT);
-  const s = P.slice(AT, end);
-  AT = end + 1;
-  return s;
-}
-const name = () => field() || null;
-function num() {
-  const s = field();
-  return s === '' ? null : +s;
-}
-function text() {
-  const s = field();
-  if (s === '') return null;
-  const t = P.slice(AT, AT + +s);
-  AT += +s;
-  return t;
+const ENCODER = new TextEncoder();
+const DECODER = new TextDecoder();
+
+/**
+ * The input and output of `classify` in wasm memory (see `src/classify.rs`): the method,
+ * headers and body are written straight into the module's input buffer, the result is read
+ * from a table of doubles. One crossing each way, nothing allocated for the crossing.
+ */
+function makeIo(raw) {
+  const memory = raw.wasmMemory();
+  let buffer = null;
+  let u8 = null;
+  let f64 = null;
+  let base = 0;
+  let cap = 0;
+  /** Names (category, reason, dialect, transport error) by their key: read once. */
+  const names = new Map();
+  const views = () => {
+    if (memory.buffer !== buffer) {
+      buffer = memory.buffer;
+      u8 = new Uint8Array(buffer);
+      f64 = new Float64Array(buffer);
+    }
+  };
+  /** Room for `need` bytes of input; what was written so far is kept. */
+  const ensure = (need) => {
+    if (need > cap) {
+      cap = Math.max(need, 2 * cap, 4096);
+      base = raw.ioInput(cap);
+      views();
+    }
+  };
+  /** Write `s` as UTF-8 at `at` (room for 3 bytes per UTF-16 unit already made); the end. */
+  const putText = (s, at) => {
+    const n = s.length;
+    const p = base + at;
+    let i = 0;
+    if (n < 128) {
+      for (; i < n; i += 1) {
+        const c = s.charCodeAt(i);
+        if (c > 0x7f) break;
+        u8[p + i] = c;
+      }
+      if (i === n) return at + n;
+    }
+    return at + i + ENCODER.encodeInto(i === 0 ? s : s.slice(i), u8.subarray(p + i, p + 3 * n)).written;
+  };
+  /** A length-prefixed string (u32, little-endian); the end. */
+  const putField = (s, at) => {
+    ensure(at + 4 + 3 * s.length);
+    const end = putText(s, at + 4);
+    const len = end - at - 4;
+    const p = base + at;
+    u8[p] = len & 0xff;
+    u8[p + 1] = (len >>> 8) & 0xff;
+    u8[p + 2] = (len >>> 16) & 0xff;
+    u8[p + 3] = len >>> 24;
+    return end;
+  };
+  const headerValue = (v) => {
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+    throw new InvalidInputError('a header value must be a string');
+  };
+  /** Headers in any of their shapes, written as pairs of length-prefixed strings; the end. */
+  const putHeaders = (h, at) => {
+    if (h == null) return at;
+    if (typeof h[Symbol.iterator] === 'function' && typeof h !== 'string') {
+      for (const p of h) {
+        if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string') {
+          throw new InvalidInputError('headers as a list hold [name, value] pairs of strings');
+        }
+        at = putField(headerValue(p[1]), putField(p[0], at));
+      }
+      return at;
+    }
+    if (typeof h === 'object') {
+      for (const k in h) {
+        if (!Object.hasOwn(h, k)) continue;
+        const v = h[k];
+        if (Array.isArray(v)) for (const x of v) at = putField(headerValue(x), putField(k, at));
+        else if (v !== undefined) at = putField(headerValue(v), putField(k, at));
+      }
+      return at;
+    }
+    throw new InvalidInputError('headers must be a plain object, an array of [name, value] pairs or a Headers');
+  };
+  /** The result's strings, decoded at once; each is a slice of it. */
+  let all = '';
+  const text = (i) => {
+    const len = f64[i + 1];
+    if (len < 0) return null;
+    const off = f64[i];
+    return all.slice(off, off + len);
+  };
+  let t = 0;
+  const name = (i) => {
+    const key = f64[i];
+    if (key < 0) return null;
+    let n = names.get(key);
+    if (n === undefined) {
+      const at = t + f64[i + 1];
+      n = DECODER.decode(u8.subarray(at, at + f64[i + 2]));
+      names.set(key, n);
+    }
+    return n;
+  };
+  /**
+   * Classify: `method` a string or undefined, `headers` any shape, `body` a string or a
+   * Uint8Array. Returns the classification as a plain object.
+   */
+  return function classifyIo(status, transportError, method, idempotencyKey, now, headers, body, rules) {
+    views();
+    if (cap === 0) ensure(4096);
+    let at = 0;
+    if (method !== undefined) {
+      ensure(3 * method.length);
+      at = putText(method, 0);
+    }
+    const methodLen = method === undefined ? -1 : at;
+    const h0 = at;
+    at = putHeaders(headers, at);
+    const headersLen = at - h0;
+    if (typeof body === 'string') {
+      ensure(at + 3 * body.length);
+      at = putText(body, at);
+    } else {
+      ensure(at + body.length);
+      u8.set(body, base + at);
+      at += body.length;
+    }
+    const p = raw.classifyIo(status, transportError, methodLen, idempotencyKey, now, headersLen, at - h0 - headersLen, rules);
+    if (p === 0) throw raw.lastError();
+    views();
+    const n = p / 8;
+    t = f64[n];
+    const head = f64[n + 1];
+    all = head === 0 ? '' : DECODER.decode(u8.subarray(t, t + head));
+    const hint = f64[n + 20];
+    const violations = [];
+    for (let v = f64[n + 42], i = n + 43; v > 0; v -= 1, i += 6) {
+      violations.push({ field: text(i), message: text(i + 3) });
+    }
+    const details = text(n + 39);
+    const num = (x) => (x === x ? x : null); // NaN: absent
+    return {
+      category: name(n + 3),
+      reason: name(n + 7),
+      status: num(f64[n + 19]),
+      transportError: name(n + 15),
+      code: text(n + 27),
+      message: text(n + 30),
+      requestId: text(n + 33),
+      referenceId: text(n + 36),
+      retryableHint: hint < 0 ? null : hint === 1,
+      retryAfterMs: num(f64[n + 21]),
+      rateLimitRemaining: num(f64[n + 22]),
+      rateLimitResetMs: num(f64[n + 23]),
+      rateLimitLimit: num(f64[n + 24]),
+      rateLimitWindowMs: num(f64[n + 25]),
+      violations,
+      dialect: name(n + 11),
+      details: details === null ? null : JSON.parse(details),
+      requestNotProcessed: f64[n + 26] === 1,
+    };
+  };
 }
 
 /**
@@ -264,6 +381,8 @@ export function bind(raw) {
       throw mapError(e);
     }
   };
+
+  const classifyIo = makeIo(raw);
 
   function classify(input) {
     if (input == null || typeof input !== 'object') {
@@ -282,105 +401,20 @@ export function bind(raw) {
     if (method != null && typeof method !== 'string') {
       throw new InvalidInputError('`method` must be a short string like "POST"');
     }
-    const args = [
-      status ?? undefined,
-      transportError ?? undefined,
-      headerText(input.headers),
-      method ?? undefined,
-      Boolean(input.idempotencyKey),
-      checkNow(input.now),
-      rules == null ? undefined : JSON.stringify(rules),
-    ];
-    const body = bodyArg(input.body);
-    const f = typeof body === 'string' ? raw.classifyText : raw.classifyBytes;
-    let packed;
     try {
-      packed = f(args[0], args[1], args[2], args[3], args[4], args[5], args[6], body);
+      return classifyIo(
+        status ?? undefined,
+        transportError ?? undefined,
+        method ?? undefined,
+        Boolean(input.idempotencyKey),
+        checkNow(input.now),
+        input.headers,
+        bodyArg(input.body),
+        rules ?? undefined,
+      );
     } catch (e) {
       throw mapError(e);
     }
-    return unpack(packed, args, body);
-  }
-
-  /** The classification from the one string `classifyText`/`classifyBytes` return (its layout
-   * is described at `pack` in src/lib.rs). */
-  function unpack(p, args, body) {
-    P = p;
-    AT = 0;
-    const category = field();
-    const reason = field();
-    const status = num();
-    const transportError = name();
-    const hint = num();
-    const retryAfterMs = num();
-    const rateLimitRemaining = num();
-    const rateLimitResetMs = num();
-    const rateLimitLimit = num();
-    const rateLimitWindowMs = num();
-    const dialect = field();
-    const requestNotProcessed = num() === 1;
-    const hasDetails = num() === 1;
-    const code = text();
-    const message = text();
-    const requestId = text();
-    const referenceId = text();
-    const violations = [];
-    for (let n = num(); n > 0; n -= 1) violations.push({ field: text(), message: text() });
-    if (!hasDetails) {
-      return {
-        category,
-        reason,
-        status,
-        transportError,
-        code,
-        message,
-        requestId,
-        referenceId,
-        retryableHint: hint === null ? null : hint === 1,
-        retryAfterMs,
-        rateLimitRemaining,
-        rateLimitResetMs,
-        rateLimitLimit,
-        rateLimitWindowMs,
-        violations,
-        dialect,
-        details: null,
-        requestNotProcessed,
-      };
-    }
-    // The details are parsed when first read (an own, enumerable property all the same):
-    // most callers never look at them, so classifying does not pay for them.
-    const own = (o, value) =>
-      Object.defineProperty(o, 'details', { value, writable: true, enumerable: true, configurable: true });
-    const out = {
-      category,
-      reason,
-      status,
-      transportError,
-      code,
-      message,
-      requestId,
-      referenceId,
-      retryableHint: hint === null ? null : hint === 1,
-      retryAfterMs,
-      rateLimitRemaining,
-      rateLimitResetMs,
-      rateLimitLimit,
-      rateLimitWindowMs,
-      violations,
-      dialect,
-      get details() {
-        const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body;
-        const value = JSON.parse(call(() => raw.classifyDetails(...args, bytes)));
-        own(this, value);
-        return value;
-      },
-      set details(value) {
-        own(this, value);
-      },
-      requestNotProcessed,
-    };
-    return out;
   }
 
   async function classifyResponse(response, options = {}) {
@@ -419,14 +453,15 @@ export function bind(raw) {
     const ct = contentType ?? undefined;
     if (ct !== undefined && typeof ct !== 'string') throw new InvalidInputError('contentType must be a string');
     const out = call(() =>
-      typeof b === 'string' ? raw.parseEnvelopeText(b, ct, defined(limits)) : raw.parseEnvelopeBytes(b, ct, defined(limits)),
+      typeof b === 'string' ? raw.parseEnvelopeText(b, ct, limits) : raw.parseEnvelopeBytes(b, ct, limits),
     );
-    return JSON.parse(out);
+    out.details = out.details === null ? null : JSON.parse(out.details);
+    return out;
   }
 
   function readHeaders(headers, now) {
-    const pairs = JSON.stringify(headerPairs(headers));
-    return JSON.parse(call(() => raw.readHeaders(pairs, checkNow(now))));
+    const text = headerText(headers);
+    return call(() => raw.readHeaders(text, checkNow(now)));
   }
 
   class RetryPolicy {
@@ -826,16 +861,6 @@ export function bind(raw) {
     }
   }
 
-  function parseLedgerLine(line) {
-    if (typeof line !== 'string') throw new InvalidInputError('a ledger line is a string');
-    return call(() => raw.parseLedgerLine(line));
-  }
-
-  function replayLedger(text, options) {
-    if (typeof text !== 'string') throw new InvalidInputError('a ledger is text');
-    return call(() => raw.replayLedger(text, defined(options)));
-  }
-
   return {
     classify,
     classifyResponse,
@@ -849,8 +874,6 @@ export function bind(raw) {
     Pacer,
     SharedState,
     fetchWithRetry,
-    parseLedgerLine,
-    replayLedger,
     version: () => raw.version(),
     InternalError,
   };

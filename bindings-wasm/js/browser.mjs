@@ -19,7 +19,5 @@ export const {
   Pacer,
   SharedState,
   fetchWithRetry,
-  parseLedgerLine,
-  replayLedger,
   version,
 } = bind(raw);

@@ -20,7 +20,5 @@ export const {
   Pacer,
   SharedState,
   fetchWithRetry,
-  parseLedgerLine,
-  replayLedger,
   version,
 } = bind(raw);

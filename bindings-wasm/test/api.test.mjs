@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import * as ht from '../js/node.mjs';
+import * as ledger from '../js/ledger-node.mjs';
 import { mapError } from '../js/errors.js';
 
 const NOW = 1763800000000;
@@ -92,7 +93,7 @@ test('bad input is an HttpTriageError with a stable code, never a trap', () => {
     [() => new ht.RateGate().wait(-5), 'invalid_input'],
     [() => new ht.RetryBudget().record({ category: 'bogus', reason: 'ok' }), 'unknown_name'],
     [() => new ht.RetryPolicy().decide({}, {}, 0.5), 'invalid_input'],
-    [() => ht.parseLedgerLine('{"torn'), 'invalid_ledger_line'],
+    [() => ledger.parseLedgerLine('{"torn'), 'invalid_ledger_line'],
   ];
   for (const [f, code] of cases) {
     assert.throws(f, (e) => {

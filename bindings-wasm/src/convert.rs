@@ -1,0 +1,486 @@
+//! Values crossing between JavaScript and the core: a small serde `Deserializer` over plain
+//! JavaScript values, the camelCase option names, times in milliseconds, and errors.
+//!
+//! Why not `serde_json` (as before) or `serde-wasm-bindgen`'s deserializer: `serde_json`'s
+//! `Value` round trip was a third of the module (~100 KB of the 548 KB); `serde-wasm-bindgen`
+//! refuses a whole number above 2^53 for an integer field, where a JavaScript caller has only
+//! doubles (`2 ** 64` must read as `u64::MAX`, as every other language reads it). The reader
+//! here reads a JavaScript value the way `serde_json` reads the same value as JSON: a whole
+//! number is an integer (saturating beyond 64 bits), any other number a float. Output still goes
+//! through `serde-wasm-bindgen`'s serializer (plain objects, never `Map`s).
+
+use js_sys::{Array, BigInt, Object, Reflect};
+use serde::de::{self, DeserializeOwned, Visitor};
+use serde::Serialize;
+use std::fmt;
+use std::time::Duration;
+use wasm_bindgen::{JsCast, JsValue};
+
+// ---- errors ----
+
+/// An error on its way to JavaScript: a stable code, a message that never quotes input values,
+/// and for some codes one extra property (`option` for `invalid_option`, `kind` for
+/// `invalid_ledger_line`).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BindError {
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    pub(crate) extra: Option<(&'static str, String)>,
+}
+
+impl BindError {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+        BindError {
+            code,
+            message: message.into(),
+            extra: None,
+        }
+    }
+
+    pub(crate) fn input(message: impl Into<String>) -> Self {
+        BindError::new("invalid_input", message)
+    }
+
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        BindError::new("internal", message)
+    }
+
+    /// A JS `Error` with `code` (and the extra property) set.
+    pub(crate) fn into_js(self) -> JsValue {
+        let e = js_sys::Error::new(&self.message);
+        let _ = Reflect::set(&e, &"code".into(), &self.code.into());
+        if let Some((k, v)) = self.extra {
+            let _ = Reflect::set(&e, &k.into(), &v.into());
+        }
+        e.into()
+    }
+}
+
+impl From<http_triage::Error> for BindError {
+    fn from(e: http_triage::Error) -> Self {
+        let message = e.to_string();
+        match e {
+            http_triage::Error::InvalidOption { name, .. } => BindError {
+                code: "invalid_option",
+                message,
+                extra: Some(("option", name.to_owned())),
+            },
+            http_triage::Error::InvalidSnapshot(_) => BindError::new("invalid_snapshot", message),
+            http_triage::Error::UnknownName { .. } => BindError::new("unknown_name", message),
+            _ => BindError::internal(message),
+        }
+    }
+}
+
+impl From<BindError> for JsValue {
+    fn from(e: BindError) -> JsValue {
+        e.into_js()
+    }
+}
+
+pub(crate) type Res<T> = Result<T, BindError>;
+
+// ---- reading plain JavaScript values ----
+
+/// Objects and arrays nested deeper than this are refused (a cycle would never end).
+const MAX_DEPTH: usize = 32;
+
+/// What went wrong reading a value (serde's message: field names, never values).
+#[derive(Debug)]
+pub(crate) struct DeError(String);
+
+impl fmt::Display for DeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DeError {}
+
+impl de::Error for DeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        DeError(msg.to_string())
+    }
+}
+
+/// A plain JavaScript value (`null`/`undefined`, booleans, numbers, bigints, strings, arrays,
+/// plain objects) as serde data. Members whose value is `undefined` are absent, as in JSON.
+pub(crate) struct JsDe {
+    v: JsValue,
+    depth: usize,
+}
+
+impl JsDe {
+    pub(crate) fn new(v: JsValue) -> Self {
+        JsDe { v, depth: 0 }
+    }
+}
+
+impl<'de> de::Deserializer<'de> for JsDe {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let v = self.v;
+        if v.is_null() || v.is_undefined() {
+            return visitor.visit_unit();
+        }
+        if let Some(b) = v.as_bool() {
+            return visitor.visit_bool(b);
+        }
+        if let Some(f) = v.as_f64() {
+            if f.is_finite() && f.fract() == 0.0 {
+                // `as` saturates: 2^64 and above read as u64::MAX.
+                return if f >= 0.0 {
+                    visitor.visit_u64(f as u64)
+                } else {
+                    visitor.visit_i64(f as i64)
+                };
+            }
+            return visitor.visit_f64(f);
+        }
+        if v.is_bigint() {
+            let b: BigInt = v.unchecked_into();
+            return match u64::try_from(b.clone()) {
+                Ok(u) => visitor.visit_u64(u),
+                Err(_) => match i64::try_from(b) {
+                    Ok(i) => visitor.visit_i64(i),
+                    Err(_) => Err(de::Error::custom("a bigint beyond 64 bits")),
+                },
+            };
+        }
+        if let Some(s) = v.as_string() {
+            return visitor.visit_string(s);
+        }
+        if self.depth >= MAX_DEPTH {
+            return Err(de::Error::custom("nested too deeply"));
+        }
+        if Array::is_array(&v) {
+            let a: Array = v.unchecked_into();
+            return visitor.visit_seq(SeqDe {
+                len: a.length(),
+                a,
+                i: 0,
+                depth: self.depth + 1,
+            });
+        }
+        if v.is_object() && !v.is_function() {
+            let entries = Object::entries(v.unchecked_ref());
+            return visitor.visit_map(MapDe {
+                len: entries.length(),
+                entries,
+                i: 0,
+                value: JsValue::UNDEFINED,
+                depth: self.depth + 1,
+            });
+        }
+        Err(de::Error::custom("not plain data (JSON values)"))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if self.v.is_null() || self.v.is_undefined() {
+            visitor.visit_none()
+        } else {
+            visitor.visit_some(self)
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        match self.v.as_string() {
+            // The core's enums cross as their names.
+            Some(s) => visitor.visit_enum(de::value::StringDeserializer::<DeError>::new(s)),
+            None => Err(de::Error::custom("expected a name (a string)")),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+        unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+    }
+}
+
+struct SeqDe {
+    a: Array,
+    len: u32,
+    i: u32,
+    depth: usize,
+}
+
+impl<'de> de::SeqAccess<'de> for SeqDe {
+    type Error = DeError;
+
+    fn next_element_seed<T: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        if self.i >= self.len {
+            return Ok(None);
+        }
+        let v = self.a.get(self.i);
+        self.i += 1;
+        seed.deserialize(JsDe {
+            v,
+            depth: self.depth,
+        })
+        .map(Some)
+    }
+}
+
+struct MapDe {
+    entries: Array,
+    len: u32,
+    i: u32,
+    value: JsValue,
+    depth: usize,
+}
+
+impl<'de> de::MapAccess<'de> for MapDe {
+    type Error = DeError;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
+        while self.i < self.len {
+            let pair: Array = self.entries.get(self.i).unchecked_into();
+            self.i += 1;
+            let value = pair.get(1);
+            if value.is_undefined() {
+                continue;
+            }
+            self.value = value;
+            return seed
+                .deserialize(JsDe {
+                    v: pair.get(0),
+                    depth: self.depth,
+                })
+                .map(Some);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, DeError> {
+        let v = std::mem::replace(&mut self.value, JsValue::UNDEFINED);
+        seed.deserialize(JsDe {
+            v,
+            depth: self.depth,
+        })
+    }
+}
+
+/// `baseDelayMs` → `base_delay_ms`.
+pub(crate) fn snake_case(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 4);
+    for ch in key.chars() {
+        if ch.is_ascii_uppercase() {
+            out.push('_');
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+/// A camelCase options object → a core config. `ms_fields` are the core's duration fields
+/// that the JavaScript API names with an `Ms` suffix (`baseDelayMs` → `base_delay`).
+pub(crate) fn options<T: DeserializeOwned>(v: JsValue, what: &str, ms_fields: &[&str]) -> Res<T> {
+    let renamed = Object::new();
+    if !(v.is_undefined() || v.is_null()) {
+        if !v.is_object() || Array::is_array(&v) || v.is_function() {
+            return Err(BindError::new(
+                "invalid_option",
+                format!("{what} must be an object"),
+            ));
+        }
+        for entry in Object::entries(v.unchecked_ref()).iter() {
+            let pair: Array = entry.unchecked_into();
+            let mut key = snake_case(&pair.get(0).as_string().unwrap_or_default());
+            if let Some(stem) = key.strip_suffix("_ms") {
+                if ms_fields.contains(&stem) {
+                    key = stem.to_owned();
+                }
+            }
+            Reflect::set(&renamed, &JsValue::from_str(&key), &pair.get(1))
+                .map_err(|_| BindError::internal("options: cannot copy a member"))?;
+        }
+    }
+    T::deserialize(JsDe::new(renamed.into())).map_err(|e| {
+        // serde names the field and the expected type; the value itself is not repeated.
+        let msg = e.to_string();
+        let msg = msg.split(", expected").next().unwrap_or(&msg).to_owned();
+        BindError::new("invalid_option", format!("{what}: {}", redact(&msg)))
+    })
+}
+
+/// A snapshot object (the core's own snake_case format) → the core's snapshot type.
+pub(crate) fn snapshot_from<T: DeserializeOwned>(v: JsValue, what: &str) -> Res<T> {
+    T::deserialize(JsDe::new(v)).map_err(|e| {
+        BindError::new(
+            "invalid_snapshot",
+            format!("{what} does not read: {}", redact(&e.to_string())),
+        )
+    })
+}
+
+/// Any serializable value → a plain JS value (objects, never `Map`s). 64-bit integers come
+/// out as numbers: those beyond 2^53 as the nearest double (a JavaScript caller has no other).
+pub(crate) fn to_js<T: Serialize>(v: &T) -> Res<JsValue> {
+    let out = v
+        .serialize(
+            &serde_wasm_bindgen::Serializer::json_compatible()
+                .serialize_large_number_types_as_bigints(true),
+        )
+        .map_err(|e| BindError::internal(e.to_string()))?;
+    Ok(numbers(out, 0))
+}
+
+/// Bigints → numbers, in place through arrays and objects.
+fn numbers(v: JsValue, depth: usize) -> JsValue {
+    if v.is_bigint() {
+        let b: BigInt = v.unchecked_into();
+        return match u64::try_from(b.clone()) {
+            Ok(u) => JsValue::from_f64(u as f64),
+            Err(_) => JsValue::from_f64(i64::try_from(b).map_or(f64::NAN, |i| i as f64)),
+        };
+    }
+    if depth >= MAX_DEPTH || !v.is_object() {
+        return v;
+    }
+    if Array::is_array(&v) {
+        let a: &Array = v.unchecked_ref();
+        for i in 0..a.length() {
+            let x = a.get(i);
+            if x.is_object() || x.is_bigint() {
+                a.set(i, numbers(x, depth + 1));
+            }
+        }
+        return v;
+    }
+    for entry in Object::entries(v.unchecked_ref()).iter() {
+        let pair: Array = entry.unchecked_into();
+        let x = pair.get(1);
+        if x.is_object() || x.is_bigint() {
+            let _ = Reflect::set(&v, &pair.get(0), &numbers(x, depth + 1));
+        }
+    }
+    v
+}
+
+/// Hide quoted strings in a parser message: input values may be secrets. serde quotes values
+/// with `"` and an unknown enum variant with backticks (field names, also in backticks, stay).
+pub(crate) fn redact(msg: &str) -> String {
+    let msg = match msg.find("unknown variant `") {
+        Some(at) => {
+            let start = at + "unknown variant `".len();
+            let rest = msg.get(start..).unwrap_or_default();
+            let end = rest.find('`').map_or(msg.len(), |e| start + e);
+            format!(
+                "{}…{}",
+                msg.get(..start).unwrap_or_default(),
+                msg.get(end..).unwrap_or_default()
+            )
+        }
+        None => msg.to_owned(),
+    };
+    let mut out = String::with_capacity(msg.len());
+    let mut quoted = false;
+    for ch in msg.chars() {
+        match (ch, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                quoted = false;
+                out.push('"');
+            }
+            (_, true) => {}
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+/// A time or a delay from JavaScript (milliseconds) → whole milliseconds.
+pub(crate) fn ms(v: f64, name: &str) -> Res<u64> {
+    if v.is_finite() && v >= 0.0 {
+        // `as` saturates; fractions of a millisecond are dropped.
+        Ok(v as u64)
+    } else {
+        Err(BindError::input(format!(
+            "`{name}` must be a non-negative number of milliseconds"
+        )))
+    }
+}
+
+/// A time on the caller's clock (or a delay) from JavaScript: a number of milliseconds, or a
+/// `bigint` for clocks beyond 2^53 (exact, where a number would round).
+pub(crate) fn time(v: &JsValue, name: &str) -> Res<u64> {
+    if let Some(f) = v.as_f64() {
+        return ms(f, name);
+    }
+    if v.is_bigint() {
+        let b: BigInt = v.clone().unchecked_into();
+        return u64::try_from(b).map_err(|_| {
+            BindError::input(format!("`{name}` must fit in 64 bits and be non-negative"))
+        });
+    }
+    Err(BindError::input(format!(
+        "`{name}` must be a number (or a bigint) of milliseconds"
+    )))
+}
+
+pub(crate) fn ms_duration(v: f64, name: &str) -> Res<Duration> {
+    ms(v, name).map(Duration::from_millis)
+}
+
+pub(crate) fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+pub(crate) fn random(v: f64) -> Res<f64> {
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(BindError::input("`random` must be a number in [0, 1)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_to_snake() {
+        assert_eq!(snake_case("baseDelayMs"), "base_delay_ms");
+        assert_eq!(snake_case("beta"), "beta");
+    }
+
+    #[test]
+    fn redaction_hides_quoted_values() {
+        assert_eq!(
+            redact("invalid type: string \"sk-123\""),
+            "invalid type: string \"…\""
+        );
+        assert_eq!(
+            redact("unknown variant `sk-123`, expected one of `full`"),
+            "unknown variant `…`, expected one of `full`"
+        );
+    }
+}
