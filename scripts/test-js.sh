@@ -40,7 +40,7 @@ step "the http-triage binary (serve, for the tests)"
 cargo build -p http-triage --features cli --locked
 export HTTP_TRIAGE_BIN="$root/target/debug/http-triage"
 
-step "build: cargo (wasm-release) -> wasm-bindgen (nodejs, web) -> wasm-opt -O1"
+step "build: cargo (wasm-speed for Node, wasm-release for browsers and the ledger module) -> wasm-bindgen -> wasm-opt -O1"
 bindings-wasm/scripts/build.sh
 
 step "tsc --noEmit: index.d.ts against test/usage.ts"
@@ -49,7 +49,9 @@ step "tsc --noEmit: index.d.ts against test/usage.ts"
 step "npm pack: the package holds the wasm, the JS and the types"
 (cd bindings-wasm && npm pack --dry-run --json 2>/dev/null | node -e '
   const files = JSON.parse(require("fs").readFileSync(0, "utf8"))[0].files.map((f) => f.path);
-  for (const f of ["index.d.ts", "js/node.mjs", "js/browser.mjs", "pkg/node/http_triage_wasm_bg.wasm", "pkg/web/http_triage_wasm_bg.wasm"]) {
+  for (const f of ["index.d.ts", "ledger.d.ts", "js/node.mjs", "js/browser.mjs", "js/ledger-node.mjs", "js/ledger-browser.mjs",
+                   "pkg/node/http_triage_wasm_bg.wasm", "pkg/web/http_triage_wasm_bg.wasm",
+                   "pkg/ledger-node/http_triage_wasm_bg.wasm", "pkg/ledger-web/http_triage_wasm_bg.wasm"]) {
     if (!files.includes(f)) { console.error(`npm package lacks ${f}`); process.exit(1); }
   }
   console.log(`ok: ${files.length} files`);')

@@ -332,7 +332,8 @@ function makeIo(raw) {
       u8.set(body, base + at);
       at += body.length;
     }
-    const p = raw.classifyIo(status, transportError, methodLen, idempotencyKey, now, headersLen, at - h0 - headersLen, rules);
+    if (rules !== undefined) raw.setRules(rules);
+    const p = raw.classifyIo(status, transportError, methodLen, idempotencyKey, now, headersLen, at - h0 - headersLen, rules !== undefined);
     if (p === 0) throw raw.lastError();
     views();
     const n = p / 8;

@@ -30,6 +30,8 @@ struct Io {
     text: Vec<u8>,
     /// Why the last call failed (taken by [`last_error`]).
     error: Option<BindError>,
+    /// The caller's rules for the next call ([`set_rules`]).
+    rules: Option<Rules>,
 }
 
 thread_local! {
@@ -66,6 +68,15 @@ pub fn last_error() -> JsValue {
     IO.with_borrow_mut(|io| io.error.take())
         .unwrap_or_else(|| BindError::internal("no error"))
         .into_js()
+}
+
+/// Rules for the next [`classify_io`] call that asks for them (most calls have none, and a
+/// `JsValue` argument on every call would cost a round trip to drop it).
+#[wasm_bindgen(js_name = setRules)]
+pub fn set_rules(rules: JsValue) -> Result<(), JsValue> {
+    let rules = rules_from_js(&rules)?;
+    IO.with_borrow_mut(|io| io.rules = Some(rules));
+    Ok(())
 }
 
 /// The result of `classify`: doubles at the address [`classify_io`] returns. The strings are
@@ -207,7 +218,8 @@ fn take(b: &[u8]) -> Res<(&str, &[u8])> {
 
 /// Classify the response (or the transport error) whose method, headers and body JavaScript
 /// wrote into the input buffer: `method_len` bytes of method (-1: none), `headers_len` bytes of
-/// headers, `body_len` bytes of body, in that order. Returns the address of the result (see
+/// headers, `body_len` bytes of body, in that order; `with_rules` to use the rules given to
+/// [`set_rules`] just before. Returns the address of the result (see
 /// [`Out`]), or 0 when the input is refused ([`last_error`] says why).
 #[wasm_bindgen(js_name = classifyIo)]
 #[allow(clippy::too_many_arguments)]
@@ -219,7 +231,7 @@ pub fn classify_io(
     now_ms: f64,
     headers_len: usize,
     body_len: usize,
-    rules: JsValue,
+    with_rules: bool,
 ) -> usize {
     IO.with_borrow_mut(|io| {
         let Io {
@@ -227,7 +239,13 @@ pub fn classify_io(
             nums,
             text,
             error,
+            rules,
         } = io;
+        let rules = if with_rules {
+            rules.take().unwrap_or_default()
+        } else {
+            Rules::default()
+        };
         match classify_input(
             input,
             status,
@@ -266,7 +284,7 @@ fn classify_input(
     now_ms: f64,
     headers_len: usize,
     body_len: usize,
-    rules: JsValue,
+    rules: Rules,
 ) -> Res<Classification> {
     let status = match status {
         None => None,
@@ -329,11 +347,6 @@ fn classify_input(
         pairs.push((name, value));
         h = rest;
     }
-    let rules = if rules.is_undefined() || rules.is_null() {
-        Rules::default()
-    } else {
-        rules_from_js(&rules)?
-    };
     Ok(http_triage::classify(
         &Response::new(status.unwrap_or(0), &pairs, body),
         &request,

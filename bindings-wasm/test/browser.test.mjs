@@ -34,7 +34,7 @@ before(async () => {
   // Only the example and the package are served.
   site = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname));
-    if (!/^\/(examples\/browser|bindings-wasm\/(js|pkg\/web))\//.test(path)) {
+    if (!/^\/(examples\/browser|bindings-wasm\/(js|pkg\/web|pkg\/ledger-web))\//.test(path)) {
       res.writeHead(404).end();
       return;
     }
@@ -119,4 +119,26 @@ test('the browser build classifies responses and retries against serve --cors', 
   assert.equal(typeof call.events[0].requestId, 'string');
   // Browsers hide why fetch failed: a kind that may have reached the server.
   assert.deepEqual(report.networkError, { category: 'retryable', transportError: 'closed_before_response' });
+});
+
+test('the browser build of http-triage/ledger loads its own module and reads a ledger', async () => {
+  const page = await browser.newPage();
+  const logs = [];
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  await page.goto(`${siteUrl}/examples/browser/index.html`);
+  const got = await page.evaluate(async (url) => {
+    const ledger = await import(url);
+    const line = '{"v":1,"item":"a","outcome":"started","at_ms":5}';
+    const done = '{"v":1,"item":"a","outcome":"done","attempts":1,"at_ms":9}';
+    const r = ledger.replayLedger(`${line}\n${done}\n`, { items: ['a', 'b'] });
+    let error = null;
+    try {
+      ledger.parseLedgerLine('{"torn');
+    } catch (e) {
+      error = [e.name, e.code];
+    }
+    return { item: ledger.parseLedgerLine(line).record.item, done: r.done, toRun: r.toRun, error };
+  }, `${siteUrl}/bindings-wasm/js/ledger-browser.mjs`);
+  assert.deepEqual(got, { item: 'a', done: ['a'], toRun: ['b'], error: ['InvalidLedgerLineError', 'invalid_ledger_line'] }, logs.join('\n'));
+  await page.close();
 });

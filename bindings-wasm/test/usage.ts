@@ -20,6 +20,7 @@ import {
   type Classification,
   type DecisionEvent,
 } from 'http-triage';
+import { parseLedgerLine, replayLedger, type LedgerReplay } from 'http-triage/ledger';
 
 const c: Classification = classify({
   status: 429,
@@ -85,3 +86,12 @@ async function demo(): Promise<void> {
 }
 
 void [category, wait, bad, s, ok, gateWait, sendAt, rate, env, hints, demo];
+
+// The ledger tools live in their own entry point.
+const line = parseLedgerLine('{"item":"a"}');
+const lineText: string = line.line;
+const replay: LedgerReplay = replayLedger(lineText, { items: ['a'], retryQuarantined: true });
+const toRun: string[] | undefined = replay.toRun;
+// @ts-expect-error: a ledger is text
+replayLedger(42);
+void toRun;
