@@ -327,8 +327,11 @@ fn push_violation(env: &mut Envelope, field: &str, message: Option<String>) {
 /// Seconds as a decimal literal (`"30"`, `"1.5"`, `"1.5s"`, `"2e1"`) → a duration; `None` for
 /// negative, non-finite or absurd values. Decimal literals are read exactly (no float rounding).
 pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
-    let s = s.trim();
-    let s = s.strip_suffix('s').unwrap_or(s).trim_end();
+    let s = super::json::trim(s);
+    let s = match s.strip_suffix('s') {
+        Some(t) => t.trim_end(),
+        None => s,
+    };
     if s.is_empty() || s.starts_with('-') {
         return None;
     }
@@ -340,17 +343,28 @@ pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
         }
         return Duration::try_from_secs_f64(v * (unit_nanos as f64) / 1e9).ok();
     }
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let b = s.as_bytes();
+    let (int, frac) = match b.iter().position(|&c| c == b'.') {
+        Some(i) => (
+            b.get(..i).unwrap_or_default(),
+            b.get(i + 1..).unwrap_or_default(),
+        ),
+        None => (b, &[][..]),
+    };
     if int.is_empty() && frac.is_empty() {
         return None;
     }
-    if !int.bytes().all(|c| c.is_ascii_digit()) || !frac.bytes().all(|c| c.is_ascii_digit()) {
+    if !int.iter().all(u8::is_ascii_digit) || !frac.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let whole: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    // Digits only: what `str::parse::<u64>` gives, `None` on overflow.
+    let mut whole: u64 = 0;
+    for &c in int {
+        whole = whole.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
     // The fraction, as units of 1e-9 of the unit.
     let mut f: u64 = 0;
-    for (i, c) in frac.bytes().take(9).enumerate() {
+    for (i, &c) in frac.iter().take(9).enumerate() {
         f += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
     }
     let total_nanos = u128::from(whole) * u128::from(unit_nanos)

@@ -536,6 +536,34 @@ fn hex4(s: &str, at: usize) -> Option<u32> {
     u32::from_str_radix(h, 16).ok()
 }
 
+/// True when `c` is a printable ASCII byte: never part of whitespace (every character that
+/// `str::trim` removes is either an ASCII byte up to the space or not ASCII at all).
+#[inline]
+fn solid(c: Option<&u8>) -> bool {
+    c.is_some_and(|&c| c > b' ' && c.is_ascii())
+}
+
+/// `s.trim()`, without decoding characters when both ends are printable ASCII (the common case).
+#[inline]
+pub(super) fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    if solid(b.first()) && solid(b.last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
+/// `s.trim_start()`, without decoding characters when it starts with printable ASCII.
+#[inline]
+pub(super) fn trim_start(s: &str) -> &str {
+    if solid(s.as_bytes().first()) {
+        s
+    } else {
+        s.trim_start()
+    }
+}
+
 /// The longest prefix of `s` with at most `max_chars` characters.
 pub(super) fn cut_chars(s: &str, max_chars: usize) -> &str {
     if s.len() <= max_chars {
@@ -615,8 +643,8 @@ impl<'a> Tree<'a> {
             Kind::StrEsc => true,
             _ => return None,
         };
-        let s = decode(self.raw(n).trim_start(), esc, max_chars);
-        let t = s.trim();
+        let s = decode(trim_start(self.raw(n)), esc, max_chars);
+        let t = trim(&s);
         if t.is_empty() {
             None
         } else {
@@ -633,13 +661,13 @@ impl<'a> Tree<'a> {
             Kind::StrEsc => true,
             _ => return None,
         };
-        match decode(self.raw(n).trim_start(), esc, max_chars) {
+        match decode(trim_start(self.raw(n)), esc, max_chars) {
             Cow::Borrowed(s) => {
-                let t = s.trim();
+                let t = trim(s);
                 (!t.is_empty()).then_some(Cow::Borrowed(t))
             }
             Cow::Owned(s) => {
-                let t = s.trim();
+                let t = trim(&s);
                 (!t.is_empty()).then(|| Cow::Owned(t.to_owned()))
             }
         }
