@@ -1186,7 +1186,11 @@ fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
             let Some(ty) = s.get(K::AtType).and_then(|i| t.text_cow(i, 256)) else {
                 continue;
             };
-            let name = ty.rsplit('/').next().unwrap_or(&ty);
+            // The part after the last `/` (`type.googleapis.com/google.rpc.RetryInfo`).
+            let name = match ty.bytes().rposition(|c| c == b'/') {
+                Some(i) => ty.get(i + 1..).unwrap_or(&ty),
+                None => &ty,
+            };
             match name {
                 "google.rpc.RetryInfo" => {
                     fill(&mut env.retry_after, || {
@@ -1246,17 +1250,37 @@ fn names_long_window(t: &Tree<'_>, o: usize) -> bool {
         let Some((key, esc)) = t.key(c) else {
             return false;
         };
-        let key = super::json::decode(key, esc, 64);
-        let quota_key = ["quotaId", "quota_id", "quota_limit", "quotaLimit"]
-            .iter()
-            .any(|k| key.eq_ignore_ascii_case(k));
-        quota_key
-            && t.text_cow(c, 128).is_some_and(|v| {
-                let v = v.to_ascii_lowercase();
-                ["perday", "permonth", "daily", "monthly"]
-                    .iter()
-                    .any(|w| v.contains(w))
-            })
+        let is_quota_key = |k: &str| {
+            ["quotaId", "quota_id", "quota_limit", "quotaLimit"]
+                .iter()
+                .any(|n| k.eq_ignore_ascii_case(n))
+        };
+        // A raw key longer than 64 characters is no quota key, cut or not.
+        let quota_key = if esc {
+            is_quota_key(&super::json::decode(key, true, 64))
+        } else {
+            is_quota_key(key)
+        };
+        quota_key && t.text_cow(c, 128).is_some_and(|v| names_long(v.as_bytes()))
+    })
+}
+
+/// True when `v` holds `perday`, `permonth`, `daily` or `monthly` in any ASCII case (what
+/// lowercasing it and searching would find, without the copy).
+fn names_long(v: &[u8]) -> bool {
+    (0..v.len()).any(|i| {
+        let rest = v.get(i..).unwrap_or_default();
+        let starts = |w: &[u8]| {
+            rest.get(..w.len())
+                .is_some_and(|r| r.eq_ignore_ascii_case(w))
+        };
+        // `| 0x20` folds an ASCII letter to lowercase; the comparison confirms.
+        match rest.first().map(|c| c | 0x20) {
+            Some(b'p') => starts(b"perday") || starts(b"permonth"),
+            Some(b'd') => starts(b"daily"),
+            Some(b'm') => starts(b"monthly"),
+            _ => false,
+        }
     })
 }
 
@@ -1911,4 +1935,65 @@ fn apigee(t: &Tree<'_>, top: &Slots, f: usize) -> Envelope {
     env.signals_error = env.code.is_some() || env.message.is_some();
     hints(t, top, &mut env);
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_long_is_lowercase_and_search() {
+        for v in [
+            "",
+            "p",
+            "GenerateRequestsPerDayPerProject",
+            "GenerateRequestsPerMinutePerProject",
+            "PERMONTH",
+            "queries-daily",
+            "MonthlyCap",
+            "dail",
+            "per day",
+            "\u{130}perday",
+            "\u{e9}Daily\u{e9}",
+            "perdaz permont monthl",
+        ] {
+            let lower = v.to_ascii_lowercase();
+            let want = ["perday", "permonth", "daily", "monthly"]
+                .iter()
+                .any(|w| lower.contains(w));
+            assert_eq!(names_long(v.as_bytes()), want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn parse_secs_forms() {
+        let d = |s: &str| parse_secs(s, SECS);
+        assert_eq!(d(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(d("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(d("+2 s"), Some(Duration::from_secs(2)));
+        assert_eq!(d(".5"), Some(Duration::from_millis(500)));
+        assert_eq!(d("3."), Some(Duration::from_secs(3)));
+        assert_eq!(d("2e1"), Some(Duration::from_secs(20)));
+        assert_eq!(
+            d("18446744073709551615"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "1.2.3",
+            "1 2",
+            "18446744073709551616",
+            "x",
+            "s",
+            "\u{a0}",
+        ] {
+            assert_eq!(d(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            parse_secs("1500", MILLIS),
+            Some(Duration::from_millis(1500))
+        );
+    }
 }
