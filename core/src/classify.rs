@@ -1075,7 +1075,11 @@ impl NormCode {
             buf: [0; 64],
             len: 0,
         };
-        for b in code.bytes().take(256).filter(u8::is_ascii_alphanumeric) {
+        let code = code.as_bytes();
+        for &b in code.get(..256).unwrap_or(code) {
+            if !b.is_ascii_alphanumeric() {
+                continue;
+            }
             let Some(slot) = n.buf.get_mut(n.len) else {
                 break;
             };
