@@ -1250,10 +1250,13 @@ fn names_long_window(t: &Tree<'_>, o: usize) -> bool {
         let Some((key, esc)) = t.key(c) else {
             return false;
         };
+        // Lengths 7 to 11, all starting with `q`: most keys are turned away before comparing.
         let is_quota_key = |k: &str| {
-            ["quotaId", "quota_id", "quota_limit", "quotaLimit"]
-                .iter()
-                .any(|n| k.eq_ignore_ascii_case(n))
+            (7..=11).contains(&k.len())
+                && k.as_bytes().first().is_some_and(|c| c | 0x20 == b'q')
+                && ["quotaId", "quota_id", "quota_limit", "quotaLimit"]
+                    .iter()
+                    .any(|n| k.eq_ignore_ascii_case(n))
         };
         // A raw key longer than 64 characters is no quota key, cut or not.
         let quota_key = if esc {
@@ -1268,19 +1271,16 @@ fn names_long_window(t: &Tree<'_>, o: usize) -> bool {
 /// True when `v` holds `perday`, `permonth`, `daily` or `monthly` in any ASCII case (what
 /// lowercasing it and searching would find, without the copy).
 fn names_long(v: &[u8]) -> bool {
-    (0..v.len()).any(|i| {
-        let rest = v.get(i..).unwrap_or_default();
-        let starts = |w: &[u8]| {
-            rest.get(..w.len())
-                .is_some_and(|r| r.eq_ignore_ascii_case(w))
-        };
-        // `| 0x20` folds an ASCII letter to lowercase; the comparison confirms.
-        match rest.first().map(|c| c | 0x20) {
-            Some(b'p') => starts(b"perday") || starts(b"permonth"),
-            Some(b'd') => starts(b"daily"),
-            Some(b'm') => starts(b"monthly"),
-            _ => false,
-        }
+    let starts = |i: usize, w: &[u8]| {
+        v.get(i..i + w.len())
+            .is_some_and(|r| r.eq_ignore_ascii_case(w))
+    };
+    // `| 0x20` folds an ASCII letter to lowercase; the comparison confirms.
+    v.iter().enumerate().any(|(i, &c)| match c | 0x20 {
+        b'p' => starts(i, b"perday") || starts(i, b"permonth"),
+        b'd' => starts(i, b"daily"),
+        b'm' => starts(i, b"monthly"),
+        _ => false,
     })
 }
 
