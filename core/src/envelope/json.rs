@@ -44,11 +44,10 @@ fn span(src: &str, s: (u32, u32)) -> &str {
     src.get(a..a + s.1 as usize).unwrap_or("")
 }
 
-/// Offsets of `part` (a subslice of `src`) in `src`.
-fn offsets(src: &str, part: &str) -> Result<(u32, u32), Fail> {
-    let start = (part.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
+/// The text from byte `start` to byte `end` as (start, length).
+fn offsets(start: usize, end: usize) -> Result<(u32, u32), Fail> {
     let a = u32::try_from(start).map_err(|_| Fail::Syntax)?;
-    let n = u32::try_from(part.len()).map_err(|_| Fail::Syntax)?;
+    let n = u32::try_from(end.saturating_sub(start)).map_err(|_| Fail::Syntax)?;
     Ok((a, n))
 }
 
@@ -84,8 +83,15 @@ fn skip_ws(b: &[u8], mut pos: usize) -> usize {
 /// Scan a string whose opening quote is at `pos - 1`. Returns (raw contents, has escapes,
 /// position after the closing quote).
 fn scan_string(src: &str, pos: usize) -> Result<(&str, bool, usize), Fail> {
-    let b = src.as_bytes();
-    let start = pos;
+    let (end, esc) = string_end(src.as_bytes(), pos)?;
+    let raw = src.get(pos..end).ok_or(Fail::Syntax)?;
+    Ok((raw, esc, end + 1))
+}
+
+/// Scan a string whose opening quote is at `pos - 1`. Returns (position of the closing quote,
+/// has escapes). Both ends of the contents are next to an ASCII quote, so they are always
+/// character boundaries.
+fn string_end(b: &[u8], pos: usize) -> Result<(usize, bool), Fail> {
     let mut pos = pos;
     let mut esc = false;
     loop {
@@ -117,8 +123,7 @@ fn scan_string(src: &str, pos: usize) -> Result<(&str, bool, usize), Fail> {
             }
         }
     }
-    let raw = src.get(start..pos).ok_or(Fail::Syntax)?;
-    Ok((raw, esc, pos + 1))
+    Ok((pos, esc))
 }
 
 /// The first `"` or `\\` in `b`, eight bytes at a time (SWAR: a byte equal to the target
@@ -246,8 +251,8 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                         // Empty container: closed below, with the general "after a value" code.
                     }
                     Some(_) if is_obj => {
-                        let (k, e, p) = member_name(src, pos)?;
-                        key = offsets(src, k)?;
+                        let (k, e, p) = member_name(b, pos)?;
+                        key = offsets(k.0, k.1)?;
                         key_esc = e;
                         pos = p;
                         continue 'value;
@@ -256,11 +261,11 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                 }
             }
             Some(b'"') => {
-                let (raw, esc, p) = scan_string(src, pos + 1)?;
+                let (end, esc) = string_end(b, pos + 1)?;
                 node.kind = if esc { Kind::StrEsc } else { Kind::Str };
-                node.raw = offsets(src, raw)?;
+                node.raw = offsets(pos + 1, end)?;
                 nodes.push(node);
-                pos = p;
+                pos = end + 1;
             }
             Some(b't') => {
                 pos = scan_literal(b, pos, b"true")?;
@@ -280,7 +285,7 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                 let start = pos;
                 pos = scan_number(b, pos)?;
                 node.kind = Kind::Num;
-                node.raw = offsets(src, src.get(start..pos).ok_or(Fail::Syntax)?)?;
+                node.raw = offsets(start, pos)?;
                 nodes.push(node);
             }
             Some(_) => return Err(Fail::Syntax),
@@ -297,8 +302,8 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                 Some(b',') => {
                     pos = skip_ws(b, pos + 1);
                     if open_is_obj {
-                        let (k, e, p) = member_name(src, pos)?;
-                        key = offsets(src, k)?;
+                        let (k, e, p) = member_name(b, pos)?;
+                        key = offsets(k.0, k.1)?;
                         key_esc = e;
                         pos = p;
                     }
@@ -325,19 +330,19 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
     }
 }
 
-/// `"name"` then `:` at `pos`; returns (raw name, has escapes, position of the value).
-fn member_name(src: &str, pos: usize) -> Result<(&str, bool, usize), Fail> {
-    let b = src.as_bytes();
+/// `"name"` then `:` at `pos`; returns (the raw name's start and end, has escapes, position
+/// of the value).
+fn member_name(b: &[u8], pos: usize) -> Result<((usize, usize), bool, usize), Fail> {
     match b.get(pos) {
         None => return Err(Fail::Eof),
         Some(b'"') => {}
         Some(_) => return Err(Fail::Syntax),
     }
-    let (k, esc, p) = scan_string(src, pos + 1)?;
-    let p = skip_ws(b, p);
+    let (end, esc) = string_end(b, pos + 1)?;
+    let p = skip_ws(b, end + 1);
     match b.get(p) {
         None => Err(Fail::Eof),
-        Some(b':') => Ok((k, esc, skip_ws(b, p + 1))),
+        Some(b':') => Ok(((pos + 1, end), esc, skip_ws(b, p + 1))),
         Some(_) => Err(Fail::Syntax),
     }
 }
