@@ -807,8 +807,10 @@ fn by_evidence(
         return (Permanent, Reason::UnexpectedStatus, false);
     }
 
-    // The code is stronger evidence than the status for quota, throttling and auth.
-    if let Some(v) = by_code(norm) {
+    // The code is stronger evidence than the status for quota, throttling and auth. (Read
+    // once: the refinement below asks again.)
+    let coded = by_code(norm);
+    if let Some(v) = coded {
         if matches!(v.0, Quota | Auth)
             || v.1 == Reason::RateLimited
             || v.1 == Reason::Overloaded
@@ -830,7 +832,7 @@ fn by_evidence(
             }
         }
         // Stripe answers 402 for a declined card: that item's problem, not the account's.
-        402 if norm.contains("card") || norm.contains("declined") => {
+        402 if has_part(norm, "card") || has_part(norm, "declined") => {
             (Permanent, Reason::ClientError, false)
         }
         402 => (Quota, Reason::PaymentRequired, true),
@@ -874,7 +876,7 @@ fn by_evidence(
 
     // Refine a permanent verdict by the code: 422 `corrupted` → corrupted.
     if cat == Permanent && reason != Reason::NotImplemented {
-        if let Some((Permanent, r, _)) = by_code(norm) {
+        if let Some((Permanent, r, _)) = coded {
             reason = r;
         } else if !env.violations.is_empty() && matches!(status, 400 | 422) {
             reason = Reason::Validation;
@@ -911,7 +913,7 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
     if norm.is_empty() {
         return None;
     }
-    let has = |s: &str| norm.contains(s);
+    let has = |s: &str| has_part(norm, s);
 
     // Throttling first: "RateLimitExceeded" and AWS "RequestLimitExceeded" are not quotas.
     if has("ratelimit")
@@ -1055,10 +1057,22 @@ fn is_pending_code(norm: &str) -> bool {
 }
 
 fn is_in_flight_code(norm: &str) -> bool {
-    norm.contains("inflight")
-        || norm.contains("inprogress")
-        || norm.contains("idempotency")
-        || norm.contains("concurrent")
+    has_part(norm, "inflight")
+        || has_part(norm, "inprogress")
+        || has_part(norm, "idempotency")
+        || has_part(norm, "concurrent")
+}
+
+/// `hay.contains(needle)` for the short normalized codes: a scan for the needle's first byte,
+/// then a comparison, instead of setting up a substring searcher per needle (`by_code` asks
+/// for up to two dozen needles).
+fn has_part(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    h.windows(n.len())
+        .any(|w| w.first() == Some(&first) && w == n)
 }
 
 /// A normalized code on the stack: classification runs on every failed call, and the code is
@@ -1103,4 +1117,37 @@ pub fn normalize_code(code: &str) -> String {
         .filter(u8::is_ascii_alphanumeric)
         .map(|b| b.to_ascii_lowercase() as char)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_part_is_contains() {
+        let hays = [
+            "",
+            "a",
+            "ratelimited",
+            "documentnotfound",
+            "notfoundnotfound",
+            "aab",
+        ];
+        let needles = [
+            "",
+            "a",
+            "ab",
+            "ratelimit",
+            "notfound",
+            "found",
+            "d",
+            "aabb",
+            "b",
+        ];
+        for h in hays {
+            for n in needles {
+                assert_eq!(has_part(h, n), h.contains(n), "{h:?} {n:?}");
+            }
+        }
+    }
 }
