@@ -1,5 +1,7 @@
-//! Like `profile_classify`, for bodies whose code only the later built-in code rules know (a
-//! 404 `document_not_found`), so that the code rules and the prose scan of the message show:
+//! Like `profile_classify`, for paths the seed and Google bodies do not reach: `cls_404` (a
+//! `document_not_found` code, which runs the built-in code rules to the end, and the prose scan
+//! of the message), `cls_403` (a throttling 403 told by its message), `cls_200` (a success
+//! whose JSON body is sniffed for an error):
 //!
 //! ```text
 //! cargo build --release -p http-triage --example profile_codes
@@ -10,7 +12,10 @@
 use http_triage::{classify, Request, Response, Rules};
 const NOT_FOUND: &str =
     r#"{"error":{"code":"document_not_found","message":"No document with id 'doc_123'."}}"#;
+const FORBIDDEN: &str = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest"}"#;
+const OK: &str = r#"{"data":{"id":"doc_123","status":"ready","pages":12}}"#;
 fn main() {
+    let which = std::env::args().nth(1).unwrap_or_default();
     let n: usize = std::env::args()
         .nth(2)
         .and_then(|s| s.parse().ok())
@@ -24,11 +29,16 @@ fn main() {
     let req = Request::new("GET");
     let rules = Rules::default();
     // A heap copy, as in `profile_classify`: counts from different builds compare.
-    let body = NOT_FOUND.as_bytes().to_vec();
+    let (status, body) = match which.as_str() {
+        "cls_403" => (403, FORBIDDEN),
+        "cls_200" => (200, OK),
+        _ => (404, NOT_FOUND),
+    };
+    let body = body.as_bytes().to_vec();
     let mut acc = 0usize;
     for _ in 0..n {
         let c = classify(
-            &Response::new(404, &headers, std::hint::black_box(&body[..])),
+            &Response::new(status, &headers, std::hint::black_box(&body[..])),
             &req,
             1_763_800_000_000,
             &rules,
