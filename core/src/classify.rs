@@ -744,16 +744,23 @@ fn names_long_quota(details: &crate::envelope::Details) -> bool {
 /// is a real success and is not parsed.
 fn success_may_carry_error(body: &[u8], content_type: Option<&str>) -> bool {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    // Compared in any ASCII case, without a lowercased copy.
+    let ct = content_type.unwrap_or("");
+    let contains = |needle: &str| contains_ci(ct, needle);
+    let starts = |prefix: &str| {
+        ct.as_bytes()
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
     match first {
-        Some(b'{') => ct.is_empty() || ct.contains("json") || ct.starts_with("text/plain"),
+        Some(b'{') => ct.is_empty() || contains("json") || starts("text/plain"),
         // S3 answers some 200s (CopyObject, CompleteMultipartUpload) with an `<Error>`.
         Some(b'<') => {
-            (ct.contains("xml") && !ct.contains("html"))
+            (contains("xml") && !contains("html"))
                 || (ct.is_empty() && (body.starts_with(b"<?xml") || body.starts_with(b"<Error>")))
         }
         // LLM streaming APIs answer 200 and send the failure as an `error` event.
-        _ if ct.starts_with("text/event-stream") => true,
+        _ if starts("text/event-stream") => true,
         Some(b'e' | b'd') if ct.is_empty() => {
             body.starts_with(b"event:") || body.starts_with(b"data:")
         }
@@ -903,8 +910,33 @@ fn says_rate_limited(env: &Envelope) -> bool {
     let Some(m) = env.message.as_deref() else {
         return false;
     };
-    let m = m.to_ascii_lowercase();
-    m.contains("rate limit") || m.contains("rate-limit") || m.contains("too many requests")
+    contains_ci(m, "rate limit")
+        || contains_ci(m, "rate-limit")
+        || contains_ci(m, "too many requests")
+}
+
+/// `hay.contains(needle)` for the short normalized codes: a scan for the needle's first byte,
+/// then a comparison, instead of setting up a substring searcher per needle (`by_code` asks
+/// for up to two dozen needles).
+fn has_part(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    h.windows(n.len())
+        .any(|w| w.first() == Some(&first) && w == n)
+}
+
+/// `hay.to_ascii_lowercase().contains(needle)` for a lowercase ASCII `needle`, without the
+/// copy: ASCII lowercasing maps byte to byte and leaves other bytes alone, so a window matches
+/// exactly when it equals the needle in any ASCII case.
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    h.windows(n.len())
+        .any(|w| w.first().map(u8::to_ascii_lowercase) == Some(first) && w.eq_ignore_ascii_case(n))
 }
 
 /// Categories the code alone decides, whatever the status.
@@ -1063,18 +1095,6 @@ fn is_in_flight_code(norm: &str) -> bool {
         || has_part(norm, "concurrent")
 }
 
-/// `hay.contains(needle)` for the short normalized codes: a scan for the needle's first byte,
-/// then a comparison, instead of setting up a substring searcher per needle (`by_code` asks
-/// for up to two dozen needles).
-fn has_part(hay: &str, needle: &str) -> bool {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    let Some(&first) = n.first() else {
-        return true;
-    };
-    h.windows(n.len())
-        .any(|w| w.first() == Some(&first) && w == n)
-}
-
 /// A normalized code on the stack: classification runs on every failed call, and the code is
 /// only compared, never kept. Codes are cut at 64 letters and digits (the longest known code
 /// has 35).
@@ -1147,6 +1167,39 @@ mod tests {
         for h in hays {
             for n in needles {
                 assert_eq!(has_part(h, n), h.contains(n), "{h:?} {n:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn contains_ci_is_lowercase_and_contains() {
+        let hays = [
+            "",
+            "Application/JSON; charset=UTF-8",
+            "text/HTML",
+            "\u{130}XML",
+            "Rate-Limit",
+            "documentnotfound",
+            "notfoundnotfound",
+        ];
+        let needles = [
+            "",
+            "json",
+            "xml",
+            "html",
+            "rate-limit",
+            "i",
+            "utf-8",
+            "notfound",
+            "dd",
+        ];
+        for h in hays {
+            for n in needles {
+                assert_eq!(
+                    contains_ci(h, n),
+                    h.to_ascii_lowercase().contains(n),
+                    "{h:?} {n:?}"
+                );
             }
         }
     }

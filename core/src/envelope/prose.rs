@@ -48,16 +48,18 @@ pub(super) fn wait(text: &str) -> Option<Duration> {
     }
     let mut i = 0;
     while i < b.len() {
-        // Every phrase starts with `t`, `r` or `w`.
-        if !b
-            .get(i)
-            .is_some_and(|c| matches!(c | 0x20, b't' | b'r' | b'w'))
-        {
+        // Every phrase starts with `t`, `r` or `w`; only the phrases that start with this
+        // (case-folded) letter are tried.
+        let lead = b.get(i).map_or(0, |c| c | 0x20);
+        if !matches!(lead, b't' | b'r' | b'w') {
             i += 1;
             continue;
         }
-        for (phrase, bare_secs) in PHRASES {
+        for &(phrase, bare_secs) in &PHRASES {
             let p = phrase.as_bytes();
+            if p.first() != Some(&lead) {
+                continue;
+            }
             let Some(w) = b.get(i..i + p.len()) else {
                 continue;
             };
