@@ -642,39 +642,25 @@ impl<'a> Tree<'a> {
     /// The decoded text of string node `i`, trimmed, at most `max_chars` characters; `None`
     /// for other kinds and for strings that are empty after trimming.
     pub fn text(&self, i: usize, max_chars: usize) -> Option<String> {
-        let n = self.nodes.get(i)?;
-        let esc = match n.kind {
-            Kind::Str => false,
-            Kind::StrEsc => true,
-            _ => return None,
-        };
-        let s = decode(trim_start(self.raw(n)), esc, max_chars);
-        let t = trim(&s);
-        if t.is_empty() {
-            None
-        } else {
-            Some(t.to_owned())
-        }
+        self.text_cow(i, max_chars).map(Cow::into_owned)
     }
 
     /// Like [`Tree::text`], but borrowed from the body when the string holds no escapes (no
     /// allocation for the common case).
     pub fn text_cow(&self, i: usize, max_chars: usize) -> Option<Cow<'a, str>> {
         let n = self.nodes.get(i)?;
-        let esc = match n.kind {
-            Kind::Str => false,
-            Kind::StrEsc => true,
-            _ => return None,
-        };
-        match decode(trim_start(self.raw(n)), esc, max_chars) {
-            Cow::Borrowed(s) => {
-                let t = trim(s);
+        match n.kind {
+            // Without escapes, decoding is cutting: no Cow to build and match.
+            Kind::Str => {
+                let t = trim(cut_chars(trim_start(self.raw(n)), max_chars));
                 (!t.is_empty()).then_some(Cow::Borrowed(t))
             }
-            Cow::Owned(s) => {
+            Kind::StrEsc => {
+                let s = decode(trim_start(self.raw(n)), true, max_chars);
                 let t = trim(&s);
                 (!t.is_empty()).then(|| Cow::Owned(t.to_owned()))
             }
+            _ => None,
         }
     }
 
