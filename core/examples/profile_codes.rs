@@ -1,7 +1,7 @@
 //! Like `profile_classify`, for paths the seed and Google bodies do not reach: `cls_404` (a
 //! `document_not_found` code, which runs the built-in code rules to the end, and the prose scan
 //! of the message), `cls_403` (a throttling 403 told by its message), `cls_200` (a success
-//! whose JSON body is sniffed for an error):
+//! whose JSON body is sniffed for an error), `cls_esc` (a message with escapes to decode):
 //!
 //! ```text
 //! cargo build --release -p http-triage --example profile_codes
@@ -13,6 +13,7 @@ use http_triage::{classify, Request, Response, Rules};
 const NOT_FOUND: &str =
     r#"{"error":{"code":"document_not_found","message":"No document with id 'doc_123'."}}"#;
 const FORBIDDEN: &str = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest"}"#;
+const ESCAPED: &str = r#"{"error":{"code":"invalid_request","message":"Field \"name\" must not be empty.\nSee https:\/\/example.com\/docs\/errors#name \u2014 the value was \"\"."}}"#;
 const OK: &str = r#"{"data":{"id":"doc_123","status":"ready","pages":12}}"#;
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_default();
@@ -32,6 +33,7 @@ fn main() {
     let (status, body) = match which.as_str() {
         "cls_403" => (403, FORBIDDEN),
         "cls_200" => (200, OK),
+        "cls_esc" => (400, ESCAPED),
         _ => (404, NOT_FOUND),
     };
     let body = body.as_bytes().to_vec();
