@@ -472,24 +472,35 @@ pub(super) fn salvage(src: &str) -> Salvaged<'_> {
 }
 
 /// Decode the raw contents of a JSON string (escapes resolved, lone surrogates replaced by
-/// U+FFFD), keeping at most `max_chars` characters.
+/// U+FFFD), keeping at most `max_chars` characters. The text between escapes is copied a run
+/// at a time, not character by character.
 pub(super) fn decode(raw: &str, esc: bool, max_chars: usize) -> Cow<'_, str> {
     if !esc {
         return Cow::Borrowed(cut_chars(raw, max_chars));
     }
     let mut out = String::with_capacity(raw.len().min(max_chars.saturating_mul(4)));
     let mut n = 0usize;
-    let mut it = raw.char_indices();
-    while let Some((i, c)) = it.next() {
+    let mut rest = raw;
+    while n < max_chars {
+        // The run before the next backslash, whole or cut to the characters left.
+        let (run, tail) = match rest.bytes().position(|c| c == b'\\') {
+            Some(p) => (rest.get(..p).unwrap_or(""), rest.get(p..).unwrap_or("")),
+            None => (rest, ""),
+        };
+        let kept = cut_chars(run, max_chars - n);
+        out.push_str(kept);
+        if kept.len() < run.len() {
+            break;
+        }
+        n += run.chars().count();
         if n >= max_chars {
             break;
         }
-        if c != '\\' {
-            out.push(c);
-            n += 1;
-            continue;
-        }
-        let Some((_, e)) = it.next() else { break };
+        // `tail` starts with the backslash; a lone one at the end ends the text.
+        let Some(e) = tail.get(1..).and_then(|t| t.chars().next()) else {
+            break;
+        };
+        let mut used = 1 + e.len_utf8();
         let ch = match e {
             '"' => '"',
             '\\' => '\\',
@@ -500,24 +511,21 @@ pub(super) fn decode(raw: &str, esc: bool, max_chars: usize) -> Cow<'_, str> {
             'r' => '\r',
             't' => '\t',
             'u' => {
-                let hi = hex4(raw, i + 2);
-                // Skip the four hex digits.
-                for _ in 0..4 {
-                    it.next();
-                }
+                let hi = hex4(tail, 2);
+                // The four characters after `u` are skipped, hex or not.
+                let after = tail.get(2..).unwrap_or("");
+                used = 2 + after.char_indices().nth(4).map_or(after.len(), |(k, _)| k);
                 match hi {
                     Some(h @ 0xD800..=0xDBFF) => {
                         // A high surrogate: a low one must follow as `\uDC00`..`\uDFFF`.
-                        let lo = if raw.get(i + 6..i + 8) == Some("\\u") {
-                            hex4(raw, i + 8).filter(|l| (0xDC00..=0xDFFF).contains(l))
+                        let lo = if tail.get(6..8) == Some("\\u") {
+                            hex4(tail, 8).filter(|l| (0xDC00..=0xDFFF).contains(l))
                         } else {
                             None
                         };
                         match lo {
                             Some(l) => {
-                                for _ in 0..6 {
-                                    it.next();
-                                }
+                                used += 6;
                                 let cp = 0x10000 + ((h - 0xD800) << 10) + (l - 0xDC00);
                                 char::from_u32(cp).unwrap_or('\u{FFFD}')
                             }
@@ -532,6 +540,7 @@ pub(super) fn decode(raw: &str, esc: bool, max_chars: usize) -> Cow<'_, str> {
         };
         out.push(ch);
         n += 1;
+        rest = tail.get(used..).unwrap_or("");
     }
     Cow::Owned(out)
 }
@@ -860,6 +869,118 @@ mod tests {
         }
         // A byte just above the target must not match (0x23 after 0x22, 0x5d after 0x5c).
         assert_eq!(find_quote_or_backslash(b"########]]]]]]]]"), None);
+    }
+
+    /// The character-by-character decoder `decode` replaced, kept as the reference.
+    fn decode_ref(raw: &str, esc: bool, max_chars: usize) -> Cow<'_, str> {
+        if !esc {
+            return Cow::Borrowed(cut_chars(raw, max_chars));
+        }
+        let mut out = String::with_capacity(raw.len().min(max_chars.saturating_mul(4)));
+        let mut n = 0usize;
+        let mut it = raw.char_indices();
+        while let Some((i, c)) = it.next() {
+            if n >= max_chars {
+                break;
+            }
+            if c != '\\' {
+                out.push(c);
+                n += 1;
+                continue;
+            }
+            let Some((_, e)) = it.next() else { break };
+            let ch = match e {
+                '"' => '"',
+                '\\' => '\\',
+                '/' => '/',
+                'b' => '\u{8}',
+                'f' => '\u{c}',
+                'n' => '\n',
+                'r' => '\r',
+                't' => '\t',
+                'u' => {
+                    let hi = hex4(raw, i + 2);
+                    // Skip the four hex digits.
+                    for _ in 0..4 {
+                        it.next();
+                    }
+                    match hi {
+                        Some(h @ 0xD800..=0xDBFF) => {
+                            // A high surrogate: a low one must follow as `\uDC00`..`\uDFFF`.
+                            let lo = if raw.get(i + 6..i + 8) == Some("\\u") {
+                                hex4(raw, i + 8).filter(|l| (0xDC00..=0xDFFF).contains(l))
+                            } else {
+                                None
+                            };
+                            match lo {
+                                Some(l) => {
+                                    for _ in 0..6 {
+                                        it.next();
+                                    }
+                                    let cp = 0x10000 + ((h - 0xD800) << 10) + (l - 0xDC00);
+                                    char::from_u32(cp).unwrap_or('\u{FFFD}')
+                                }
+                                None => '\u{FFFD}',
+                            }
+                        }
+                        Some(cp) => char::from_u32(cp).unwrap_or('\u{FFFD}'),
+                        None => '\u{FFFD}',
+                    }
+                }
+                other => other,
+            };
+            out.push(ch);
+            n += 1;
+        }
+        Cow::Owned(out)
+    }
+
+    #[test]
+    fn decode_matches_reference() {
+        let mut cases: Vec<String> = [
+            r"a\u00e9\ud83d\ude00\ud800x",
+            r"\\\/\b",
+            r"a\nb",
+            r"\",
+            r"ab\",
+            r"\u",
+            r"\u12",
+            r"\u+abcz",
+            r"\ué1234",
+            r"\ud83d\ude0",
+            r"\ud83dx\ude00",
+            r"\udc00",
+            r"\ud83d\u+e00",
+            "\\é",
+            "\\😀x",
+            "héllo\\nwörld\\t😀",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Pseudo-random strings over an alphabet dense in escapes.
+        let alphabet = [
+            '\\', 'u', 'd', '8', '3', 'D', 'c', '0', 'n', '"', 'é', '😀', 'a', '+', 'f',
+        ];
+        let mut x: u32 = 12345;
+        for _ in 0..4000 {
+            let mut s = String::new();
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            for _ in 0..(x >> 16) % 24 {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                s.push(alphabet[((x >> 16) as usize) % alphabet.len()]);
+            }
+            cases.push(s);
+        }
+        for s in &cases {
+            for max in [0, 1, 2, 3, 5, 8, 13, usize::MAX] {
+                assert_eq!(
+                    decode(s, true, max),
+                    decode_ref(s, true, max),
+                    "{s:?} {max}"
+                );
+            }
+        }
     }
 
     #[test]
