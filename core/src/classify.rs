@@ -718,17 +718,15 @@ fn names_long_quota(details: &crate::envelope::Details) -> bool {
         }
         match v {
             Value::Object(m) => m.iter().any(|(k, v)| {
-                let key = k.to_ascii_lowercase();
-                let is_quota_key = key.contains("quotaid")
-                    || key.contains("quota_limit")
-                    || key.contains("quotalimit");
+                let is_quota_key = contains_ci(k, "quotaid")
+                    || contains_ci(k, "quota_limit")
+                    || contains_ci(k, "quotalimit");
                 (is_quota_key
                     && v.as_str().is_some_and(|s| {
-                        let s = s.to_ascii_lowercase();
-                        s.contains("perday")
-                            || s.contains("permonth")
-                            || s.contains("daily")
-                            || s.contains("monthly")
+                        contains_ci(s, "perday")
+                            || contains_ci(s, "permonth")
+                            || contains_ci(s, "daily")
+                            || contains_ci(s, "monthly")
                     }))
                     || walk(v, depth + 1)
             }),
