@@ -718,17 +718,15 @@ fn names_long_quota(details: &crate::envelope::Details) -> bool {
         }
         match v {
             Value::Object(m) => m.iter().any(|(k, v)| {
-                let key = k.to_ascii_lowercase();
-                let is_quota_key = key.contains("quotaid")
-                    || key.contains("quota_limit")
-                    || key.contains("quotalimit");
+                let is_quota_key = contains_ci(k, "quotaid")
+                    || contains_ci(k, "quota_limit")
+                    || contains_ci(k, "quotalimit");
                 (is_quota_key
                     && v.as_str().is_some_and(|s| {
-                        let s = s.to_ascii_lowercase();
-                        s.contains("perday")
-                            || s.contains("permonth")
-                            || s.contains("daily")
-                            || s.contains("monthly")
+                        contains_ci(s, "perday")
+                            || contains_ci(s, "permonth")
+                            || contains_ci(s, "daily")
+                            || contains_ci(s, "monthly")
                     }))
                     || walk(v, depth + 1)
             }),
@@ -744,16 +742,23 @@ fn names_long_quota(details: &crate::envelope::Details) -> bool {
 /// is a real success and is not parsed.
 fn success_may_carry_error(body: &[u8], content_type: Option<&str>) -> bool {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
-    let ct = content_type.unwrap_or("").to_ascii_lowercase();
+    // Compared in any ASCII case, without a lowercased copy.
+    let ct = content_type.unwrap_or("");
+    let contains = |needle: &str| contains_ci(ct, needle);
+    let starts = |prefix: &str| {
+        ct.as_bytes()
+            .get(..prefix.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(prefix.as_bytes()))
+    };
     match first {
-        Some(b'{') => ct.is_empty() || ct.contains("json") || ct.starts_with("text/plain"),
+        Some(b'{') => ct.is_empty() || contains("json") || starts("text/plain"),
         // S3 answers some 200s (CopyObject, CompleteMultipartUpload) with an `<Error>`.
         Some(b'<') => {
-            (ct.contains("xml") && !ct.contains("html"))
+            (contains("xml") && !contains("html"))
                 || (ct.is_empty() && (body.starts_with(b"<?xml") || body.starts_with(b"<Error>")))
         }
         // LLM streaming APIs answer 200 and send the failure as an `error` event.
-        _ if ct.starts_with("text/event-stream") => true,
+        _ if starts("text/event-stream") => true,
         Some(b'e' | b'd') if ct.is_empty() => {
             body.starts_with(b"event:") || body.starts_with(b"data:")
         }
@@ -807,8 +812,10 @@ fn by_evidence(
         return (Permanent, Reason::UnexpectedStatus, false);
     }
 
-    // The code is stronger evidence than the status for quota, throttling and auth.
-    if let Some(v) = by_code(norm) {
+    // The code is stronger evidence than the status for quota, throttling and auth. (Read
+    // once: the refinement below asks again.)
+    let coded = by_code(norm);
+    if let Some(v) = coded {
         if matches!(v.0, Quota | Auth)
             || v.1 == Reason::RateLimited
             || v.1 == Reason::Overloaded
@@ -830,7 +837,7 @@ fn by_evidence(
             }
         }
         // Stripe answers 402 for a declined card: that item's problem, not the account's.
-        402 if norm.contains("card") || norm.contains("declined") => {
+        402 if has_part(norm, "card") || has_part(norm, "declined") => {
             (Permanent, Reason::ClientError, false)
         }
         402 => (Quota, Reason::PaymentRequired, true),
@@ -874,7 +881,7 @@ fn by_evidence(
 
     // Refine a permanent verdict by the code: 422 `corrupted` → corrupted.
     if cat == Permanent && reason != Reason::NotImplemented {
-        if let Some((Permanent, r, _)) = by_code(norm) {
+        if let Some((Permanent, r, _)) = coded {
             reason = r;
         } else if !env.violations.is_empty() && matches!(status, 400 | 422) {
             reason = Reason::Validation;
@@ -901,8 +908,33 @@ fn says_rate_limited(env: &Envelope) -> bool {
     let Some(m) = env.message.as_deref() else {
         return false;
     };
-    let m = m.to_ascii_lowercase();
-    m.contains("rate limit") || m.contains("rate-limit") || m.contains("too many requests")
+    contains_ci(m, "rate limit")
+        || contains_ci(m, "rate-limit")
+        || contains_ci(m, "too many requests")
+}
+
+/// `hay.contains(needle)` for the short normalized codes: a scan for the needle's first byte,
+/// then a comparison, instead of setting up a substring searcher per needle (`by_code` asks
+/// for up to two dozen needles).
+fn has_part(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    h.windows(n.len())
+        .any(|w| w.first() == Some(&first) && w == n)
+}
+
+/// `hay.to_ascii_lowercase().contains(needle)` for a lowercase ASCII `needle`, without the
+/// copy: ASCII lowercasing maps byte to byte and leaves other bytes alone, so a window matches
+/// exactly when it equals the needle in any ASCII case.
+fn contains_ci(hay: &str, needle: &str) -> bool {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return true;
+    };
+    h.windows(n.len())
+        .any(|w| w.first().map(u8::to_ascii_lowercase) == Some(first) && w.eq_ignore_ascii_case(n))
 }
 
 /// Categories the code alone decides, whatever the status.
@@ -911,7 +943,7 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
     if norm.is_empty() {
         return None;
     }
-    let has = |s: &str| norm.contains(s);
+    let has = |s: &str| has_part(norm, s);
 
     // Throttling first: "RateLimitExceeded" and AWS "RequestLimitExceeded" are not quotas.
     if has("ratelimit")
@@ -1055,10 +1087,10 @@ fn is_pending_code(norm: &str) -> bool {
 }
 
 fn is_in_flight_code(norm: &str) -> bool {
-    norm.contains("inflight")
-        || norm.contains("inprogress")
-        || norm.contains("idempotency")
-        || norm.contains("concurrent")
+    has_part(norm, "inflight")
+        || has_part(norm, "inprogress")
+        || has_part(norm, "idempotency")
+        || has_part(norm, "concurrent")
 }
 
 /// A normalized code on the stack: classification runs on every failed call, and the code is
@@ -1075,7 +1107,11 @@ impl NormCode {
             buf: [0; 64],
             len: 0,
         };
-        for b in code.bytes().take(256).filter(u8::is_ascii_alphanumeric) {
+        let code = code.as_bytes();
+        for &b in code.get(..256).unwrap_or(code) {
+            if !b.is_ascii_alphanumeric() {
+                continue;
+            }
             let Some(slot) = n.buf.get_mut(n.len) else {
                 break;
             };
@@ -1099,4 +1135,70 @@ pub fn normalize_code(code: &str) -> String {
         .filter(u8::is_ascii_alphanumeric)
         .map(|b| b.to_ascii_lowercase() as char)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn has_part_is_contains() {
+        let hays = [
+            "",
+            "a",
+            "ratelimited",
+            "documentnotfound",
+            "notfoundnotfound",
+            "aab",
+        ];
+        let needles = [
+            "",
+            "a",
+            "ab",
+            "ratelimit",
+            "notfound",
+            "found",
+            "d",
+            "aabb",
+            "b",
+        ];
+        for h in hays {
+            for n in needles {
+                assert_eq!(has_part(h, n), h.contains(n), "{h:?} {n:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn contains_ci_is_lowercase_and_contains() {
+        let hays = [
+            "",
+            "Application/JSON; charset=UTF-8",
+            "text/HTML",
+            "\u{130}XML",
+            "Rate-Limit",
+            "documentnotfound",
+            "notfoundnotfound",
+        ];
+        let needles = [
+            "",
+            "json",
+            "xml",
+            "html",
+            "rate-limit",
+            "i",
+            "utf-8",
+            "notfound",
+            "dd",
+        ];
+        for h in hays {
+            for n in needles {
+                assert_eq!(
+                    contains_ci(h, n),
+                    h.to_ascii_lowercase().contains(n),
+                    "{h:?} {n:?}"
+                );
+            }
+        }
+    }
 }

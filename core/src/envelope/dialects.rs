@@ -327,8 +327,11 @@ fn push_violation(env: &mut Envelope, field: &str, message: Option<String>) {
 /// Seconds as a decimal literal (`"30"`, `"1.5"`, `"1.5s"`, `"2e1"`) → a duration; `None` for
 /// negative, non-finite or absurd values. Decimal literals are read exactly (no float rounding).
 pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
-    let s = s.trim();
-    let s = s.strip_suffix('s').unwrap_or(s).trim_end();
+    let s = super::json::trim(s);
+    let s = match s.strip_suffix('s') {
+        Some(t) => t.trim_end(),
+        None => s,
+    };
     if s.is_empty() || s.starts_with('-') {
         return None;
     }
@@ -340,17 +343,28 @@ pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
         }
         return Duration::try_from_secs_f64(v * (unit_nanos as f64) / 1e9).ok();
     }
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let b = s.as_bytes();
+    let (int, frac) = match b.iter().position(|&c| c == b'.') {
+        Some(i) => (
+            b.get(..i).unwrap_or_default(),
+            b.get(i + 1..).unwrap_or_default(),
+        ),
+        None => (b, &[][..]),
+    };
     if int.is_empty() && frac.is_empty() {
         return None;
     }
-    if !int.bytes().all(|c| c.is_ascii_digit()) || !frac.bytes().all(|c| c.is_ascii_digit()) {
+    if !int.iter().all(u8::is_ascii_digit) || !frac.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let whole: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    // Digits only: what `str::parse::<u64>` gives, `None` on overflow.
+    let mut whole: u64 = 0;
+    for &c in int {
+        whole = whole.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
     // The fraction, as units of 1e-9 of the unit.
     let mut f: u64 = 0;
-    for (i, c) in frac.bytes().take(9).enumerate() {
+    for (i, &c) in frac.iter().take(9).enumerate() {
         f += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
     }
     let total_nanos = u128::from(whole) * u128::from(unit_nanos)
@@ -1172,7 +1186,11 @@ fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
             let Some(ty) = s.get(K::AtType).and_then(|i| t.text_cow(i, 256)) else {
                 continue;
             };
-            let name = ty.rsplit('/').next().unwrap_or(&ty);
+            // The part after the last `/` (`type.googleapis.com/google.rpc.RetryInfo`).
+            let name = match ty.bytes().rposition(|c| c == b'/') {
+                Some(i) => ty.get(i + 1..).unwrap_or(&ty),
+                None => &ty,
+            };
             match name {
                 "google.rpc.RetryInfo" => {
                     fill(&mut env.retry_after, || {
@@ -1232,17 +1250,37 @@ fn names_long_window(t: &Tree<'_>, o: usize) -> bool {
         let Some((key, esc)) = t.key(c) else {
             return false;
         };
-        let key = super::json::decode(key, esc, 64);
-        let quota_key = ["quotaId", "quota_id", "quota_limit", "quotaLimit"]
-            .iter()
-            .any(|k| key.eq_ignore_ascii_case(k));
-        quota_key
-            && t.text_cow(c, 128).is_some_and(|v| {
-                let v = v.to_ascii_lowercase();
-                ["perday", "permonth", "daily", "monthly"]
+        // Lengths 7 to 11, all starting with `q`: most keys are turned away before comparing.
+        let is_quota_key = |k: &str| {
+            (7..=11).contains(&k.len())
+                && k.as_bytes().first().is_some_and(|c| c | 0x20 == b'q')
+                && ["quotaId", "quota_id", "quota_limit", "quotaLimit"]
                     .iter()
-                    .any(|w| v.contains(w))
-            })
+                    .any(|n| k.eq_ignore_ascii_case(n))
+        };
+        // A raw key longer than 64 characters is no quota key, cut or not.
+        let quota_key = if esc {
+            is_quota_key(&super::json::decode(key, true, 64))
+        } else {
+            is_quota_key(key)
+        };
+        quota_key && t.text_cow(c, 128).is_some_and(|v| names_long(v.as_bytes()))
+    })
+}
+
+/// True when `v` holds `perday`, `permonth`, `daily` or `monthly` in any ASCII case (what
+/// lowercasing it and searching would find, without the copy).
+fn names_long(v: &[u8]) -> bool {
+    let starts = |i: usize, w: &[u8]| {
+        v.get(i..i + w.len())
+            .is_some_and(|r| r.eq_ignore_ascii_case(w))
+    };
+    // `| 0x20` folds an ASCII letter to lowercase; the comparison confirms.
+    v.iter().enumerate().any(|(i, &c)| match c | 0x20 {
+        b'p' => starts(i, b"perday") || starts(i, b"permonth"),
+        b'd' => starts(i, b"daily"),
+        b'm' => starts(i, b"monthly"),
+        _ => false,
     })
 }
 
@@ -1897,4 +1935,65 @@ fn apigee(t: &Tree<'_>, top: &Slots, f: usize) -> Envelope {
     env.signals_error = env.code.is_some() || env.message.is_some();
     hints(t, top, &mut env);
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_long_is_lowercase_and_search() {
+        for v in [
+            "",
+            "p",
+            "GenerateRequestsPerDayPerProject",
+            "GenerateRequestsPerMinutePerProject",
+            "PERMONTH",
+            "queries-daily",
+            "MonthlyCap",
+            "dail",
+            "per day",
+            "\u{130}perday",
+            "\u{e9}Daily\u{e9}",
+            "perdaz permont monthl",
+        ] {
+            let lower = v.to_ascii_lowercase();
+            let want = ["perday", "permonth", "daily", "monthly"]
+                .iter()
+                .any(|w| lower.contains(w));
+            assert_eq!(names_long(v.as_bytes()), want, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn parse_secs_forms() {
+        let d = |s: &str| parse_secs(s, SECS);
+        assert_eq!(d(" 7 "), Some(Duration::from_secs(7)));
+        assert_eq!(d("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(d("+2 s"), Some(Duration::from_secs(2)));
+        assert_eq!(d(".5"), Some(Duration::from_millis(500)));
+        assert_eq!(d("3."), Some(Duration::from_secs(3)));
+        assert_eq!(d("2e1"), Some(Duration::from_secs(20)));
+        assert_eq!(
+            d("18446744073709551615"),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        for bad in [
+            "",
+            ".",
+            "-1",
+            "1.2.3",
+            "1 2",
+            "18446744073709551616",
+            "x",
+            "s",
+            "\u{a0}",
+        ] {
+            assert_eq!(d(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            parse_secs("1500", MILLIS),
+            Some(Duration::from_millis(1500))
+        );
+    }
 }

@@ -44,11 +44,10 @@ fn span(src: &str, s: (u32, u32)) -> &str {
     src.get(a..a + s.1 as usize).unwrap_or("")
 }
 
-/// Offsets of `part` (a subslice of `src`) in `src`.
-fn offsets(src: &str, part: &str) -> Result<(u32, u32), Fail> {
-    let start = (part.as_ptr() as usize).wrapping_sub(src.as_ptr() as usize);
+/// The text from byte `start` to byte `end` as (start, length).
+fn offsets(start: usize, end: usize) -> Result<(u32, u32), Fail> {
     let a = u32::try_from(start).map_err(|_| Fail::Syntax)?;
-    let n = u32::try_from(part.len()).map_err(|_| Fail::Syntax)?;
+    let n = u32::try_from(end.saturating_sub(start)).map_err(|_| Fail::Syntax)?;
     Ok((a, n))
 }
 
@@ -84,8 +83,15 @@ fn skip_ws(b: &[u8], mut pos: usize) -> usize {
 /// Scan a string whose opening quote is at `pos - 1`. Returns (raw contents, has escapes,
 /// position after the closing quote).
 fn scan_string(src: &str, pos: usize) -> Result<(&str, bool, usize), Fail> {
-    let b = src.as_bytes();
-    let start = pos;
+    let (end, esc) = string_end(src.as_bytes(), pos)?;
+    let raw = src.get(pos..end).ok_or(Fail::Syntax)?;
+    Ok((raw, esc, end + 1))
+}
+
+/// Scan a string whose opening quote is at `pos - 1`. Returns (position of the closing quote,
+/// has escapes). Both ends of the contents are next to an ASCII quote, so they are always
+/// character boundaries.
+fn string_end(b: &[u8], pos: usize) -> Result<(usize, bool), Fail> {
     let mut pos = pos;
     let mut esc = false;
     loop {
@@ -117,8 +123,7 @@ fn scan_string(src: &str, pos: usize) -> Result<(&str, bool, usize), Fail> {
             }
         }
     }
-    let raw = src.get(start..pos).ok_or(Fail::Syntax)?;
-    Ok((raw, esc, pos + 1))
+    Ok((pos, esc))
 }
 
 /// The first `"` or `\\` in `b`, eight bytes at a time (SWAR: a byte equal to the target
@@ -246,8 +251,8 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                         // Empty container: closed below, with the general "after a value" code.
                     }
                     Some(_) if is_obj => {
-                        let (k, e, p) = member_name(src, pos)?;
-                        key = offsets(src, k)?;
+                        let (k, e, p) = member_name(b, pos)?;
+                        key = offsets(k.0, k.1)?;
                         key_esc = e;
                         pos = p;
                         continue 'value;
@@ -256,11 +261,11 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                 }
             }
             Some(b'"') => {
-                let (raw, esc, p) = scan_string(src, pos + 1)?;
+                let (end, esc) = string_end(b, pos + 1)?;
                 node.kind = if esc { Kind::StrEsc } else { Kind::Str };
-                node.raw = offsets(src, raw)?;
+                node.raw = offsets(pos + 1, end)?;
                 nodes.push(node);
-                pos = p;
+                pos = end + 1;
             }
             Some(b't') => {
                 pos = scan_literal(b, pos, b"true")?;
@@ -280,7 +285,7 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                 let start = pos;
                 pos = scan_number(b, pos)?;
                 node.kind = Kind::Num;
-                node.raw = offsets(src, src.get(start..pos).ok_or(Fail::Syntax)?)?;
+                node.raw = offsets(start, pos)?;
                 nodes.push(node);
             }
             Some(_) => return Err(Fail::Syntax),
@@ -297,8 +302,8 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                 Some(b',') => {
                     pos = skip_ws(b, pos + 1);
                     if open_is_obj {
-                        let (k, e, p) = member_name(src, pos)?;
-                        key = offsets(src, k)?;
+                        let (k, e, p) = member_name(b, pos)?;
+                        key = offsets(k.0, k.1)?;
                         key_esc = e;
                         pos = p;
                     }
@@ -325,19 +330,19 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
     }
 }
 
-/// `"name"` then `:` at `pos`; returns (raw name, has escapes, position of the value).
-fn member_name(src: &str, pos: usize) -> Result<(&str, bool, usize), Fail> {
-    let b = src.as_bytes();
+/// `"name"` then `:` at `pos`; returns (the raw name's start and end, has escapes, position
+/// of the value).
+fn member_name(b: &[u8], pos: usize) -> Result<((usize, usize), bool, usize), Fail> {
     match b.get(pos) {
         None => return Err(Fail::Eof),
         Some(b'"') => {}
         Some(_) => return Err(Fail::Syntax),
     }
-    let (k, esc, p) = scan_string(src, pos + 1)?;
-    let p = skip_ws(b, p);
+    let (end, esc) = string_end(b, pos + 1)?;
+    let p = skip_ws(b, end + 1);
     match b.get(p) {
         None => Err(Fail::Eof),
-        Some(b':') => Ok((k, esc, skip_ws(b, p + 1))),
+        Some(b':') => Ok(((pos + 1, end), esc, skip_ws(b, p + 1))),
         Some(_) => Err(Fail::Syntax),
     }
 }
@@ -467,24 +472,35 @@ pub(super) fn salvage(src: &str) -> Salvaged<'_> {
 }
 
 /// Decode the raw contents of a JSON string (escapes resolved, lone surrogates replaced by
-/// U+FFFD), keeping at most `max_chars` characters.
+/// U+FFFD), keeping at most `max_chars` characters. The text between escapes is copied a run
+/// at a time, not character by character.
 pub(super) fn decode(raw: &str, esc: bool, max_chars: usize) -> Cow<'_, str> {
     if !esc {
         return Cow::Borrowed(cut_chars(raw, max_chars));
     }
     let mut out = String::with_capacity(raw.len().min(max_chars.saturating_mul(4)));
     let mut n = 0usize;
-    let mut it = raw.char_indices();
-    while let Some((i, c)) = it.next() {
+    let mut rest = raw;
+    while n < max_chars {
+        // The run before the next backslash, whole or cut to the characters left.
+        let (run, tail) = match rest.bytes().position(|c| c == b'\\') {
+            Some(p) => (rest.get(..p).unwrap_or(""), rest.get(p..).unwrap_or("")),
+            None => (rest, ""),
+        };
+        let kept = cut_chars(run, max_chars - n);
+        out.push_str(kept);
+        if kept.len() < run.len() {
+            break;
+        }
+        n += run.chars().count();
         if n >= max_chars {
             break;
         }
-        if c != '\\' {
-            out.push(c);
-            n += 1;
-            continue;
-        }
-        let Some((_, e)) = it.next() else { break };
+        // `tail` starts with the backslash; a lone one at the end ends the text.
+        let Some(e) = tail.get(1..).and_then(|t| t.chars().next()) else {
+            break;
+        };
+        let mut used = 1 + e.len_utf8();
         let ch = match e {
             '"' => '"',
             '\\' => '\\',
@@ -495,24 +511,21 @@ pub(super) fn decode(raw: &str, esc: bool, max_chars: usize) -> Cow<'_, str> {
             'r' => '\r',
             't' => '\t',
             'u' => {
-                let hi = hex4(raw, i + 2);
-                // Skip the four hex digits.
-                for _ in 0..4 {
-                    it.next();
-                }
+                let hi = hex4(tail, 2);
+                // The four characters after `u` are skipped, hex or not.
+                let after = tail.get(2..).unwrap_or("");
+                used = 2 + after.char_indices().nth(4).map_or(after.len(), |(k, _)| k);
                 match hi {
                     Some(h @ 0xD800..=0xDBFF) => {
                         // A high surrogate: a low one must follow as `\uDC00`..`\uDFFF`.
-                        let lo = if raw.get(i + 6..i + 8) == Some("\\u") {
-                            hex4(raw, i + 8).filter(|l| (0xDC00..=0xDFFF).contains(l))
+                        let lo = if tail.get(6..8) == Some("\\u") {
+                            hex4(tail, 8).filter(|l| (0xDC00..=0xDFFF).contains(l))
                         } else {
                             None
                         };
                         match lo {
                             Some(l) => {
-                                for _ in 0..6 {
-                                    it.next();
-                                }
+                                used += 6;
                                 let cp = 0x10000 + ((h - 0xD800) << 10) + (l - 0xDC00);
                                 char::from_u32(cp).unwrap_or('\u{FFFD}')
                             }
@@ -527,6 +540,7 @@ pub(super) fn decode(raw: &str, esc: bool, max_chars: usize) -> Cow<'_, str> {
         };
         out.push(ch);
         n += 1;
+        rest = tail.get(used..).unwrap_or("");
     }
     Cow::Owned(out)
 }
@@ -534,6 +548,34 @@ pub(super) fn decode(raw: &str, esc: bool, max_chars: usize) -> Cow<'_, str> {
 fn hex4(s: &str, at: usize) -> Option<u32> {
     let h = s.get(at..at + 4)?;
     u32::from_str_radix(h, 16).ok()
+}
+
+/// True when `c` is a printable ASCII byte: never part of whitespace (every character that
+/// `str::trim` removes is either an ASCII byte up to the space or not ASCII at all).
+#[inline]
+fn solid(c: Option<&u8>) -> bool {
+    c.is_some_and(|&c| c > b' ' && c.is_ascii())
+}
+
+/// `s.trim()`, without decoding characters when both ends are printable ASCII (the common case).
+#[inline]
+pub(super) fn trim(s: &str) -> &str {
+    let b = s.as_bytes();
+    if solid(b.first()) && solid(b.last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
+/// `s.trim_start()`, without decoding characters when it starts with printable ASCII.
+#[inline]
+pub(super) fn trim_start(s: &str) -> &str {
+    if solid(s.as_bytes().first()) {
+        s
+    } else {
+        s.trim_start()
+    }
 }
 
 /// The longest prefix of `s` with at most `max_chars` characters.
@@ -609,39 +651,25 @@ impl<'a> Tree<'a> {
     /// The decoded text of string node `i`, trimmed, at most `max_chars` characters; `None`
     /// for other kinds and for strings that are empty after trimming.
     pub fn text(&self, i: usize, max_chars: usize) -> Option<String> {
-        let n = self.nodes.get(i)?;
-        let esc = match n.kind {
-            Kind::Str => false,
-            Kind::StrEsc => true,
-            _ => return None,
-        };
-        let s = decode(self.raw(n).trim_start(), esc, max_chars);
-        let t = s.trim();
-        if t.is_empty() {
-            None
-        } else {
-            Some(t.to_owned())
-        }
+        self.text_cow(i, max_chars).map(Cow::into_owned)
     }
 
     /// Like [`Tree::text`], but borrowed from the body when the string holds no escapes (no
     /// allocation for the common case).
     pub fn text_cow(&self, i: usize, max_chars: usize) -> Option<Cow<'a, str>> {
         let n = self.nodes.get(i)?;
-        let esc = match n.kind {
-            Kind::Str => false,
-            Kind::StrEsc => true,
-            _ => return None,
-        };
-        match decode(self.raw(n).trim_start(), esc, max_chars) {
-            Cow::Borrowed(s) => {
-                let t = s.trim();
+        match n.kind {
+            // Without escapes, decoding is cutting: no Cow to build and match.
+            Kind::Str => {
+                let t = trim(cut_chars(trim_start(self.raw(n)), max_chars));
                 (!t.is_empty()).then_some(Cow::Borrowed(t))
             }
-            Cow::Owned(s) => {
-                let t = s.trim();
+            Kind::StrEsc => {
+                let s = decode(trim_start(self.raw(n)), true, max_chars);
+                let t = trim(&s);
                 (!t.is_empty()).then(|| Cow::Owned(t.to_owned()))
             }
+            _ => None,
         }
     }
 
@@ -841,6 +869,118 @@ mod tests {
         }
         // A byte just above the target must not match (0x23 after 0x22, 0x5d after 0x5c).
         assert_eq!(find_quote_or_backslash(b"########]]]]]]]]"), None);
+    }
+
+    /// The character-by-character decoder `decode` replaced, kept as the reference.
+    fn decode_ref(raw: &str, esc: bool, max_chars: usize) -> Cow<'_, str> {
+        if !esc {
+            return Cow::Borrowed(cut_chars(raw, max_chars));
+        }
+        let mut out = String::with_capacity(raw.len().min(max_chars.saturating_mul(4)));
+        let mut n = 0usize;
+        let mut it = raw.char_indices();
+        while let Some((i, c)) = it.next() {
+            if n >= max_chars {
+                break;
+            }
+            if c != '\\' {
+                out.push(c);
+                n += 1;
+                continue;
+            }
+            let Some((_, e)) = it.next() else { break };
+            let ch = match e {
+                '"' => '"',
+                '\\' => '\\',
+                '/' => '/',
+                'b' => '\u{8}',
+                'f' => '\u{c}',
+                'n' => '\n',
+                'r' => '\r',
+                't' => '\t',
+                'u' => {
+                    let hi = hex4(raw, i + 2);
+                    // Skip the four hex digits.
+                    for _ in 0..4 {
+                        it.next();
+                    }
+                    match hi {
+                        Some(h @ 0xD800..=0xDBFF) => {
+                            // A high surrogate: a low one must follow as `\uDC00`..`\uDFFF`.
+                            let lo = if raw.get(i + 6..i + 8) == Some("\\u") {
+                                hex4(raw, i + 8).filter(|l| (0xDC00..=0xDFFF).contains(l))
+                            } else {
+                                None
+                            };
+                            match lo {
+                                Some(l) => {
+                                    for _ in 0..6 {
+                                        it.next();
+                                    }
+                                    let cp = 0x10000 + ((h - 0xD800) << 10) + (l - 0xDC00);
+                                    char::from_u32(cp).unwrap_or('\u{FFFD}')
+                                }
+                                None => '\u{FFFD}',
+                            }
+                        }
+                        Some(cp) => char::from_u32(cp).unwrap_or('\u{FFFD}'),
+                        None => '\u{FFFD}',
+                    }
+                }
+                other => other,
+            };
+            out.push(ch);
+            n += 1;
+        }
+        Cow::Owned(out)
+    }
+
+    #[test]
+    fn decode_matches_reference() {
+        let mut cases: Vec<String> = [
+            r"a\u00e9\ud83d\ude00\ud800x",
+            r"\\\/\b",
+            r"a\nb",
+            r"\",
+            r"ab\",
+            r"\u",
+            r"\u12",
+            r"\u+abcz",
+            r"\ué1234",
+            r"\ud83d\ude0",
+            r"\ud83dx\ude00",
+            r"\udc00",
+            r"\ud83d\u+e00",
+            "\\é",
+            "\\😀x",
+            "héllo\\nwörld\\t😀",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Pseudo-random strings over an alphabet dense in escapes.
+        let alphabet = [
+            '\\', 'u', 'd', '8', '3', 'D', 'c', '0', 'n', '"', 'é', '😀', 'a', '+', 'f',
+        ];
+        let mut x: u32 = 12345;
+        for _ in 0..4000 {
+            let mut s = String::new();
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            for _ in 0..(x >> 16) % 24 {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                s.push(alphabet[((x >> 16) as usize) % alphabet.len()]);
+            }
+            cases.push(s);
+        }
+        for s in &cases {
+            for max in [0, 1, 2, 3, 5, 8, 13, usize::MAX] {
+                assert_eq!(
+                    decode(s, true, max),
+                    decode_ref(s, true, max),
+                    "{s:?} {max}"
+                );
+            }
+        }
     }
 
     #[test]

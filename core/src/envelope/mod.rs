@@ -428,7 +428,12 @@ fn parse_body(body: &[u8], content_type: Option<&str>, limits: &Limits) -> Envel
             }
         }
     };
-    let body = text.trim_start_matches([' ', '\t', '\r', '\n', '\u{c}']);
+    // Leading whitespace (all ASCII), skipped byte by byte.
+    let lead = text
+        .bytes()
+        .take_while(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n' | b'\x0c'))
+        .count();
+    let body = text.get(lead..).unwrap_or_default();
     let ct = ContentType::of(content_type);
     if ct == ContentType::EventStream || body.starts_with("event:") || body.starts_with("data:") {
         return event_stream(body, limits);
@@ -464,7 +469,11 @@ impl ContentType {
         let Some(ct) = ct else {
             return ContentType::Other;
         };
-        let essence = ct.split(';').next().unwrap_or(ct).trim();
+        let essence = match ct.bytes().position(|c| c == b';') {
+            Some(i) => ct.get(..i).unwrap_or(ct),
+            None => ct,
+        };
+        let essence = json::trim(essence);
         if essence.eq_ignore_ascii_case("application/problem+json") {
             ContentType::Problem
         } else if essence.eq_ignore_ascii_case("text/event-stream") {
@@ -495,7 +504,10 @@ fn json_body(body: &str, prescan: bool, ct: ContentType, limits: &Limits) -> Env
     }
     match json::parse(body, max_depth) {
         Ok((tree, end)) => {
-            if body.get(end..).is_some_and(|rest| rest.trim().is_empty()) {
+            if body
+                .get(end..)
+                .is_some_and(|rest| json::trim(rest).is_empty())
+            {
                 dialects::detect(&tree, ct == ContentType::Problem)
             } else {
                 salvaged(body, Dialect::Text)
@@ -591,8 +603,8 @@ fn salvaged(body: &str, dialect: Dialect) -> Envelope {
     let g = json::salvage(body);
     let text = |v: Option<(&str, bool)>, max: usize| -> Option<String> {
         let (raw, esc) = v?;
-        let s = json::decode(raw.trim_start(), esc, max);
-        let s = s.trim();
+        let s = json::decode(json::trim_start(raw), esc, max);
+        let s = json::trim(&s);
         (!s.is_empty()).then(|| s.to_owned())
     };
     let mut env = with_dialect(dialect);

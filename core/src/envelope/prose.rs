@@ -31,18 +31,35 @@ const MAX_PROSE_WAIT: Duration = Duration::from_secs(86_400);
 pub(super) fn wait(text: &str) -> Option<Duration> {
     let b = text.as_bytes();
     // Cheap gate: every phrase has "r" then "y" or "ait"; most messages have neither "retry"
-    // nor "again" nor "wait".
-    let lower_has = |needle: &[u8]| {
-        b.windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+    // nor "again" nor "wait". One pass: only an `r`, `a` or `w` (`| 0x20` folds the case of an
+    // ASCII letter) starts a comparison.
+    let at = |i: usize, needle: &[u8]| {
+        b.get(i..i + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
     };
-    if !(lower_has(b"retry") || lower_has(b"again") || lower_has(b"wait for")) {
+    let gate = b.iter().enumerate().any(|(i, &c)| match c | 0x20 {
+        b'r' => at(i, b"retry"),
+        b'a' => at(i, b"again"),
+        b'w' => at(i, b"wait for"),
+        _ => false,
+    });
+    if !gate {
         return None;
     }
     let mut i = 0;
     while i < b.len() {
-        for (phrase, bare_secs) in PHRASES {
+        // Every phrase starts with `t`, `r` or `w`; only the phrases that start with this
+        // (case-folded) letter are tried.
+        let lead = b.get(i).map_or(0, |c| c | 0x20);
+        if !matches!(lead, b't' | b'r' | b'w') {
+            i += 1;
+            continue;
+        }
+        for &(phrase, bare_secs) in &PHRASES {
             let p = phrase.as_bytes();
+            if p.first() != Some(&lead) {
+                continue;
+            }
             let Some(w) = b.get(i..i + p.len()) else {
                 continue;
             };
