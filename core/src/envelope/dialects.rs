@@ -561,15 +561,20 @@ fn in_progress(t: &Tree<'_>, top: &Slots) -> bool {
         return true;
     }
     let running = |i: usize| {
-        let Some(s) = t.text(i, 40) else {
+        let Some(s) = t.text_cow(i, 40) else {
             return false;
         };
-        let norm: String = s
-            .bytes()
-            .filter(u8::is_ascii_alphanumeric)
-            .map(|b| char::from(b.to_ascii_lowercase()))
-            .collect();
-        let norm = norm.strip_prefix("jobstate").unwrap_or(&norm);
+        // Letters and digits, lowercased, on the stack: 40 characters give at most 40.
+        let mut buf = [0u8; 40];
+        let mut len = 0;
+        for b in s.bytes().filter(u8::is_ascii_alphanumeric) {
+            let Some(slot) = buf.get_mut(len) else { break };
+            *slot = b.to_ascii_lowercase();
+            len += 1;
+        }
+        // ASCII letters and digits only: always valid UTF-8.
+        let norm = std::str::from_utf8(buf.get(..len).unwrap_or_default()).unwrap_or_default();
+        let norm = norm.strip_prefix("jobstate").unwrap_or(norm);
         matches!(
             norm,
             "running"
