@@ -201,8 +201,65 @@ function isStream(body) {
   );
 }
 
+/**
+ * The value of `details` from the server's JSON text, read as the core reads it in every
+ * language: a number out of range (`1e999`) is null, a lone surrogate is U+FFFD.
+ */
+function detailsValue(json) {
+  if (json === null) return null;
+  const v = JSON.parse(json);
+  // Only a text with an exponent or a surrogate escape can hold either.
+  return /[eE]|\\u[dD][89a-fA-F]/.test(json) ? wellFormed(v, 0) : v;
+}
+const fixString = (s) =>
+  typeof s.toWellFormed === 'function'
+    ? s.toWellFormed()
+    : s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+function wellFormed(v, depth) {
+  if (typeof v === 'number') return Number.isFinite(v) ? v : null;
+  if (typeof v === 'string') return fixString(v);
+  if (v === null || typeof v !== 'object' || depth > 512) return v;
+  if (Array.isArray(v)) return v.map((x) => wellFormed(x, depth + 1));
+  const out = {};
+  for (const [k, x] of Object.entries(v)) out[fixString(k)] = wellFormed(x, depth + 1);
+  return out;
+}
+
+/** A number from the result table; `NaN` is an absent one. */
+const num = (x) => (x === x ? x : null);
 const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder();
+
+/**
+ * What `classify` returns: plain fields, and `details` parsed from the server's JSON text when
+ * first read (then kept): parsing them cost as much as the rest of a call, and most callers
+ * never look. `details` is an own, enumerable property all the same, so spreading,
+ * `JSON.stringify`, `structuredClone` and `assert.deepEqual` see the parsed value.
+ */
+class Classification {
+  #json;
+  #details;
+  /** One getter and setter for every instance, so that V8 keeps one shape for all of them. */
+  static #lazy = {
+    get() {
+      if (this.#details === undefined) this.#details = detailsValue(this.#json);
+      return this.#details;
+    },
+    set(value) {
+      this.#details = value;
+    },
+    enumerable: true,
+    configurable: true,
+  };
+  constructor(json) {
+    this.#json = json;
+  }
+  /** `details` as an own, enumerable property read lazily (after `dialect`, as before). */
+  static lazyDetails(c) {
+    Object.defineProperty(c, 'details', Classification.#lazy);
+  }
+}
+
 
 /**
  * The input and output of `classify` in wasm memory (see `src/classify.rs`): the method,
@@ -345,28 +402,26 @@ function makeIo(raw) {
     for (let v = f64[n + 42], i = n + 43; v > 0; v -= 1, i += 6) {
       violations.push({ field: text(i), message: text(i + 3) });
     }
-    const details = text(n + 39);
-    const num = (x) => (x === x ? x : null); // NaN: absent
-    return {
-      category: name(n + 3),
-      reason: name(n + 7),
-      status: num(f64[n + 19]),
-      transportError: name(n + 15),
-      code: text(n + 27),
-      message: text(n + 30),
-      requestId: text(n + 33),
-      referenceId: text(n + 36),
-      retryableHint: hint < 0 ? null : hint === 1,
-      retryAfterMs: num(f64[n + 21]),
-      rateLimitRemaining: num(f64[n + 22]),
-      rateLimitResetMs: num(f64[n + 23]),
-      rateLimitLimit: num(f64[n + 24]),
-      rateLimitWindowMs: num(f64[n + 25]),
-      violations,
-      dialect: name(n + 11),
-      details: details === null ? null : JSON.parse(details),
-      requestNotProcessed: f64[n + 26] === 1,
-    };
+    const c = new Classification(text(n + 39));
+    c.category = name(n + 3);
+    c.reason = name(n + 7);
+    c.status = num(f64[n + 19]);
+    c.transportError = name(n + 15);
+    c.code = text(n + 27);
+    c.message = text(n + 30);
+    c.requestId = text(n + 33);
+    c.referenceId = text(n + 36);
+    c.retryableHint = hint < 0 ? null : hint === 1;
+    c.retryAfterMs = num(f64[n + 21]);
+    c.rateLimitRemaining = num(f64[n + 22]);
+    c.rateLimitResetMs = num(f64[n + 23]);
+    c.rateLimitLimit = num(f64[n + 24]);
+    c.rateLimitWindowMs = num(f64[n + 25]);
+    c.violations = violations;
+    c.dialect = name(n + 11);
+    Classification.lazyDetails(c);
+    c.requestNotProcessed = f64[n + 26] === 1;
+    return c;
   };
 }
 
@@ -456,7 +511,7 @@ export function bind(raw) {
     const out = call(() =>
       typeof b === 'string' ? raw.parseEnvelopeText(b, ct, limits) : raw.parseEnvelopeBytes(b, ct, limits),
     );
-    out.details = out.details === null ? null : JSON.parse(out.details);
+    out.details = detailsValue(out.details);
     return out;
   }
 

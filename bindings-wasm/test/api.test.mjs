@@ -55,6 +55,14 @@ test('the packed result: every field, any text, details read lazily and as parse
   assert.equal(c.retryAfterMs, 3000);
   assert.ok(Object.keys(c).includes('details'));
   assert.deepEqual(c.details, e.details);
+  // Read as the core reads them in every language: 1e999 is null, a lone surrogate U+FFFD.
+  assert.equal(c.details.f, null);
+  assert.equal(c.details.s, '\ufffd');
+  assert.equal(c.details.n, 18446744073709551615);
+  // A plain value all the same: spread, structuredClone and JSON see the parsed details.
+  assert.deepEqual({ ...c }.details, e.details);
+  assert.deepEqual(structuredClone(c).details, e.details);
+  assert.equal(Object.getPrototypeOf(structuredClone(c)), Object.prototype);
   assert.deepEqual(JSON.parse(JSON.stringify(c)).details, JSON.parse(JSON.stringify(e.details)));
   c.details = 'mine';
   assert.equal(c.details, 'mine');
