@@ -114,6 +114,55 @@ impl JsDe {
     pub(crate) fn new(v: JsValue) -> Self {
         JsDe { v, depth: 0 }
     }
+
+    /// A whole number (a number or a bigint) for an integer field, as `serde_json` reads one
+    /// from JSON: saturating beyond 64 bits.
+    fn integer<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if let Some(f) = self.v.as_f64() {
+            if f.is_finite() && f.fract() == 0.0 {
+                // `as` saturates: 2^64 and above read as u64::MAX.
+                return if f >= 0.0 {
+                    visitor.visit_u64(f as u64)
+                } else {
+                    visitor.visit_i64(f as i64)
+                };
+            }
+            return Err(de::Error::invalid_type(
+                de::Unexpected::Other("a fractional number"),
+                &visitor,
+            ));
+        }
+        if self.v.is_bigint() {
+            let b: BigInt = self.v.unchecked_into();
+            return match u64::try_from(b.clone()) {
+                Ok(u) => visitor.visit_u64(u),
+                Err(_) => match i64::try_from(b) {
+                    Ok(i) => visitor.visit_i64(i),
+                    Err(_) => Err(de::Error::custom("a bigint beyond 64 bits")),
+                },
+            };
+        }
+        Err(self.unexpected(&visitor))
+    }
+
+    /// "invalid type: <what JavaScript gave>, expected <what the field takes>" (no value).
+    fn unexpected(&self, expected: &dyn de::Expected) -> DeError {
+        let v = &self.v;
+        let what = if v.is_null() || v.is_undefined() {
+            de::Unexpected::Unit
+        } else if v.as_bool().is_some() {
+            de::Unexpected::Other("a boolean")
+        } else if v.as_f64().is_some() || v.is_bigint() {
+            de::Unexpected::Other("a number")
+        } else if v.is_string() {
+            de::Unexpected::Other("a string")
+        } else if Array::is_array(v) {
+            de::Unexpected::Seq
+        } else {
+            de::Unexpected::Map
+        };
+        de::Error::invalid_type(what, expected)
+    }
 }
 
 impl<'de> de::Deserializer<'de> for JsDe {
@@ -170,10 +219,119 @@ impl<'de> de::Deserializer<'de> for JsDe {
                 entries,
                 i: 0,
                 value: JsValue::UNDEFINED,
+                key: JsValue::UNDEFINED,
                 depth: self.depth + 1,
             });
         }
         Err(de::Error::custom("not plain data (JSON values)"))
+    }
+
+    // Structs, lists and names ask for what they take: no `visit_seq` of every struct (serde
+    // derives one for the array form of a struct) is built into the module that way.
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_map(visitor)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let v = self.v;
+        if !v.is_object() || Array::is_array(&v) || v.is_function() {
+            return Err(de::Error::custom("expected an object"));
+        }
+        if self.depth >= MAX_DEPTH {
+            return Err(de::Error::custom("nested too deeply"));
+        }
+        let entries = Object::entries(v.unchecked_ref());
+        visitor.visit_map(MapDe {
+            len: entries.length(),
+            entries,
+            i: 0,
+            value: JsValue::UNDEFINED,
+            key: JsValue::UNDEFINED,
+            depth: self.depth + 1,
+        })
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        if !Array::is_array(&self.v) {
+            return Err(de::Error::custom("expected an array"));
+        }
+        if self.depth >= MAX_DEPTH {
+            return Err(de::Error::custom("nested too deeply"));
+        }
+        let a: Array = self.v.unchecked_into();
+        visitor.visit_seq(SeqDe {
+            len: a.length(),
+            a,
+            i: 0,
+            depth: self.depth + 1,
+        })
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self.v.as_string() {
+            Some(s) => visitor.visit_string(s),
+            None => Err(de::Error::custom("expected a name (a string)")),
+        }
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self.v.as_bool() {
+            Some(b) => visitor.visit_bool(b),
+            None => Err(self.unexpected(&visitor)),
+        }
+    }
+
+    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.integer(visitor)
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self.v.as_f64() {
+            Some(f) => visitor.visit_f64(f),
+            // A bigint where a float is taken: its value, rounded.
+            None if self.v.is_bigint() => self.integer(visitor),
+            None => Err(self.unexpected(&visitor)),
+        }
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_f64(visitor)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self.v.as_string() {
+            Some(s) => visitor.visit_string(s),
+            None => Err(self.unexpected(&visitor)),
+        }
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_string(visitor)
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
@@ -206,8 +364,7 @@ impl<'de> de::Deserializer<'de> for JsDe {
     }
 
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        unit unit_struct seq tuple tuple_struct map struct identifier ignored_any
+        i8 i16 i128 u128 char bytes byte_buf unit unit_struct tuple tuple_struct ignored_any
     }
 }
 
@@ -243,6 +400,8 @@ struct MapDe {
     len: u32,
     i: u32,
     value: JsValue,
+    /// The member being read, named in its errors.
+    key: JsValue,
     depth: usize,
 }
 
@@ -261,9 +420,10 @@ impl<'de> de::MapAccess<'de> for MapDe {
                 continue;
             }
             self.value = value;
+            self.key = pair.get(0);
             return seed
                 .deserialize(JsDe {
-                    v: pair.get(0),
+                    v: self.key.clone(),
                     depth: self.depth,
                 })
                 .map(Some);
@@ -279,6 +439,17 @@ impl<'de> de::MapAccess<'de> for MapDe {
         seed.deserialize(JsDe {
             v,
             depth: self.depth,
+        })
+        .map_err(|e| {
+            // Member names are the API's own (a value is never quoted).
+            let key: String = self
+                .key
+                .as_string()
+                .unwrap_or_default()
+                .chars()
+                .take(40)
+                .collect();
+            DeError(format!("`{key}`: {e}"))
         })
     }
 }
@@ -321,10 +492,12 @@ pub(crate) fn options<T: DeserializeOwned>(v: JsValue, what: &str, ms_fields: &[
         }
     }
     T::deserialize(JsDe::new(renamed.into())).map_err(|e| {
-        // serde names the field and the expected type; the value itself is not repeated.
-        let msg = e.to_string();
-        let msg = msg.split(", expected").next().unwrap_or(&msg).to_owned();
-        BindError::new("invalid_option", format!("{what}: {}", redact(&msg)))
+        // The member and the expected type are named; a value never is (`redact` hides what
+        // serde would quote).
+        BindError::new(
+            "invalid_option",
+            format!("{what}: {}", redact(&e.to_string())),
+        )
     })
 }
 
