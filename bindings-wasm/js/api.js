@@ -381,6 +381,8 @@ function makeIo(raw) {
     const h0 = at;
     at = putHeaders(headers, at);
     const headersLen = at - h0;
+    // A long text is encoded first: room for 3 bytes per character would be wasted.
+    if (typeof body === 'string' && body.length > 65536) body = ENCODER.encode(body);
     if (typeof body === 'string') {
       ensure(at + 3 * body.length);
       at = putText(body, at);

@@ -38,19 +38,15 @@ thread_local! {
     static IO: RefCell<Io> = RefCell::new(Io::default());
 }
 
-/// Past this, the input buffer is given back after a call that needed less.
-const INPUT_KEEP: usize = 1 << 20;
-
-/// The input buffer, at least `len` bytes long: JavaScript writes a call's input into it.
-/// The address is only good until the next call into the module.
+/// The input buffer, at least `len` bytes long (it never shrinks: JavaScript keeps its size,
+/// and a wasm memory never gives pages back anyway): JavaScript writes a call's input into
+/// it. What is in it is kept when it grows. The address is only good until the next call into
+/// the module.
 #[wasm_bindgen(js_name = ioInput)]
 pub fn io_input(len: usize) -> *mut u8 {
     IO.with_borrow_mut(|io| {
         if io.input.len() < len {
             io.input.resize(len, 0);
-        } else if io.input.len() > INPUT_KEEP && len <= INPUT_KEEP {
-            io.input.truncate(INPUT_KEEP);
-            io.input.shrink_to_fit();
         }
         io.input.as_mut_ptr()
     })

@@ -205,3 +205,18 @@ test('state machines round-trip through JSON and keep deciding', () => {
   assert.equal(p2.rate, pacer.rate);
   assert.ok(p2.acquire(0) >= 0);
 });
+
+test('big bodies and many headers: the input buffer grows and later calls still read right', () => {
+  const small = () => ht.classify({ status: 429, headers: { 'retry-after': '2' }, body: '{"error":{"code":"slow_down"}}', now: NOW });
+  const before = small();
+  const filler = 'x'.repeat(3 * 1024 * 1024);
+  const big = JSON.stringify({ error: { code: 'too_big', message: 'é'.repeat(10) }, pad: filler });
+  const c = ht.classify({ status: 422, body: big, now: NOW });
+  assert.equal(c.code, 'too_big');
+  const bytes = ht.classify({ status: 422, body: new TextEncoder().encode(big), now: NOW });
+  assert.equal(bytes.code, 'too_big');
+  const headers = Array.from({ length: 2000 }, (_, i) => [`x-h${i}`, 'v'.repeat(100)]);
+  headers.push(['Retry-After', '9']);
+  assert.equal(ht.classify({ status: 503, headers, now: NOW }).retryAfterMs, 9000);
+  assert.deepEqual({ ...small() }, { ...before });
+});
