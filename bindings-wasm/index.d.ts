@@ -85,6 +85,10 @@ export interface Classification {
   rateLimitWindowMs: number | null;
   violations: Violation[];
   dialect: Dialect;
+  /**
+   * The structured part of the error body (`null` when none), parsed from the server's JSON
+   * text when first read; an own, enumerable property (spread and `structuredClone` see it).
+   */
   details: unknown;
   /** True when the failure proves the server did not act on the request. */
   requestNotProcessed: boolean;
