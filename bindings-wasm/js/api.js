@@ -335,10 +335,12 @@ function makeIo(raw) {
       return at;
     }
     if (typeof h === 'object') {
-      for (const k in h) {
-        if (!Object.hasOwn(h, k)) continue;
+      const keys = Object.keys(h);
+      for (let i = 0; i < keys.length; i += 1) {
+        const k = keys[i];
         const v = h[k];
-        if (Array.isArray(v)) for (const x of v) at = putField(headerValue(x), putField(k, at));
+        if (typeof v === 'string') at = putField(v, putField(k, at));
+        else if (Array.isArray(v)) for (const x of v) at = putField(headerValue(x), putField(k, at));
         else if (v !== undefined) at = putField(headerValue(v), putField(k, at));
       }
       return at;
@@ -421,7 +423,9 @@ function makeIo(raw) {
     c.rateLimitWindowMs = num(f64[n + 25]);
     c.violations = violations;
     c.dialect = name(n + 11);
-    Classification.lazyDetails(c);
+    // No details (most answers): a plain null, no accessor to define.
+    if (f64[n + 40] < 0) c.details = null;
+    else Classification.lazyDetails(c);
     c.requestNotProcessed = f64[n + 26] === 1;
     return c;
   };
