@@ -372,6 +372,16 @@ function makeIo(raw) {
    * Uint8Array. Returns the classification as a plain object.
    */
   return function classifyIo(status, transportError, method, idempotencyKey, now, headers, body, rules) {
+    try {
+      return run(status, transportError, method, idempotencyKey, now, headers, body, rules);
+    } catch (e) {
+      // After a trap the module starts again from empty buffers: ask for the input buffer anew
+      // (after any other error this costs one call that hands back the same buffer).
+      cap = 0;
+      throw e;
+    }
+  };
+  function run(status, transportError, method, idempotencyKey, now, headers, body, rules) {
     views();
     if (cap === 0) ensure(4096);
     let at = 0;
@@ -428,7 +438,7 @@ function makeIo(raw) {
     else Classification.lazyDetails(c);
     c.requestNotProcessed = f64[n + 26] === 1;
     return c;
-  };
+  }
 }
 
 /**

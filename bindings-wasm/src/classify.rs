@@ -15,7 +15,7 @@ use http_triage::{
 };
 use js_sys::{Array, Object};
 use serde::{Deserialize, Serialize};
-use std::cell::RefCell;
+use std::cell::Cell;
 use wasm_bindgen::prelude::*;
 
 /// The buffers `classify` works in, kept between calls (wasm is single-threaded).
@@ -35,7 +35,21 @@ struct Io {
 }
 
 thread_local! {
-    static IO: RefCell<Io> = RefCell::new(Io::default());
+    /// Taken for the length of a call and put back after it, not borrowed: were a call ever to
+    /// trap (say, out of memory for an absurd body), the next call starts from empty buffers
+    /// instead of finding a `RefCell` borrowed forever (the JS side then asks for its input
+    /// buffer again).
+    static IO: Cell<Io> = Cell::new(Io::default());
+}
+
+/// Runs `f` on the buffers (see [`IO`]).
+fn with_io<R>(f: impl FnOnce(&mut Io) -> R) -> R {
+    IO.with(|cell| {
+        let mut io = cell.take();
+        let r = f(&mut io);
+        cell.set(io);
+        r
+    })
 }
 
 /// The input buffer, at least `len` bytes long (it never shrinks: JavaScript keeps its size,
@@ -44,7 +58,7 @@ thread_local! {
 /// the module.
 #[wasm_bindgen(js_name = ioInput)]
 pub fn io_input(len: usize) -> *mut u8 {
-    IO.with_borrow_mut(|io| {
+    with_io(|io| {
         if io.input.len() < len {
             io.input.resize(len, 0);
         }
@@ -61,7 +75,7 @@ pub fn wasm_memory() -> JsValue {
 /// The error of the last call that returned 0, as a JS `Error` with its `code`.
 #[wasm_bindgen(js_name = lastError)]
 pub fn last_error() -> JsValue {
-    IO.with_borrow_mut(|io| io.error.take())
+    with_io(|io| io.error.take())
         .unwrap_or_else(|| BindError::internal("no error"))
         .into_js()
 }
@@ -71,7 +85,7 @@ pub fn last_error() -> JsValue {
 #[wasm_bindgen(js_name = setRules)]
 pub fn set_rules(rules: JsValue) -> Result<(), JsValue> {
     let rules = rules_from_js(&rules)?;
-    IO.with_borrow_mut(|io| io.rules = Some(rules));
+    with_io(|io| io.rules = Some(rules));
     Ok(())
 }
 
@@ -229,7 +243,7 @@ pub fn classify_io(
     body_len: usize,
     with_rules: bool,
 ) -> usize {
-    IO.with_borrow_mut(|io| {
+    with_io(|io| {
         let Io {
             input,
             nums,

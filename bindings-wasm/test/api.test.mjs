@@ -220,3 +220,17 @@ test('big bodies and many headers: the input buffer grows and later calls still 
   assert.equal(ht.classify({ status: 503, headers, now: NOW }).retryAfterMs, 9000);
   assert.deepEqual({ ...small() }, { ...before });
 });
+
+test('after a trap (a body too big for wasm32 memory) classify works again', (t) => {
+  let huge;
+  try {
+    huge = new Uint8Array(2 ** 31 + 16); // zeroed pages, not touched: cheap to make
+  } catch {
+    t.skip('this Node cannot make a 2 GiB typed array');
+    return;
+  }
+  assert.throws(() => ht.classify({ status: 500, body: huge, now: NOW }), (e) => e instanceof ht.InternalError);
+  huge = null;
+  const c = ht.classify({ status: 429, headers: { 'retry-after': '3' }, body: '{"error":{"code":"slow_down"}}', now: NOW });
+  assert.deepEqual([c.category, c.code, c.retryAfterMs], ['retryable', 'slow_down', 3000]);
+});
