@@ -7,7 +7,9 @@
 //!
 //! Modes: `cls_seed`/`cls_google` (classify), `env_seed`/`env_google` (parse_envelope),
 //! `serde_seed`/`serde_google` (a bare `serde_json::Value` parse: the bar classify must stay
-//! under). The bodies are the ones `benches/classify.rs` times.
+//! under). The bodies are the ones `benches/classify.rs` times. `cls_hdr`: a 429 with three
+//! headers (`Content-Type`, `Retry-After: 7`, `X-Request-Id`) and an empty body, for the cost
+//! of reading headers and of classify's fixed work.
 
 #![allow(missing_docs, clippy::unwrap_used)]
 use http_triage::{classify, parse_envelope, Limits, Request, Response, Rules};
@@ -25,6 +27,11 @@ fn main() {
         ("X-Request-Id", "req_8f3a2b"),
         ("Date", "Sat, 22 Nov 2025 08:26:40 GMT"),
         ("Server", "nginx"),
+    ];
+    let hdr_only = [
+        ("Content-Type", "application/json"),
+        ("Retry-After", "7"),
+        ("X-Request-Id", "req_8f14e45f"),
     ];
     let req = Request::new("POST").with_idempotency_key(true);
     let rules = Rules::default();
@@ -49,6 +56,15 @@ fn main() {
                     &Limits::DEFAULT,
                 );
                 acc += e.code.map_or(0, |c| c.len());
+            }
+            "cls_hdr" => {
+                let c = classify(
+                    &Response::new(429, &hdr_only, std::hint::black_box(&[][..])),
+                    &req,
+                    1_763_800_000_000,
+                    &rules,
+                );
+                acc += c.retry_after.map_or(0, |d| d.as_millis() as usize);
             }
             _ => {
                 let c = classify(

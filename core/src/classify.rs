@@ -681,25 +681,35 @@ fn facebook_code(norm: &str) -> Option<&'static str> {
 /// `x-ms-error-code`, gRPC-web `grpc-status` (numeric; mapped to its name).
 fn header_error_code(headers: &[(&str, &str)]) -> Option<String> {
     for (name, value) in headers {
+        // The name first: most headers are none of these, and their values need no trim.
+        let which = if name.eq_ignore_ascii_case("x-amzn-errortype") {
+            0
+        } else if name.eq_ignore_ascii_case("x-ms-error-code") {
+            1
+        } else if name.eq_ignore_ascii_case("grpc-status") {
+            2
+        } else {
+            continue;
+        };
         let v = value.trim();
         if v.is_empty() || v.len() > 256 {
             continue;
         }
-        if name.eq_ignore_ascii_case("x-amzn-errortype") {
-            let code = v.split(':').next().unwrap_or(v).trim();
-            return Some(code.to_owned()).filter(|c| !c.is_empty());
-        }
-        if name.eq_ignore_ascii_case("x-ms-error-code") {
-            return Some(v.to_owned());
-        }
-        if name.eq_ignore_ascii_case("grpc-status") {
-            if let Some(name) = v
-                .parse::<usize>()
-                .ok()
-                .and_then(|n| crate::envelope::GRPC_CODES.get(n))
-            {
-                if *name != "OK" {
-                    return Some((*name).to_owned());
+        match which {
+            0 => {
+                let code = v.split(':').next().unwrap_or(v).trim();
+                return Some(code.to_owned()).filter(|c| !c.is_empty());
+            }
+            1 => return Some(v.to_owned()),
+            _ => {
+                if let Some(name) = v
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| crate::envelope::GRPC_CODES.get(n))
+                {
+                    if *name != "OK" {
+                        return Some((*name).to_owned());
+                    }
                 }
             }
         }
