@@ -947,35 +947,61 @@ fn contains_ci(hay: &str, needle: &str) -> bool {
         .any(|w| w.first().map(u8::to_ascii_lowercase) == Some(first) && w.eq_ignore_ascii_case(n))
 }
 
+/// Which letters and digits `s` holds: bit `b - b'a'` for a lowercase letter, `26 + b - b'0'`
+/// for a digit, bit 63 for any other byte. A string whose mask has a bit another's lacks
+/// cannot be a substring of it.
+const fn byte_mask(s: &[u8]) -> u64 {
+    let mut m = 0u64;
+    let mut rest = s;
+    while let [b, tail @ ..] = rest {
+        m |= match *b {
+            b'a'..=b'z' => 1 << (*b - b'a'),
+            b'0'..=b'9' => 1 << (26 + *b - b'0'),
+            _ => 1 << 63,
+        };
+        rest = tail;
+    }
+    m
+}
+
 /// Categories the code alone decides, whatever the status.
 fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
     use Category::*;
     if norm.is_empty() {
         return None;
     }
-    let has = |s: &str| has_part(norm, s);
-
     // Throttling first: "RateLimitExceeded" and AWS "RequestLimitExceeded" are not quotas.
-    if has("ratelimit")
-        || has("throttl")
-        || has("toomanyrequests")
+    // The commonest code is tried before the mask is built.
+    if has_part(norm, "ratelimit") {
+        return Some((Retryable, Reason::RateLimited, true));
+    }
+    // Most needles hold a letter the code lacks: the masks refuse them without a scan.
+    let hay = byte_mask(norm.as_bytes());
+    macro_rules! has {
+        ($needle:literal) => {{
+            const NEEDLE: u64 = byte_mask($needle.as_bytes());
+            NEEDLE & !hay == 0 && has_part(norm, $needle)
+        }};
+    }
+    if has!("throttl")
+        || has!("toomanyrequests")
         || norm == "slowdown"
-        || has("requestlimitexceeded")
-        || has("provisionedthroughputexceeded")
+        || has!("requestlimitexceeded")
+        || has!("provisionedthroughputexceeded")
         || norm == "resourceexhausted"
         || norm == "limitexceededexception"
         || norm == "overquerylimit"
     {
         return Some((Retryable, Reason::RateLimited, true));
     }
-    if has("overloaded") || norm == "serverbusy" || norm == "temporarilyunavailable" {
+    if has!("overloaded") || norm == "serverbusy" || norm == "temporarilyunavailable" {
         return Some((Retryable, Reason::Overloaded, true));
     }
-    if has("quota")
-        || has("insufficientfunds")
-        || has("creditbalance")
-        || has("outofcredit")
-        || has("billing")
+    if has!("quota")
+        || has!("insufficientfunds")
+        || has!("creditbalance")
+        || has!("outofcredit")
+        || has!("billing")
         || norm == "paymentrequired"
         || norm == "insufficientcredits"
     {
@@ -1033,19 +1059,19 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
     if UNAUTHENTICATED.contains(&norm) {
         return Some((Auth, Reason::Unauthenticated, true));
     }
-    if has("corrupt") || norm == "truncatedfile" || norm == "damagedfile" {
+    if has!("corrupt") || norm == "truncatedfile" || norm == "damagedfile" {
         return Some((Permanent, Reason::Corrupted, false));
     }
-    if has("encrypted") || has("passwordprotected") {
+    if has!("encrypted") || has!("passwordprotected") {
         return Some((Permanent, Reason::Encrypted, false));
     }
-    if has("toolarge") || norm == "entitytoolarge" {
+    if has!("toolarge") || norm == "entitytoolarge" {
         return Some((Permanent, Reason::PayloadTooLarge, false));
     }
-    if has("unsupported") {
+    if has!("unsupported") {
         return Some((Permanent, Reason::Unsupported, false));
     }
-    if has("validation")
+    if has!("validation")
         || norm == "invalidargument"
         || norm == "invalidparameter"
         || norm == "invalidparametervalue"
@@ -1054,7 +1080,7 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
     {
         return Some((Permanent, Reason::Validation, false));
     }
-    if norm == "notfound" || norm == "resourcenotfound" || norm == "nosuchkey" || has("notfound") {
+    if norm == "notfound" || norm == "resourcenotfound" || norm == "nosuchkey" || has!("notfound") {
         return Some((Permanent, Reason::NotFound, false));
     }
     if norm == "badrequest"
@@ -1175,6 +1201,31 @@ mod tests {
         for h in hays {
             for n in needles {
                 assert_eq!(has_part(h, n), h.contains(n), "{h:?} {n:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn byte_mask_refuses_only_non_substrings() {
+        let words = [
+            "",
+            "a",
+            "z",
+            "09",
+            "ratelimited",
+            "documentnotfound",
+            "notfound",
+            "throttl",
+            "x-y",
+            "Quota",
+            "quota",
+            "resourceexhausted",
+        ];
+        for h in words {
+            for n in words {
+                if byte_mask(n.as_bytes()) & !byte_mask(h.as_bytes()) != 0 {
+                    assert!(!h.contains(n), "{h:?} {n:?}");
+                }
             }
         }
     }
