@@ -101,6 +101,42 @@ impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
         DeError(msg.to_string())
     }
+
+    // serde's own wording, but through `what` below: serde's `Display` of `Unexpected` prints
+    // floats, and that alone links Rust's float printing (~14 KB) into the module.
+    fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        DeError(format!("invalid type: {}, expected {exp}", what(&unexp)))
+    }
+
+    fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        DeError(format!("invalid value: {}, expected {exp}", what(&unexp)))
+    }
+}
+
+/// What a value was, in an error message. Never the value itself where it could be a secret (a
+/// string, bytes); numbers and names are the API's own.
+fn what(u: &de::Unexpected<'_>) -> String {
+    use de::Unexpected as U;
+    match u {
+        U::Bool(b) => format!("boolean `{b}`"),
+        U::Unsigned(n) => format!("integer `{n}`"),
+        U::Signed(n) => format!("integer `{n}`"),
+        U::Float(_) => "a floating point number".to_owned(),
+        U::Char(_) => "a character".to_owned(),
+        U::Str(_) => "a string".to_owned(),
+        U::Bytes(_) => "bytes".to_owned(),
+        U::Unit => "null".to_owned(),
+        U::Option => "an optional value".to_owned(),
+        U::NewtypeStruct => "a newtype struct".to_owned(),
+        U::Seq => "an array".to_owned(),
+        U::Map => "an object".to_owned(),
+        U::Enum => "an enum".to_owned(),
+        U::UnitVariant => "a unit variant".to_owned(),
+        U::NewtypeVariant => "a newtype variant".to_owned(),
+        U::TupleVariant => "a tuple variant".to_owned(),
+        U::StructVariant => "a struct variant".to_owned(),
+        U::Other(o) => (*o).to_owned(),
+    }
 }
 
 /// A plain JavaScript value (`null`/`undefined`, booleans, numbers, bigints, strings, arrays,
