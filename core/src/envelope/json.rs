@@ -44,10 +44,23 @@ fn span(src: &str, s: (u32, u32)) -> &str {
     src.get(a..a + s.1 as usize).unwrap_or("")
 }
 
+/// `x` as a `u32`, or [`Fail::Syntax`] when it does not fit. With `FITS` (the caller has
+/// checked that the whole source is at most `u32::MAX` bytes, so every position and count
+/// fits) the check is skipped: it cost a compare and branch at every node.
+#[inline(always)]
+fn to_u32<const FITS: bool>(x: usize) -> Result<u32, Fail> {
+    if FITS {
+        Ok(x as u32)
+    } else {
+        u32::try_from(x).map_err(|_| Fail::Syntax)
+    }
+}
+
 /// The text from byte `start` to byte `end` as (start, length).
-fn offsets(start: usize, end: usize) -> Result<(u32, u32), Fail> {
-    let a = u32::try_from(start).map_err(|_| Fail::Syntax)?;
-    let n = u32::try_from(end.saturating_sub(start)).map_err(|_| Fail::Syntax)?;
+#[inline(always)]
+fn offsets<const FITS: bool>(start: usize, end: usize) -> Result<(u32, u32), Fail> {
+    let a = to_u32::<FITS>(start)?;
+    let n = to_u32::<FITS>(end.saturating_sub(start))?;
     Ok((a, n))
 }
 
@@ -90,7 +103,9 @@ fn scan_string(src: &str, pos: usize) -> Result<(&str, bool, usize), Fail> {
 
 /// Scan a string whose opening quote is at `pos - 1`. Returns (position of the closing quote,
 /// has escapes). Both ends of the contents are next to an ASCII quote, so they are always
-/// character boundaries.
+/// character boundaries. Inlined: called once per string, its call, register saves and
+/// constant setup cost about as much as scanning a short member name.
+#[inline(always)]
 fn string_end(b: &[u8], pos: usize) -> Result<(usize, bool), Fail> {
     let mut pos = pos;
     let mut esc = false;
@@ -203,6 +218,17 @@ fn scan_literal(b: &[u8], pos: usize, lit: &[u8]) -> Result<usize, Fail> {
 /// and the position just after the value. Containers deeper than `max_depth` fail with
 /// [`Fail::TooDeep`] as soon as their opening bracket is seen.
 pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fail> {
+    // Every position, length and node index is at most `src.len()`; when that fits a `u32`
+    // (always on 32-bit targets, where the other branch folds away) no conversion can fail.
+    if u32::try_from(src.len()).is_ok() {
+        parse_with::<true>(src, max_depth)
+    } else {
+        parse_with::<false>(src, max_depth)
+    }
+}
+
+/// [`parse`], with the `u32` conversions unchecked when `FITS` (see [`to_u32`]).
+fn parse_with<const FITS: bool>(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fail> {
     let b = src.as_bytes();
     // A rough guess: one node per 12 bytes, bounded so a small body costs one small allocation.
     let mut nodes: Vec<Node> = Vec::with_capacity((b.len() / 12).clamp(4, 4096));
@@ -218,7 +244,7 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
 
     'value: loop {
         // Expecting a value at `pos`.
-        let idx = u32::try_from(nodes.len()).map_err(|_| Fail::Syntax)?;
+        let idx = to_u32::<FITS>(nodes.len())?;
         let mut node = Node {
             kind: Kind::Null,
             key_esc,
@@ -237,7 +263,7 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                 let is_obj = c == b'{';
                 node.kind = if is_obj { Kind::Obj } else { Kind::Arr };
                 // The length is filled in when the container closes.
-                node.raw = (u32::try_from(pos).map_err(|_| Fail::Syntax)?, 0);
+                node.raw = (to_u32::<FITS>(pos)?, 0);
                 node.end = open;
                 nodes.push(node);
                 open = idx;
@@ -252,7 +278,7 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                     }
                     Some(_) if is_obj => {
                         let (k, e, p) = member_name(b, pos)?;
-                        key = offsets(k.0, k.1)?;
+                        key = offsets::<FITS>(k.0, k.1)?;
                         key_esc = e;
                         pos = p;
                         continue 'value;
@@ -263,7 +289,7 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
             Some(b'"') => {
                 let (end, esc) = string_end(b, pos + 1)?;
                 node.kind = if esc { Kind::StrEsc } else { Kind::Str };
-                node.raw = offsets(pos + 1, end)?;
+                node.raw = offsets::<FITS>(pos + 1, end)?;
                 nodes.push(node);
                 pos = end + 1;
             }
@@ -285,7 +311,7 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                 let start = pos;
                 pos = scan_number(b, pos)?;
                 node.kind = Kind::Num;
-                node.raw = offsets(start, pos)?;
+                node.raw = offsets::<FITS>(start, pos)?;
                 nodes.push(node);
             }
             Some(_) => return Err(Fail::Syntax),
@@ -303,7 +329,7 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                     pos = skip_ws(b, pos + 1);
                     if open_is_obj {
                         let (k, e, p) = member_name(b, pos)?;
-                        key = offsets(k.0, k.1)?;
+                        key = offsets::<FITS>(k.0, k.1)?;
                         key_esc = e;
                         pos = p;
                     }
@@ -314,12 +340,11 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
                 Some(_) => return Err(Fail::Syntax),
             }
             pos += 1;
-            let end = u32::try_from(nodes.len()).map_err(|_| Fail::Syntax)?;
+            let end = to_u32::<FITS>(nodes.len())?;
             let n = nodes.get_mut(open as usize).ok_or(Fail::Syntax)?;
             let parent = n.end;
             n.end = end;
-            n.raw.1 =
-                u32::try_from(pos.saturating_sub(n.raw.0 as usize)).map_err(|_| Fail::Syntax)?;
+            n.raw.1 = to_u32::<FITS>(pos.saturating_sub(n.raw.0 as usize))?;
             open = parent;
             depth = depth.saturating_sub(1);
             open_is_obj = match nodes.get(open as usize) {

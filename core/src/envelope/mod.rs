@@ -401,6 +401,20 @@ pub(crate) fn cut(s: &str, max_chars: usize) -> &str {
 /// `limits.max_body_bytes`; allocates in proportion to at most that many bytes. See the
 /// [module docs](self) for the order in which a body is read.
 pub fn parse_envelope(body: &[u8], content_type: Option<&str>, limits: &Limits) -> Envelope {
+    if body.is_empty() {
+        // The common headers-only error: what `parse_body` would conclude (an empty event
+        // stream has no events; nothing else to read), without its UTF-8 check, content-type
+        // parse and the copy of its result. A content type shorter than
+        // `text/event-stream` cannot name it, so `application/json` costs one compare.
+        let stream = content_type.is_some_and(|ct| {
+            ct.len() >= 17 && ContentType::of(Some(ct)) == ContentType::EventStream
+        });
+        return with_dialect(if stream {
+            Dialect::EventStream
+        } else {
+            Dialect::Empty
+        });
+    }
     let mut env = parse_body(body, content_type, limits);
     if env.retry_after.is_none() {
         // "Rate limit exceeded. Try again in 12s.": only the strict phrases of [`prose`].
@@ -623,6 +637,32 @@ fn salvaged(body: &str, dialect: Dialect) -> Envelope {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn empty_body_fast_path_matches_the_full_read() {
+        for ct in [
+            None,
+            Some(""),
+            Some("application/json"),
+            Some("text/event-stream"),
+            Some(" Text/Event-Stream ; charset=utf-8"),
+            Some("text/event-streams"),
+            Some("application/problem+json"),
+            Some("text/html"),
+        ] {
+            for max in [0, 1, 64 * 1024] {
+                let limits = Limits {
+                    max_body_bytes: max,
+                    ..Limits::DEFAULT
+                };
+                let mut slow = parse_body(b"", ct, &limits);
+                if slow.retry_after.is_none() {
+                    slow.retry_after = slow.message.as_deref().and_then(prose::wait);
+                }
+                assert_eq!(parse_envelope(b"", ct, &limits), slow, "{ct:?} {max}");
+            }
+        }
+    }
 
     fn parse(body: &str) -> Envelope {
         parse_envelope(
