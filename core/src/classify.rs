@@ -431,6 +431,48 @@ impl Rules {
         self
     }
 
+    /// Add one rule as a caller writes it in data (`"status": {"409": "retryable"}`, `"codes":
+    /// {"locked": "pending"}`): `place` is `"status"` (the key an HTTP status, 100-999) or
+    /// `"codes"`; `category` the category's name, `None` when the value is not a string. The
+    /// wire format and the bindings read rules through this, so they check them alike; the
+    /// error message names the place, never the value (a caller may paste anything there).
+    pub fn add_named(
+        &mut self,
+        place: &str,
+        key: &str,
+        category: Option<&str>,
+    ) -> Result<(), String> {
+        let status = match place {
+            "status" => Some(
+                key.parse::<u16>()
+                    .ok()
+                    .filter(|s| (100..=999).contains(s))
+                    .ok_or("`rules.status` keys must be HTTP statuses like \"409\"")?,
+            ),
+            "codes" => None,
+            _ => {
+                let shown: String = place.chars().take(40).collect();
+                return Err(format!(
+                    "unknown field `rules.{shown}` (known: status, codes)"
+                ));
+            }
+        };
+        let category = category
+            .and_then(|c| c.parse::<Category>().ok())
+            .ok_or_else(|| {
+                let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
+                format!(
+                    "`rules.{place}` values must be one of: {}",
+                    names.join(", ")
+                )
+            })?;
+        match status {
+            Some(s) => self.status.insert(s, category),
+            None => self.codes.insert(key.to_owned(), category),
+        };
+        Ok(())
+    }
+
     fn for_code(&self, norm: &str) -> Option<Category> {
         if self.codes.is_empty() || norm.is_empty() {
             return None;

@@ -204,17 +204,6 @@ impl ClassifyInput {
 /// error names the place, never the value (which may be anything a caller pasted).
 fn read_rules(v: Option<&Value>) -> Result<Rules, WireError> {
     let bad = |m: String| Err(WireError::InvalidInput(m));
-    let category = |v: &Value, place: &str| -> Result<crate::Category, WireError> {
-        v.as_str()
-            .and_then(|s| s.parse::<crate::Category>().ok())
-            .ok_or_else(|| {
-                let names: Vec<&str> = crate::Category::ALL.iter().map(|c| c.as_str()).collect();
-                WireError::InvalidInput(format!(
-                    "`rules.{place}` values must be one of: {}",
-                    names.join(", ")
-                ))
-            })
-    };
     let mut rules = Rules::default();
     let obj = match v {
         None | Some(Value::Null) => return Ok(rules),
@@ -223,23 +212,11 @@ fn read_rules(v: Option<&Value>) -> Result<Rules, WireError> {
     };
     for (k, v) in obj {
         match (k.as_str(), v) {
-            ("status", Value::Object(m)) => {
-                for (status, cat) in m {
-                    let code = status
-                        .parse::<u16>()
-                        .ok()
-                        .filter(|s| (100..=999).contains(s))
-                        .ok_or_else(|| {
-                            WireError::InvalidInput(
-                                "`rules.status` keys must be HTTP statuses like \"409\"".into(),
-                            )
-                        })?;
-                    rules.status.insert(code, category(cat, "status")?);
-                }
-            }
-            ("codes", Value::Object(m)) => {
-                for (code, cat) in m {
-                    rules.codes.insert(code.clone(), category(cat, "codes")?);
+            ("status" | "codes", Value::Object(m)) => {
+                for (key, cat) in m {
+                    rules
+                        .add_named(k, key, cat.as_str())
+                        .map_err(WireError::InvalidInput)?;
                 }
             }
             ("status" | "codes", _) => return bad(format!("`rules.{k}` must be an object")),
