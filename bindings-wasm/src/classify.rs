@@ -10,8 +10,8 @@
 
 use crate::convert::{millis, ms, ms_duration, to_js, BindError, DeError, JsDe, Res};
 use http_triage::{
-    classify_transport, parse_envelope, read_headers, Category, Classification, Dialect, Envelope,
-    Limits, Request, Response, Rules, TransportError, Violation,
+    classify_transport, parse_envelope, read_headers, Classification, Dialect, Envelope, Limits,
+    Request, Response, Rules, TransportError, Violation,
 };
 use js_sys::{Array, Object};
 use serde::{Deserialize, Serialize};
@@ -369,17 +369,6 @@ fn classify_input(
 /// checked as the core's wire format checks them (the error names the place, never the value).
 fn rules_from_js(v: &JsValue) -> Res<Rules> {
     let bad = |m: String| Err(BindError::input(m));
-    let category = |v: JsValue, place: &str| -> Res<Category> {
-        v.as_string()
-            .and_then(|s| s.parse::<Category>().ok())
-            .ok_or_else(|| {
-                let names: Vec<&str> = Category::ALL.iter().map(|c| c.as_str()).collect();
-                BindError::input(format!(
-                    "`rules.{place}` values must be one of: {}",
-                    names.join(", ")
-                ))
-            })
-    };
     let entries = |v: &JsValue| -> Option<Vec<(String, JsValue)>> {
         if !v.is_object() || Array::is_array(v) || v.is_function() {
             return None;
@@ -401,29 +390,14 @@ fn rules_from_js(v: &JsValue) -> Res<Rules> {
     for (k, v) in top {
         match k.as_str() {
             "status" | "codes" if v.is_undefined() => {}
-            "status" => {
+            "status" | "codes" => {
                 let Some(m) = entries(&v) else {
-                    return bad("`rules.status` must be an object".into());
+                    return bad(format!("`rules.{k}` must be an object"));
                 };
-                for (status, cat) in m {
-                    let code = status
-                        .parse::<u16>()
-                        .ok()
-                        .filter(|s| (100..=999).contains(s))
-                        .ok_or_else(|| {
-                            BindError::input(
-                                "`rules.status` keys must be HTTP statuses like \"409\"",
-                            )
-                        })?;
-                    rules.status.insert(code, category(cat, "status")?);
-                }
-            }
-            "codes" => {
-                let Some(m) = entries(&v) else {
-                    return bad("`rules.codes` must be an object".into());
-                };
-                for (code, cat) in m {
-                    rules.codes.insert(code, category(cat, "codes")?);
+                for (key, cat) in m {
+                    rules
+                        .add_named(&k, &key, cat.as_string().as_deref())
+                        .map_err(BindError::input)?;
                 }
             }
             _ => {
@@ -487,8 +461,7 @@ pub(crate) fn classification_from_js(v: JsValue) -> Res<Classification> {
     }
     let ci = ClassificationIn::deserialize(JsDe::new(v)).map_err(|e| {
         BindError::input(format!(
-            "not a classification (pass what `classify` returned): {}",
-            crate::convert::redact(&e.to_string())
+            "not a classification (pass what `classify` returned): {e}"
         ))
     })?;
     // Built from a bare classification: the core's fields are public, its constructor is not.
@@ -560,12 +533,8 @@ struct LimitsIn {
 fn envelope_js(body: &[u8], content_type: Option<String>, limits: JsValue) -> Res<JsValue> {
     let mut lim = Limits::DEFAULT;
     if !(limits.is_undefined() || limits.is_null()) {
-        let l = LimitsIn::deserialize(JsDe::new(limits)).map_err(|e| {
-            BindError::new(
-                "invalid_option",
-                format!("limits: {}", crate::convert::redact(&e.to_string())),
-            )
-        })?;
+        let l = LimitsIn::deserialize(JsDe::new(limits))
+            .map_err(|e| BindError::new("invalid_option", format!("limits: {e}")))?;
         if let Some(b) = l.max_body_bytes {
             lim.max_body_bytes = usize::try_from(ms(b, "maxBodyBytes")?).unwrap_or(usize::MAX);
         }

@@ -111,6 +111,12 @@ impl de::Error for DeError {
     fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
         DeError(format!("invalid value: {}, expected {exp}", what(&unexp)))
     }
+
+    // A name the caller gave may be anything they pasted (a key): never repeated. The rest is
+    // serde's wording ("expected one of `a`, `b`").
+    fn unknown_variant(_variant: &str, expected: &'static [&'static str]) -> Self {
+        DeError(<de::value::Error as de::Error>::unknown_variant("…", expected).to_string())
+    }
 }
 
 /// What a value was, in an error message. Never the value itself where it could be a secret (a
@@ -205,7 +211,7 @@ impl<'de> de::Deserializer<'de> for JsDe {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        let v = self.v;
+        let v = &self.v;
         if v.is_null() || v.is_undefined() {
             return visitor.visit_unit();
         }
@@ -213,51 +219,24 @@ impl<'de> de::Deserializer<'de> for JsDe {
             return visitor.visit_bool(b);
         }
         if let Some(f) = v.as_f64() {
-            if f.is_finite() && f.fract() == 0.0 {
-                // `as` saturates: 2^64 and above read as u64::MAX.
-                return if f >= 0.0 {
-                    visitor.visit_u64(f as u64)
-                } else {
-                    visitor.visit_i64(f as i64)
-                };
-            }
-            return visitor.visit_f64(f);
+            // A whole number is an integer, as in JSON; any other a float.
+            return if f.is_finite() && f.fract() == 0.0 {
+                self.integer(visitor)
+            } else {
+                visitor.visit_f64(f)
+            };
         }
         if v.is_bigint() {
-            let b: BigInt = v.unchecked_into();
-            return match u64::try_from(b.clone()) {
-                Ok(u) => visitor.visit_u64(u),
-                Err(_) => match i64::try_from(b) {
-                    Ok(i) => visitor.visit_i64(i),
-                    Err(_) => Err(de::Error::custom("a bigint beyond 64 bits")),
-                },
-            };
+            return self.integer(visitor);
         }
         if let Some(s) = v.as_string() {
             return visitor.visit_string(s);
         }
-        if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom("nested too deeply"));
-        }
-        if Array::is_array(&v) {
-            let a: Array = v.unchecked_into();
-            return visitor.visit_seq(SeqDe {
-                len: a.length(),
-                a,
-                i: 0,
-                depth: self.depth + 1,
-            });
+        if Array::is_array(v) {
+            return self.deserialize_seq(visitor);
         }
         if v.is_object() && !v.is_function() {
-            let entries = Object::entries(v.unchecked_ref());
-            return visitor.visit_map(MapDe {
-                len: entries.length(),
-                entries,
-                i: 0,
-                value: JsValue::UNDEFINED,
-                key: JsValue::UNDEFINED,
-                depth: self.depth + 1,
-            });
+            return self.deserialize_map(visitor);
         }
         Err(de::Error::custom("not plain data (JSON values)"))
     }
@@ -528,23 +507,15 @@ pub(crate) fn options<T: DeserializeOwned>(v: JsValue, what: &str, ms_fields: &[
         }
     }
     T::deserialize(JsDe::new(renamed.into())).map_err(|e| {
-        // The member and the expected type are named; a value never is (`redact` hides what
-        // serde would quote).
-        BindError::new(
-            "invalid_option",
-            format!("{what}: {}", redact(&e.to_string())),
-        )
+        // The member and the expected type are named; a value never is (see `DeError`).
+        BindError::new("invalid_option", format!("{what}: {e}"))
     })
 }
 
 /// A snapshot object (the core's own snake_case format) → the core's snapshot type.
 pub(crate) fn snapshot_from<T: DeserializeOwned>(v: JsValue, what: &str) -> Res<T> {
-    T::deserialize(JsDe::new(v)).map_err(|e| {
-        BindError::new(
-            "invalid_snapshot",
-            format!("{what} does not read: {}", redact(&e.to_string())),
-        )
-    })
+    T::deserialize(JsDe::new(v))
+        .map_err(|e| BindError::new("invalid_snapshot", format!("{what} does not read: {e}")))
 }
 
 /// Any serializable value → a plain JS value (objects, never `Map`s). 64-bit integers come
@@ -589,41 +560,6 @@ fn numbers(v: JsValue, depth: usize) -> JsValue {
         }
     }
     v
-}
-
-/// Hide quoted strings in a parser message: input values may be secrets. serde quotes values
-/// with `"` and an unknown enum variant with backticks (field names, also in backticks, stay).
-pub(crate) fn redact(msg: &str) -> String {
-    let msg = match msg.find("unknown variant `") {
-        Some(at) => {
-            let start = at + "unknown variant `".len();
-            let rest = msg.get(start..).unwrap_or_default();
-            let end = rest.find('`').map_or(msg.len(), |e| start + e);
-            format!(
-                "{}…{}",
-                msg.get(..start).unwrap_or_default(),
-                msg.get(end..).unwrap_or_default()
-            )
-        }
-        None => msg.to_owned(),
-    };
-    let mut out = String::with_capacity(msg.len());
-    let mut quoted = false;
-    for ch in msg.chars() {
-        match (ch, quoted) {
-            ('"', false) => {
-                quoted = true;
-                out.push_str("\"…");
-            }
-            ('"', true) => {
-                quoted = false;
-                out.push('"');
-            }
-            (_, true) => {}
-            (c, false) => out.push(c),
-        }
-    }
-    out
 }
 
 /// A time or a delay from JavaScript (milliseconds) → whole milliseconds.
@@ -682,14 +618,15 @@ mod tests {
     }
 
     #[test]
-    fn redaction_hides_quoted_values() {
+    fn errors_never_repeat_a_value() {
+        use serde::de::Error as _;
         assert_eq!(
-            redact("invalid type: string \"sk-123\""),
-            "invalid type: string \"…\""
+            DeError::invalid_type(de::Unexpected::Str("sk-123"), &"u32").to_string(),
+            "invalid type: a string, expected u32"
         );
         assert_eq!(
-            redact("unknown variant `sk-123`, expected one of `full`"),
-            "unknown variant `…`, expected one of `full`"
+            DeError::unknown_variant("sk-123", &["full", "none"]).to_string(),
+            "unknown variant `…`, expected `full` or `none`"
         );
     }
 }

@@ -2,7 +2,7 @@
 //! report on it. Built only with the `ledger` feature, into its own wasm module, so that the
 //! module every page loads for `classify` and `fetchWithRetry` carries no JSON writer.
 
-use crate::convert::{options, redact, to_js, BindError, JsDe};
+use crate::convert::{options, to_js, BindError, JsDe};
 use http_triage::ledger::{report, Record, Replay, ReportOptions};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -52,12 +52,8 @@ pub fn replay_ledger(text: &str, opts: JsValue) -> Result<JsValue, JsValue> {
             report: None,
         }
     } else {
-        ReplayOptionsIn::deserialize(JsDe::new(opts.clone())).map_err(|e| {
-            BindError::new(
-                "invalid_option",
-                format!("replay options: {}", redact(&e.to_string())),
-            )
-        })?
+        ReplayOptionsIn::deserialize(JsDe::new(opts.clone()))
+            .map_err(|e| BindError::new("invalid_option", format!("replay options: {e}")))?
     };
     let report_value = if opts.is_object() {
         js_sys::Reflect::get(&opts, &"report".into()).unwrap_or(JsValue::UNDEFINED)
