@@ -12,6 +12,7 @@ import {
   InvalidOptionError,
   mapError,
 } from './errors.js';
+import { call } from './call.js';
 
 /** How much of a response body `classifyResponse` reads: the core looks at 64 KiB at most. */
 const BODY_PREFIX_BYTES = 64 * 1024;
@@ -446,14 +447,6 @@ function makeIo(raw) {
  * browser entry points differ only in how they load it.
  */
 export function bind(raw) {
-  const call = (f) => {
-    try {
-      return f();
-    } catch (e) {
-      throw mapError(e);
-    }
-  };
-
   const classifyIo = makeIo(raw);
 
   function classify(input) {

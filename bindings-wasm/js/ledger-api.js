@@ -1,18 +1,11 @@
 // The ledger tools over their own wasm module (`http-triage/ledger`). Thin: values in, errors
 // mapped, every reading of the ledger done by the core.
 
-import { InvalidInputError, mapError } from './errors.js';
+import { InvalidInputError } from './errors.js';
+import { call } from './call.js';
 
 /** The ledger API over a loaded wasm-bindgen module built with the `ledger` feature. */
 export function bindLedger(raw) {
-  const call = (f) => {
-    try {
-      return f();
-    } catch (e) {
-      throw mapError(e);
-    }
-  };
-
   /** One ledger line → `{record, line}` (the record in the ledger's snake_case format). */
   function parseLedgerLine(line) {
     if (typeof line !== 'string') throw new InvalidInputError('a ledger line is a string');
