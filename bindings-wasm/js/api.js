@@ -267,11 +267,26 @@ class Classification {
  * headers and body are written straight into the module's input buffer, the result is read
  * from a table of doubles. One crossing each way, nothing allocated for the crossing.
  */
-function makeIo(raw) {
+/**
+ * UTF-8 in and out of wasm memory with the platform's own tools: `TextEncoder.encodeInto` and
+ * `TextDecoder` here; Node passes `Buffer`'s (see `node.mjs`), which write a string built by
+ * `+` without flattening it first, and read with less overhead per call.
+ */
+const WEB_TEXT = {
+  /** A view of the memory's buffer for `write` and `read` (made again when the memory grows). */
+  view: (buffer) => new Uint8Array(buffer),
+  /** Write `s` at `at`, at most up to `end`; the bytes written (never a partial character). */
+  write: (view, s, at, end) => ENCODER.encodeInto(s, view.subarray(at, end)).written,
+  /** The text of bytes `start` to `end`. */
+  read: (view, start, end) => DECODER.decode(view.subarray(start, end)),
+};
+
+function makeIo(raw, codec) {
   const memory = raw.wasmMemory();
   let buffer = null;
   let u8 = null;
   let f64 = null;
+  let tv = null;
   let base = 0;
   let cap = 0;
   /** Names (category, reason, dialect, transport error) by their key: read once. */
@@ -281,6 +296,7 @@ function makeIo(raw) {
       buffer = memory.buffer;
       u8 = new Uint8Array(buffer);
       f64 = new Float64Array(buffer);
+      tv = codec.view(buffer);
     }
   };
   /** Room for `need` bytes of input; what was written so far is kept. */
@@ -291,12 +307,14 @@ function makeIo(raw) {
       views();
     }
   };
-  /** Write `s` as UTF-8 at `at` (room for 3 bytes per UTF-16 unit already made); the end. */
+  /** Write `s` as UTF-8 at `at` (room for it is made here); the end. */
   const putText = (s, at) => {
     const n = s.length;
+    ensure(at + 3 * n);
     const p = base + at;
-    let i = 0;
-    if (n < 128) {
+    if (n < 16) {
+      // A loop beats a call into the encoder for a few characters (a method, say).
+      let i = 0;
       for (; i < n; i += 1) {
         const c = s.charCodeAt(i);
         if (c > 0x7f) break;
@@ -304,47 +322,57 @@ function makeIo(raw) {
       }
       if (i === n) return at + n;
     }
-    return at + i + ENCODER.encodeInto(i === 0 ? s : s.slice(i), u8.subarray(p + i, p + 3 * n)).written;
+    return at + codec.write(tv, s, p, p + 3 * n);
   };
-  /** A length-prefixed string (u32, little-endian); the end. */
-  const putField = (s, at) => {
-    ensure(at + 4 + 3 * s.length);
-    const end = putText(s, at + 4);
-    const len = end - at - 4;
-    const p = base + at;
-    u8[p] = len & 0xff;
-    u8[p + 1] = (len >>> 8) & 0xff;
-    u8[p + 2] = (len >>> 16) & 0xff;
-    u8[p + 3] = len >>> 24;
-    return end;
-  };
+  /**
+   * The header names and values of the call, in order (name, value, name, value...): the
+   * first `nf` entries (the array is reused; what follows is stale).
+   */
+  const fields = [];
+  let nf = 0;
+  /** Their lengths in bytes, when they are not all ASCII. */
+  const lens = [];
   const headerValue = (v) => {
     if (typeof v === 'string') return v;
     if (typeof v === 'number' || typeof v === 'boolean') return String(v);
     throw new InvalidInputError('a header value must be a string');
   };
-  /** Headers in any of their shapes, written as pairs of length-prefixed strings; the end. */
-  const putHeaders = (h, at) => {
-    if (h == null) return at;
+  /** Headers in any of their shapes, into `fields`. */
+  const collectHeaders = (h) => {
+    if (h == null) return;
     if (typeof h[Symbol.iterator] === 'function' && typeof h !== 'string') {
       for (const p of h) {
         if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'string') {
           throw new InvalidInputError('headers as a list hold [name, value] pairs of strings');
         }
-        at = putField(headerValue(p[1]), putField(p[0], at));
+        fields[nf] = p[0];
+        fields[nf + 1] = headerValue(p[1]);
+        nf += 2;
       }
-      return at;
+      return;
     }
     if (typeof h === 'object') {
       const keys = Object.keys(h);
       for (let i = 0; i < keys.length; i += 1) {
         const k = keys[i];
         const v = h[k];
-        if (typeof v === 'string') at = putField(v, putField(k, at));
-        else if (Array.isArray(v)) for (const x of v) at = putField(headerValue(x), putField(k, at));
-        else if (v !== undefined) at = putField(headerValue(v), putField(k, at));
+        if (typeof v === 'string') {
+          fields[nf] = k;
+          fields[nf + 1] = v;
+          nf += 2;
+        } else if (Array.isArray(v)) {
+          for (const x of v) {
+            fields[nf] = k;
+            fields[nf + 1] = headerValue(x);
+            nf += 2;
+          }
+        } else if (v !== undefined) {
+          fields[nf] = k;
+          fields[nf + 1] = headerValue(v);
+          nf += 2;
+        }
       }
-      return at;
+      return;
     }
     throw new InvalidInputError('headers must be a plain object, an array of [name, value] pairs or a Headers');
   };
@@ -363,7 +391,7 @@ function makeIo(raw) {
     let n = names.get(key);
     if (n === undefined) {
       const at = t + f64[i + 1];
-      n = DECODER.decode(u8.subarray(at, at + f64[i + 2]));
+      n = codec.read(tv, at, at + f64[i + 2]);
       names.set(key, n);
     }
     return n;
@@ -385,33 +413,67 @@ function makeIo(raw) {
   function run(status, transportError, method, idempotencyKey, now, headers, body, rules) {
     views();
     if (cap === 0) ensure(4096);
-    let at = 0;
-    if (method !== undefined) {
-      ensure(3 * method.length);
-      at = putText(method, 0);
-    }
-    const methodLen = method === undefined ? -1 : at;
-    const h0 = at;
-    at = putHeaders(headers, at);
-    const headersLen = at - h0;
+    nf = 0;
+    collectHeaders(headers);
     // A long text is encoded first: room for 3 bytes per character would be wasted.
     if (typeof body === 'string' && body.length > 65536) body = ENCODER.encode(body);
-    if (typeof body === 'string') {
-      ensure(at + 3 * body.length);
+    const textBody = typeof body === 'string';
+    // The method and the headers go in as one string, encoded in one call (a call per string
+    // cost more than the encoding), then a text body in a second call (joined to the rest, it
+    // would be copied once more). When the first string is ASCII (the usual case), every part
+    // of it is as long in bytes as in UTF-16 units; when not, each part is written again on
+    // its own to learn its length in bytes.
+    const m = method === undefined ? '' : method;
+    let joined = m;
+    for (let i = 0; i < nf; i += 1) joined += fields[i];
+    let at = putText(joined, 0);
+    const ascii = at === joined.length;
+    let methodLen = m.length;
+    if (!ascii) {
+      methodLen = putText(m, 0);
+      at = methodLen;
+      for (let i = 0; i < nf; i += 1) {
+        const end = putText(fields[i], at);
+        lens[i] = end - at;
+        at = end;
+      }
+    }
+    const headersLen = at - methodLen;
+    if (textBody) {
       at = putText(body, at);
     } else {
       ensure(at + body.length);
       u8.set(body, base + at);
       at += body.length;
     }
+    const bodyLen = at - methodLen - headersLen;
+    // Then the lengths of the header names and values, a u32 (little-endian) each.
+    ensure(at + 4 * nf);
+    for (let i = 0, p = base + at; i < nf; i += 1, p += 4) {
+      const len = ascii ? fields[i].length : lens[i];
+      u8[p] = len & 0xff;
+      u8[p + 1] = (len >>> 8) & 0xff;
+      u8[p + 2] = (len >>> 16) & 0xff;
+      u8[p + 3] = len >>> 24;
+    }
     if (rules !== undefined) raw.setRules(rules);
-    const p = raw.classifyIo(status, transportError, methodLen, idempotencyKey, now, headersLen, at - h0 - headersLen, rules !== undefined);
+    const p = raw.classifyIo(
+      status,
+      transportError,
+      method === undefined ? -1 : methodLen,
+      idempotencyKey,
+      now,
+      headersLen,
+      bodyLen,
+      nf >> 1,
+      rules !== undefined,
+    );
     if (p === 0) throw raw.lastError();
     views();
     const n = p / 8;
     t = f64[n];
     const head = f64[n + 1];
-    all = head === 0 ? '' : DECODER.decode(u8.subarray(t, t + head));
+    all = head === 0 ? '' : codec.read(tv, t, t + head);
     const hint = f64[n + 20];
     const violations = [];
     for (let v = f64[n + 42], i = n + 43; v > 0; v -= 1, i += 6) {
@@ -446,8 +508,8 @@ function makeIo(raw) {
  * Build the JavaScript API over a loaded wasm-bindgen module (`raw`): the Node and the
  * browser entry points differ only in how they load it.
  */
-export function bind(raw) {
-  const classifyIo = makeIo(raw);
+export function bind(raw, codec = WEB_TEXT) {
+  const classifyIo = makeIo(raw, codec);
 
   function classify(input) {
     if (input == null || typeof input !== 'object') {

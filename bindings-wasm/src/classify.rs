@@ -39,15 +39,16 @@ thread_local! {
     /// trap (say, out of memory for an absurd body), the next call starts from empty buffers
     /// instead of finding a `RefCell` borrowed forever (the JS side then asks for its input
     /// buffer again).
-    static IO: Cell<Io> = Cell::new(Io::default());
+    /// Boxed, so that taking and putting back moves a pointer, not the buffers' headers.
+    static IO: Cell<Option<Box<Io>>> = const { Cell::new(None) };
 }
 
 /// Runs `f` on the buffers (see [`IO`]).
 fn with_io<R>(f: impl FnOnce(&mut Io) -> R) -> R {
     IO.with(|cell| {
-        let mut io = cell.take();
+        let mut io = cell.take().unwrap_or_default();
         let r = f(&mut io);
-        cell.set(io);
+        cell.set(Some(io));
         r
     })
 }
@@ -120,10 +121,14 @@ struct Out<'a> {
     units: usize,
 }
 
+/// The slots before the violations (see [`Out`]).
+const HEAD: usize = 43;
+
 impl Out<'_> {
-    fn text(&mut self, s: Option<&str>) {
+    /// A string's three slots (see [`Out`]); its bytes go to the byte area.
+    fn text(&mut self, s: Option<&str>) -> [f64; 3] {
         match s {
-            None => self.nums.extend([0.0, -1.0, 0.0]),
+            None => [0.0, -1.0, 0.0],
             Some(s) => {
                 // ASCII (the usual case) is as long in UTF-16 as in UTF-8, and cheap to check.
                 let units = if s.is_ascii() {
@@ -131,104 +136,127 @@ impl Out<'_> {
                 } else {
                     s.encode_utf16().count()
                 };
-                self.nums
-                    .extend([self.units as f64, units as f64, s.len() as f64]);
+                let at = self.units;
                 self.units += units;
                 self.text.extend_from_slice(s.as_bytes());
+                [at as f64, units as f64, s.len() as f64]
             }
         }
     }
 
-    /// A name's slots; its text is written after every other string (see [`Out::names`]).
-    fn name(&mut self, s: Option<&'static str>) {
+    /// A name's four slots: its key (a name is a `&'static str`, so its address identifies it;
+    /// -1: none), then the byte offset and length of its text, which [`Out::write`] puts after
+    /// every other string: JavaScript decodes a name only the first time it meets its key.
+    fn name(&mut self, s: Option<&'static str>) -> [f64; 4] {
         match s {
-            None => self.nums.extend([-1.0, 0.0, 0.0, 0.0]),
-            // A name is a `&'static str`: its address identifies it.
-            Some(s) => self
-                .nums
-                .extend([s.as_ptr() as usize as f64, 0.0, 0.0, 0.0]),
-        }
-    }
-
-    /// The names' texts, after the strings JavaScript decodes on every call: it decodes a name
-    /// only the first time it meets its key. Slots: key, byte offset, byte length.
-    fn names(&mut self, names: [(usize, Option<&'static str>); 4]) {
-        for (slot, s) in names {
-            if let (Some(s), Some(at)) = (s, self.nums.get_mut(slot + 1..slot + 3)) {
-                at.copy_from_slice(&[self.text.len() as f64, s.len() as f64]);
+            None => [-1.0, 0.0, 0.0, 0.0],
+            Some(s) => {
+                let at = self.text.len();
                 self.text.extend_from_slice(s.as_bytes());
+                [s.as_ptr() as usize as f64, at as f64, s.len() as f64, 0.0]
             }
         }
-    }
-
-    fn num(&mut self, v: Option<u64>) {
-        self.nums.push(v.map_or(f64::NAN, |v| v as f64));
     }
 
     fn write(&mut self, c: &Classification) {
-        self.nums.clear();
+        let num = |v: Option<u64>| v.map_or(f64::NAN, |v| v as f64);
         self.text.clear();
-        self.nums.extend([0.0, 0.0, 0.0]);
+        self.nums.clear();
+        self.nums.resize(HEAD + 6 * c.violations.len(), 0.0);
+        let strings = [
+            (27, c.code.as_deref()),
+            (30, c.message.as_deref()),
+            (33, c.request_id.as_deref()),
+            (36, c.reference_id.as_deref()),
+            (39, c.details.as_ref().map(http_triage::Details::as_json)),
+        ];
+        for (slot, s) in strings {
+            let t = self.text(s);
+            self.set(slot, &t);
+        }
+        for (i, v) in c.violations.iter().enumerate() {
+            let field = self.text(Some(&v.field));
+            let message = self.text(Some(&v.message));
+            self.set(HEAD + 6 * i, &field);
+            self.set(HEAD + 6 * i + 3, &message);
+        }
+        let (head, units) = (self.text.len(), self.units);
         let names = [
             (3, Some(c.category.as_str())),
             (7, Some(c.reason.as_str())),
             (11, Some(c.dialect.as_str())),
             (15, c.transport_error.map(TransportError::as_str)),
         ];
-        for (_, n) in names {
-            self.name(n);
+        for (slot, n) in names {
+            let t = self.name(n);
+            self.set(slot, &t);
         }
-        self.num(c.status.map(u64::from));
-        self.nums
-            .push(c.retryable_hint.map_or(-1.0, |b| f64::from(u8::from(b))));
-        self.num(c.retry_after.map(millis));
-        self.num(c.rate_limit_remaining);
-        self.num(c.rate_limit_reset.map(millis));
-        self.num(c.rate_limit_limit);
-        self.num(c.rate_limit_window.map(millis));
-        self.nums.push(f64::from(u8::from(c.request_not_processed)));
-        self.text(c.code.as_deref());
-        self.text(c.message.as_deref());
-        self.text(c.request_id.as_deref());
-        self.text(c.reference_id.as_deref());
-        self.text(c.details.as_ref().map(http_triage::Details::as_json));
-        self.nums.push(c.violations.len() as f64);
-        for v in &c.violations {
-            self.text(Some(&v.field));
-            self.text(Some(&v.message));
-        }
-        let (head, units) = (self.text.len(), self.units);
-        self.names(names);
-        if let Some(slots) = self.nums.get_mut(..3) {
-            slots.copy_from_slice(&[
+        self.set(
+            0,
+            &[
                 self.text.as_ptr() as usize as f64,
                 head as f64,
                 units as f64,
-            ]);
+            ],
+        );
+        self.set(
+            19,
+            &[
+                c.status.map_or(f64::NAN, f64::from),
+                c.retryable_hint.map_or(-1.0, |b| f64::from(u8::from(b))),
+                num(c.retry_after.map(millis)),
+                num(c.rate_limit_remaining),
+                num(c.rate_limit_reset.map(millis)),
+                num(c.rate_limit_limit),
+                num(c.rate_limit_window.map(millis)),
+                f64::from(u8::from(c.request_not_processed)),
+            ],
+        );
+        self.set(42, &[c.violations.len() as f64]);
+    }
+
+    /// Slots from `slot` on (all within the table `write` sized).
+    fn set(&mut self, slot: usize, v: &[f64]) {
+        if let Some(at) = self.nums.get_mut(slot..slot + v.len()) {
+            at.copy_from_slice(v);
         }
     }
 }
 
-/// Splits `len`-prefixed strings off the front of the input.
-fn take(b: &[u8]) -> Res<(&str, &[u8])> {
+/// The header pairs JavaScript wrote: `text` is every name and value back to back (one UTF-8
+/// check and one NUL scan for all of them, instead of one per string), `lens` their lengths in
+/// bytes, a `u32` (little-endian) each, name then value per header.
+fn header_pairs<'a>(text: &'a [u8], lens: &[u8], pairs: &mut Vec<(&'a str, &'a str)>) -> Res<()> {
     let bad = || BindError::internal("classify: the input buffer is not as written");
-    let len = b
-        .get(..4)
-        .and_then(|l| <[u8; 4]>::try_from(l).ok())
-        .map(u32::from_le_bytes)
-        .ok_or_else(bad)? as usize;
-    let s = b.get(4..4 + len).ok_or_else(bad)?;
-    let rest = b.get(4 + len..).ok_or_else(bad)?;
-    if s.contains(&0) {
+    if text.contains(&0) {
         // Not a valid field (RFC 9110 §5.5), and `fetch`'s `Headers` refuses it too.
         return Err(BindError::input("a header name or value holds a NUL"));
     }
-    Ok((std::str::from_utf8(s).map_err(|_| bad())?, rest))
+    let text = std::str::from_utf8(text).map_err(|_| bad())?;
+    let mut at = 0usize;
+    let mut piece = |l: &[u8]| -> Res<&'a str> {
+        let len = <[u8; 4]>::try_from(l).map_err(|_| bad())?;
+        let end = at + u32::from_le_bytes(len) as usize;
+        // `get` also checks that both ends fall on character boundaries.
+        let s = text.get(at..end).ok_or_else(bad)?;
+        at = end;
+        Ok(s)
+    };
+    for pair in lens.chunks_exact(8) {
+        let (name, value) = pair.split_at(4);
+        let name = piece(name)?;
+        pairs.push((name, piece(value)?));
+    }
+    if at != text.len() || lens.len() % 8 != 0 {
+        return Err(bad());
+    }
+    Ok(())
 }
 
 /// Classify the response (or the transport error) whose method, headers and body JavaScript
 /// wrote into the input buffer: `method_len` bytes of method (-1: none), `headers_len` bytes of
-/// headers, `body_len` bytes of body, in that order; `with_rules` to use the rules given to
+/// header names and values, `body_len` bytes of body, then `header_count` pairs of `u32`
+/// lengths (name, value: see [`header_pairs`]), in that order; `with_rules` to use the rules given to
 /// [`set_rules`] just before. Returns the address of the result (see
 /// [`Out`]), or 0 when the input is refused ([`last_error`] says why).
 #[wasm_bindgen(js_name = classifyIo)]
@@ -241,6 +269,7 @@ pub fn classify_io(
     now_ms: f64,
     headers_len: usize,
     body_len: usize,
+    header_count: usize,
     with_rules: bool,
 ) -> usize {
     with_io(|io| {
@@ -265,6 +294,7 @@ pub fn classify_io(
             now_ms,
             headers_len,
             body_len,
+            header_count,
             rules,
         ) {
             Ok(c) => {
@@ -294,6 +324,7 @@ fn classify_input(
     now_ms: f64,
     headers_len: usize,
     body_len: usize,
+    header_count: usize,
     rules: Rules,
 ) -> Res<Classification> {
     let status = match status {
@@ -346,17 +377,13 @@ fn classify_input(
     if let Some(t) = transport_error {
         return Ok(classify_transport(t, &request));
     }
-    let mut h = input.get(m_len..m_len + headers_len).ok_or_else(bad)?;
-    let body = input
-        .get(m_len + headers_len..m_len + headers_len + body_len)
-        .ok_or_else(bad)?;
-    let mut pairs = Vec::with_capacity(8);
-    while !h.is_empty() {
-        let (name, rest) = take(h)?;
-        let (value, rest) = take(rest)?;
-        pairs.push((name, value));
-        h = rest;
-    }
+    let h_end = m_len + headers_len;
+    let b_end = h_end + body_len;
+    let headers = input.get(m_len..h_end).ok_or_else(bad)?;
+    let body = input.get(h_end..b_end).ok_or_else(bad)?;
+    let lens = input.get(b_end..b_end + 8 * header_count).ok_or_else(bad)?;
+    let mut pairs = Vec::with_capacity(header_count);
+    header_pairs(headers, lens, &mut pairs)?;
     Ok(http_triage::classify(
         &Response::new(status.unwrap_or(0), &pairs, body),
         &request,

@@ -596,7 +596,10 @@ pub(crate) fn ms_duration(v: f64, name: &str) -> Res<Duration> {
 }
 
 pub(crate) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+    // Not `as_millis` (a u128 division, a library call in wasm): the same value, saturated.
+    d.as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(d.subsec_millis()))
 }
 
 pub(crate) fn random(v: f64) -> Res<f64> {

@@ -234,3 +234,30 @@ test('after a trap (a body too big for wasm32 memory) classify works again', (t)
   const c = ht.classify({ status: 429, headers: { 'retry-after': '3' }, body: '{"error":{"code":"slow_down"}}', now: NOW });
   assert.deepEqual([c.category, c.code, c.retryAfterMs], ['retryable', 'slow_down', 3000]);
 });
+
+test('headers that are not ASCII: each shape, with a text or a byte body, reads every header right', () => {
+  const body = '{"error":{"code":"slow_down","message":"trop de requêtes 😀"}}';
+  const pairs = [
+    ['x-note', 'café ☕'],
+    ['x-request-id', 'req-é-😀-1'],
+    ['retry-after', '4'],
+    ['x-ratelimit-remaining', '0'],
+  ];
+  const shapes = [Object.fromEntries(pairs), pairs, new Map(pairs)];
+  for (const headers of shapes) {
+    for (const b of [body, new TextEncoder().encode(body)]) {
+      const c = ht.classify({ status: 429, headers, body: b, method: 'POST', now: NOW });
+      assert.deepEqual(
+        [c.requestId, c.retryAfterMs, c.rateLimitRemaining, c.code, c.message],
+        ['req-é-😀-1', 4000, 0, 'slow_down', 'trop de requêtes 😀'],
+      );
+    }
+  }
+  // An ASCII call after them still reads right (the lengths come from the strings again).
+  const c = ht.classify({ status: 429, headers: { 'x-request-id': 'abc', 'retry-after': '2' }, now: NOW });
+  assert.deepEqual([c.requestId, c.retryAfterMs], ['abc', 2000]);
+  assert.throws(
+    () => ht.classify({ status: 429, headers: { 'x-a': 'é\u0000' }, now: NOW }),
+    (e) => e instanceof ht.InvalidInputError && /NUL/.test(e.message),
+  );
+});

@@ -582,24 +582,82 @@ fn solid(c: Option<&u8>) -> bool {
     c.is_some_and(|&c| c > b' ' && c.is_ascii())
 }
 
-/// `s.trim()`, without decoding characters when both ends are printable ASCII (the common case).
+/// The ASCII characters `str::trim` removes (Unicode `White_Space`: tab, LF, VT, FF, CR, space).
+#[inline]
+fn ascii_space(c: u8) -> bool {
+    matches!(c, b'\t'..=b'\r' | b' ')
+}
+
+/// Eight spaces, as one word: padding is often a run of them.
+const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
+
+/// Where the ASCII whitespace at the start of `b` ends.
+fn space_end(b: &[u8]) -> usize {
+    let mut i = 0;
+    while let Some(w) = b.get(i..i + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        if u64::from_ne_bytes(w) != SPACES {
+            break;
+        }
+        i += 8;
+    }
+    i + b
+        .get(i..)
+        .unwrap_or_default()
+        .iter()
+        .position(|&c| !ascii_space(c))
+        .unwrap_or(b.len() - i)
+}
+
+/// Where the ASCII whitespace at the end of `b` starts.
+fn space_start(b: &[u8]) -> usize {
+    let mut end = b.len();
+    while let Some(w) = end
+        .checked_sub(8)
+        .and_then(|s| b.get(s..end))
+        .and_then(|w| <[u8; 8]>::try_from(w).ok())
+    {
+        if u64::from_ne_bytes(w) != SPACES {
+            break;
+        }
+        end -= 8;
+    }
+    b.get(..end)
+        .unwrap_or_default()
+        .iter()
+        .rposition(|&c| !ascii_space(c))
+        .map_or(0, |i| i + 1)
+}
+
+/// `s.trim()`, without decoding characters while the ends are ASCII (the common case): ASCII
+/// whitespace is stripped byte by byte (a JSON body padded with spaces or ending in a newline),
+/// and only an end that is not ASCII goes through the char-decoding `str::trim`.
 #[inline]
 pub(super) fn trim(s: &str) -> &str {
     let b = s.as_bytes();
     if solid(b.first()) && solid(b.last()) {
-        s
-    } else {
-        s.trim()
+        return s;
+    }
+    let start = space_end(b);
+    let end = start + space_start(b.get(start..).unwrap_or_default());
+    // Both cuts sit next to ASCII bytes, so on char boundaries: `get` never fails here.
+    let t = s.get(start..end).unwrap_or(s);
+    match (t.as_bytes().first(), t.as_bytes().last()) {
+        (Some(&f), Some(&l)) if !f.is_ascii() || !l.is_ascii() => t.trim(),
+        _ => t,
     }
 }
 
-/// `s.trim_start()`, without decoding characters when it starts with printable ASCII.
+/// `s.trim_start()`, without decoding characters while it starts with ASCII.
 #[inline]
 pub(super) fn trim_start(s: &str) -> &str {
-    if solid(s.as_bytes().first()) {
-        s
-    } else {
-        s.trim_start()
+    let b = s.as_bytes();
+    if solid(b.first()) {
+        return s;
+    }
+    let t = s.get(space_end(b)..).unwrap_or(s);
+    match t.as_bytes().first() {
+        Some(f) if !f.is_ascii() => t.trim_start(),
+        _ => t,
     }
 }
 
@@ -842,6 +900,39 @@ impl Iterator for Children<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trims_as_str_trim_does() {
+        let parts = [
+            "",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\x0b",
+            "\x0c",
+            "\x1f",
+            "\u{85}",
+            "\u{a0}",
+            "\u{3000}",
+            "x",
+            "{}",
+            "é",
+            "\u{2028}",
+            "a b",
+            "         ",
+            "\n        \t       ",
+        ];
+        for a in parts {
+            for b in parts {
+                for c in parts {
+                    let s = format!("{a}{b}{c}{a}");
+                    assert_eq!(trim(&s), s.trim(), "{s:?}");
+                    assert_eq!(trim_start(&s), s.trim_start(), "{s:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn parses_and_navigates() {

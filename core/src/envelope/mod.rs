@@ -604,7 +604,7 @@ fn event_stream(body: &str, limits: &Limits) -> Envelope {
 /// A body that is a JSON scalar, or text that merely starts like one ("404 page not found").
 fn scalar_body(body: &str) -> Envelope {
     match json::parse(body, 0) {
-        Ok((tree, end)) if body.get(end..).is_some_and(|r| r.trim().is_empty()) => {
+        Ok((tree, end)) if body.get(end..).is_some_and(|r| json::trim(r).is_empty()) => {
             dialects::detect(&tree, false)
         }
         Err(json::Fail::Eof) if body.starts_with('"') => with_dialect(Dialect::Truncated),
