@@ -456,6 +456,8 @@ function makeIo(raw, codec) {
       u8[p + 2] = (len >>> 16) & 0xff;
       u8[p + 3] = len >>> 24;
     }
+    // The arrays are kept for the next call, but not a long list's strings.
+    if (fields.length > 64) fields.length = lens.length = 0;
     if (rules !== undefined) raw.setRules(rules);
     const p = raw.classifyIo(
       status,
