@@ -8,13 +8,16 @@
 //! before, a call spent more time in wasm-bindgen's string glue (one `TextDecoder` per result,
 //! one allocation per argument) than in the core.
 
-use crate::convert::{millis, ms, ms_duration, to_js, BindError, DeError, JsDe, Res};
+use crate::convert::{
+    members, millis, ms, ms_duration, read_bool, read_f64, read_list, read_members, read_opt,
+    read_string, read_u16, read_u64, to_js, BindError, Read, Res, Unknown,
+};
 use http_triage::{
     classify_transport, parse_envelope, read_headers, Classification, Dialect, Envelope, Limits,
     Request, Response, Rules, TransportError, Violation,
 };
 use js_sys::{Array, Object};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::cell::Cell;
 use wasm_bindgen::prelude::*;
 
@@ -413,94 +416,169 @@ fn rules_from_js(v: &JsValue) -> Res<Rules> {
 
 // ---- a classification handed back ----
 
-/// A classification handed back by JavaScript (to a policy or a state machine). Unknown keys
-/// are ignored: it is usually the very object `classify` returned.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ClassificationIn {
-    category: String,
-    reason: String,
-    #[serde(default)]
-    status: Option<u16>,
-    #[serde(default)]
-    transport_error: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    request_id: Option<String>,
-    #[serde(default)]
-    reference_id: Option<String>,
-    #[serde(default)]
-    retryable_hint: Option<bool>,
-    #[serde(default)]
-    retry_after_ms: Option<f64>,
-    #[serde(default)]
-    rate_limit_remaining: Option<u64>,
-    #[serde(default)]
-    rate_limit_reset_ms: Option<f64>,
-    #[serde(default)]
-    rate_limit_limit: Option<u64>,
-    #[serde(default)]
-    rate_limit_window_ms: Option<f64>,
-    #[serde(default)]
-    violations: Vec<Violation>,
-    #[serde(default)]
-    dialect: Option<String>,
-    #[serde(default)]
-    request_not_processed: bool,
+/// The members of a classification handed back by JavaScript (to a policy or a state machine),
+/// camelCase; the first two are required. Other members are skipped: it is usually the very
+/// object `classify` returned.
+const CLASSIFICATION_FIELDS: &[&str] = &[
+    "category",
+    "reason",
+    "status",
+    "transportError",
+    "code",
+    "message",
+    "requestId",
+    "referenceId",
+    "retryableHint",
+    "retryAfterMs",
+    "rateLimitRemaining",
+    "rateLimitResetMs",
+    "rateLimitLimit",
+    "rateLimitWindowMs",
+    "violations",
+    "dialect",
+    "requestNotProcessed",
+];
+
+/// Every dialect, to read one back by its name (a test checks the list against the core's).
+const DIALECTS: &[Dialect] = &[
+    Dialect::Empty,
+    Dialect::Nested,
+    Dialect::Flat,
+    Dialect::Minimal,
+    Dialect::Detail,
+    Dialect::Problem,
+    Dialect::GoogleRpc,
+    Dialect::JsonApi,
+    Dialect::Graphql,
+    Dialect::Stripe,
+    Dialect::Openai,
+    Dialect::Anthropic,
+    Dialect::Azure,
+    Dialect::AwsJson,
+    Dialect::AwsXml,
+    Dialect::Fastapi,
+    Dialect::Drf,
+    Dialect::SpringBoot,
+    Dialect::Kubernetes,
+    Dialect::Oauth,
+    Dialect::OkFalse,
+    Dialect::Json,
+    Dialect::Html,
+    Dialect::Text,
+    Dialect::Truncated,
+    Dialect::Binary,
+    Dialect::Facebook,
+    Dialect::Paypal,
+    Dialect::Dropbox,
+    Dialect::Atlassian,
+    Dialect::Apigee,
+    Dialect::EventStream,
+];
+
+fn read_violation(v: &JsValue) -> Read<Violation> {
+    let mut out = Violation {
+        field: String::new(),
+        message: String::new(),
+    };
+    // Inside a classification's list: skipped members are checked 3 deep already.
+    read_members(
+        members(v)?,
+        &["field", "message"],
+        Unknown::Skip(3),
+        0b11,
+        &mut |i, v| {
+            if i == 0 {
+                out.field = read_string(v)?;
+            } else {
+                out.message = read_string(v)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(out)
 }
 
 /// A classification from JavaScript (what `classify` returned, or one built by hand).
 pub(crate) fn classification_from_js(v: JsValue) -> Res<Classification> {
-    if v.is_undefined() || v.is_null() {
-        return Err(BindError::input(
-            "not a classification (pass what `classify` returned)",
-        ));
-    }
-    let ci = ClassificationIn::deserialize(JsDe::new(v)).map_err(|e| {
+    let not_one = |e: String| {
         BindError::input(format!(
-            "not a classification (pass what `classify` returned): {e}"
+            "not a classification (pass what `classify` returned){e}"
         ))
-    })?;
+    };
+    if v.is_undefined() || v.is_null() {
+        return Err(not_one(String::new()));
+    }
     // Built from a bare classification: the core's fields are public, its constructor is not.
+    // Members the object does not have are absent (`None`, empty, false).
     let mut c = classify_transport(TransportError::Dns, &Request::unknown());
-    c.category = ci.category.parse()?;
-    c.reason = ci.reason.parse()?;
-    c.status = ci.status;
-    c.transport_error = ci
-        .transport_error
+    c.status = None;
+    c.code = None;
+    c.message = None;
+    c.request_id = None;
+    c.reference_id = None;
+    c.retryable_hint = None;
+    c.rate_limit_remaining = None;
+    c.rate_limit_limit = None;
+    c.violations = Vec::new();
+    c.request_not_processed = false;
+    c.details = None;
+    let (mut category, mut reason) = (String::new(), String::new());
+    let (mut transport_error, mut dialect) = (None, None);
+    let (mut retry_after, mut reset, mut window) = (None, None, None);
+    members(&v)
+        .and_then(|list| {
+            read_members(
+                list,
+                CLASSIFICATION_FIELDS,
+                Unknown::Skip(1),
+                0b11,
+                &mut |i, v| {
+                    match i {
+                        0 => category = read_string(v)?,
+                        1 => reason = read_string(v)?,
+                        2 => c.status = read_opt(v, read_u16)?,
+                        3 => transport_error = read_opt(v, read_string)?,
+                        4 => c.code = read_opt(v, read_string)?,
+                        5 => c.message = read_opt(v, read_string)?,
+                        6 => c.request_id = read_opt(v, read_string)?,
+                        7 => c.reference_id = read_opt(v, read_string)?,
+                        8 => c.retryable_hint = read_opt(v, read_bool)?,
+                        9 => retry_after = read_opt(v, read_f64)?,
+                        10 => c.rate_limit_remaining = read_opt(v, read_u64)?,
+                        11 => reset = read_opt(v, read_f64)?,
+                        12 => c.rate_limit_limit = read_opt(v, read_u64)?,
+                        13 => window = read_opt(v, read_f64)?,
+                        14 => c.violations = read_list(v, read_violation)?,
+                        15 => dialect = read_opt(v, read_string)?,
+                        _ => c.request_not_processed = read_bool(v)?,
+                    }
+                    Ok(())
+                },
+            )
+        })
+        .map_err(|e| not_one([": ", &e].concat()))?;
+    c.category = category.parse()?;
+    c.reason = reason.parse()?;
+    c.transport_error = transport_error
         .as_deref()
         .map(str::parse::<TransportError>)
         .transpose()?;
-    c.code = ci.code;
-    c.message = ci.message;
-    c.request_id = ci.request_id;
-    c.reference_id = ci.reference_id;
-    c.retryable_hint = ci.retryable_hint;
-    c.retry_after = ci
-        .retry_after_ms
+    c.retry_after = retry_after
         .map(|v| ms_duration(v, "retryAfterMs"))
         .transpose()?;
-    c.rate_limit_remaining = ci.rate_limit_remaining;
-    c.rate_limit_reset = ci
-        .rate_limit_reset_ms
+    c.rate_limit_reset = reset
         .map(|v| ms_duration(v, "rateLimitResetMs"))
         .transpose()?;
-    c.rate_limit_limit = ci.rate_limit_limit;
-    c.rate_limit_window = ci
-        .rate_limit_window_ms
+    c.rate_limit_window = window
         .map(|v| ms_duration(v, "rateLimitWindowMs"))
         .transpose()?;
-    c.violations = ci.violations;
-    c.dialect = match ci.dialect {
+    c.dialect = match dialect {
         None => Dialect::Empty,
-        Some(d) => Dialect::deserialize(serde::de::value::StringDeserializer::<DeError>::new(d))
-            .map_err(|_| BindError::new("unknown_name", "unknown dialect"))?,
+        Some(d) => *DIALECTS
+            .iter()
+            .find(|x| x.as_str() == d)
+            .ok_or_else(|| BindError::new("unknown_name", "unknown dialect"))?,
     };
-    c.request_not_processed = ci.request_not_processed;
-    c.details = None;
     Ok(c)
 }
 
@@ -523,22 +601,32 @@ struct EnvelopeOut<'a> {
     in_progress: bool,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct LimitsIn {
-    max_body_bytes: Option<f64>,
-    max_depth: Option<f64>,
-}
-
 fn envelope_js(body: &[u8], content_type: Option<String>, limits: JsValue) -> Res<JsValue> {
     let mut lim = Limits::DEFAULT;
     if !(limits.is_undefined() || limits.is_null()) {
-        let l = LimitsIn::deserialize(JsDe::new(limits))
-            .map_err(|e| BindError::new("invalid_option", format!("limits: {e}")))?;
-        if let Some(b) = l.max_body_bytes {
+        let (mut max_body, mut max_depth) = (None, None);
+        members(&limits)
+            .and_then(|list| {
+                read_members(
+                    list,
+                    &["maxBodyBytes", "maxDepth"],
+                    Unknown::Refuse,
+                    0,
+                    &mut |i, v| {
+                        if i == 0 {
+                            max_body = read_opt(v, read_f64)?;
+                        } else {
+                            max_depth = read_opt(v, read_f64)?;
+                        }
+                        Ok(())
+                    },
+                )
+            })
+            .map_err(|e| BindError::new("invalid_option", ["limits: ", &e].concat()))?;
+        if let Some(b) = max_body {
             lim.max_body_bytes = usize::try_from(ms(b, "maxBodyBytes")?).unwrap_or(usize::MAX);
         }
-        if let Some(d) = l.max_depth {
+        if let Some(d) = max_depth {
             lim.max_depth = usize::try_from(ms(d, "maxDepth")?).unwrap_or(usize::MAX);
         }
     }
@@ -617,4 +705,16 @@ pub fn read_headers_js(headers: &str, now_ms: f64) -> Result<JsValue, JsValue> {
         request_id: h.request_id,
         content_type: h.content_type,
     })?)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dialect_reads_back() {
+        let names: Vec<&str> = DIALECTS.iter().map(|d| d.as_str()).collect();
+        assert_eq!(crate::machines::tests::serde_variants::<Dialect>(), names);
+    }
 }

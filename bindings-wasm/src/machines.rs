@@ -3,12 +3,14 @@
 
 use crate::classify::classification_from_js;
 use crate::convert::{
-    millis, ms_duration, options, random, snapshot_from, time, to_js, BindError, Res,
+    members, millis, ms_duration, options, random, read_f64, read_list, read_members, read_ms,
+    read_name, read_opt, read_string, read_u32, read_u64, snapshot, time, to_js, BindError, Read,
+    Res, Unknown,
 };
 use http_triage::{
     Admission, Attempt, BreakerConfig, BreakerSnapshot, BudgetConfig, BudgetSnapshot,
-    CircuitBreaker, GateSnapshot, Pacer, PacerConfig, PacerSnapshot, RateGate, RetryBudget,
-    RetryPolicy,
+    CircuitBreaker, GateSnapshot, Jitter, LongWait, Pacer, PacerConfig, PacerSnapshot, RateGate,
+    RetryBudget, RetryPolicy, WindowBucket,
 };
 use serde::Serialize;
 use std::time::Duration;
@@ -22,6 +24,365 @@ const POLICY_MS_FIELDS: &[&str] = &[
     "poll_interval",
     "max_server_delay",
 ];
+
+// ---- options and snapshots, read member by member (see `convert`) ----
+//
+// Each list is the core type's serde names, in its order (a test checks them against serde);
+// missing members take the core's defaults, unknown ones are refused (`deny_unknown_fields`).
+
+const POLICY_FIELDS: &[&str] = &[
+    "max_attempts",
+    "max_rate_limited",
+    "base_delay",
+    "multiplier",
+    "max_delay",
+    "jitter",
+    "deadline",
+    "poll_interval",
+    "max_polls",
+    "max_server_delay",
+    "long_wait",
+    "server_delay_jitter",
+];
+const JITTER: &[&str] = &["none", "full", "equal", "decorrelated"];
+const JITTERS: &[Jitter] = &[
+    Jitter::None,
+    Jitter::Full,
+    Jitter::Equal,
+    Jitter::Decorrelated,
+];
+const LONG_WAIT: &[&str] = &["clamp", "give_up", "defer"];
+const LONG_WAITS: &[LongWait] = &[LongWait::Clamp, LongWait::GiveUp, LongWait::Defer];
+
+fn policy_from(v: &JsValue) -> Res<RetryPolicy> {
+    let mut p = RetryPolicy::DEFAULT;
+    options(v, "policy", POLICY_MS_FIELDS, POLICY_FIELDS, &mut |i, v| {
+        match i {
+            0 => p.max_attempts = read_u32(v)?,
+            1 => p.max_rate_limited = read_u32(v)?,
+            2 => p.base_delay = read_ms(v)?,
+            3 => p.multiplier = read_f64(v)?,
+            4 => p.max_delay = read_ms(v)?,
+            5 => p.jitter = read_name(v, JITTER, JITTERS)?,
+            6 => p.deadline = read_opt(v, read_ms)?,
+            7 => p.poll_interval = read_ms(v)?,
+            8 => p.max_polls = read_u32(v)?,
+            9 => p.max_server_delay = read_ms(v)?,
+            10 => p.long_wait = read_name(v, LONG_WAIT, LONG_WAITS)?,
+            _ => p.server_delay_jitter = read_f64(v)?,
+        }
+        Ok(())
+    })?;
+    Ok(p)
+}
+
+const ATTEMPT_FIELDS: &[&str] = &[
+    "number",
+    "polls",
+    "elapsed_ms",
+    "now_ms",
+    "previous_delay_ms",
+    "rate_limited",
+];
+
+/// Errors are `invalid_input` (an attempt is not an option).
+fn attempt_from(v: &JsValue) -> Res<Attempt> {
+    let mut a = Attempt::default();
+    options(v, "attempt", &[], ATTEMPT_FIELDS, &mut |i, v| {
+        match i {
+            0 => a.number = read_u32(v)?,
+            1 => a.polls = read_u32(v)?,
+            2 => a.elapsed_ms = read_u64(v)?,
+            3 => a.now_ms = read_u64(v)?,
+            4 => a.previous_delay_ms = read_opt(v, read_u64)?,
+            _ => a.rate_limited = read_u32(v)?,
+        }
+        Ok(())
+    })
+    .map_err(|e| BindError::input(e.message))?;
+    Ok(a)
+}
+
+const BREAKER_FIELDS: &[&str] = &[
+    "failure_threshold",
+    "failure_ratio",
+    "window_ms",
+    "min_throughput",
+    "open_for_ms",
+    "max_open_for_ms",
+    "half_open_probes",
+];
+
+fn breaker_config(v: &JsValue) -> Res<BreakerConfig> {
+    let mut c = BreakerConfig::DEFAULT;
+    options(v, "breaker options", &[], BREAKER_FIELDS, &mut |i, v| {
+        match i {
+            0 => c.failure_threshold = read_u32(v)?,
+            1 => c.failure_ratio = read_opt(v, read_f64)?,
+            2 => c.window = read_ms(v)?,
+            3 => c.min_throughput = read_u32(v)?,
+            4 => c.open_for = read_ms(v)?,
+            5 => c.max_open_for = read_ms(v)?,
+            _ => c.half_open_probes = read_u32(v)?,
+        }
+        Ok(())
+    })?;
+    Ok(c)
+}
+
+const BREAKER_SNAPSHOT_FIELDS: &[&str] = &[
+    "version",
+    "state",
+    "open_until_ms",
+    "clock_ms",
+    "consecutive_failures",
+    "bucket_ms",
+    "buckets",
+    "probes_in_flight",
+    "probe_successes",
+    "probe_deadline_ms",
+];
+
+fn read_bucket(v: &JsValue) -> Read<WindowBucket> {
+    let mut b = WindowBucket::default();
+    read_members(
+        members(v)?,
+        &["successes", "failures"],
+        Unknown::Refuse,
+        0b11,
+        &mut |i, v| {
+            if i == 0 {
+                b.successes = read_u32(v)?;
+            } else {
+                b.failures = read_u32(v)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(b)
+}
+
+fn breaker_snapshot(v: &JsValue) -> Res<BreakerSnapshot> {
+    let mut s = BreakerSnapshot {
+        version: 0,
+        state: String::new(),
+        open_until_ms: None,
+        clock_ms: 0,
+        consecutive_failures: 0,
+        bucket_ms: 0,
+        buckets: Vec::new(),
+        probes_in_flight: 0,
+        probe_successes: 0,
+        probe_deadline_ms: None,
+    };
+    // All but `open_until_ms` and `probe_deadline_ms` (options: `null` when absent).
+    let required = 0b01_1111_1011;
+    snapshot(
+        v,
+        "breaker snapshot",
+        BREAKER_SNAPSHOT_FIELDS,
+        required,
+        &mut |i, v| {
+            match i {
+                0 => s.version = read_u32(v)?,
+                1 => s.state = read_string(v)?,
+                2 => s.open_until_ms = read_opt(v, read_u64)?,
+                3 => s.clock_ms = read_u64(v)?,
+                4 => s.consecutive_failures = read_u32(v)?,
+                5 => s.bucket_ms = read_u64(v)?,
+                6 => s.buckets = read_list(v, read_bucket)?,
+                7 => s.probes_in_flight = read_u32(v)?,
+                8 => s.probe_successes = read_u32(v)?,
+                _ => s.probe_deadline_ms = read_opt(v, read_u64)?,
+            }
+            Ok(())
+        },
+    )?;
+    Ok(s)
+}
+
+const BUDGET_FIELDS: &[&str] = &["max_tokens", "token_ratio"];
+
+fn budget_config(v: &JsValue) -> Res<BudgetConfig> {
+    let mut c = BudgetConfig::DEFAULT;
+    options(v, "budget options", &[], BUDGET_FIELDS, &mut |i, v| {
+        if i == 0 {
+            c.max_tokens = read_f64(v)?;
+        } else {
+            c.token_ratio = read_f64(v)?;
+        }
+        Ok(())
+    })?;
+    Ok(c)
+}
+
+fn budget_snapshot(v: &JsValue) -> Res<BudgetSnapshot> {
+    let mut s = BudgetSnapshot {
+        version: 0,
+        tokens: 0.0,
+    };
+    snapshot(
+        v,
+        "budget snapshot",
+        &["version", "tokens"],
+        0b11,
+        &mut |i, v| {
+            if i == 0 {
+                s.version = read_u32(v)?;
+            } else {
+                s.tokens = read_f64(v)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(s)
+}
+
+fn gate_snapshot(v: &JsValue) -> Res<GateSnapshot> {
+    let mut s = GateSnapshot {
+        version: 0,
+        reopens_at_ms: None,
+    };
+    snapshot(
+        v,
+        "gate snapshot",
+        &["version", "reopens_at_ms"],
+        0b01,
+        &mut |i, v| {
+            if i == 0 {
+                s.version = read_u32(v)?;
+            } else {
+                s.reopens_at_ms = read_opt(v, read_u64)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(s)
+}
+
+const PACER_FIELDS: &[&str] = &["beta", "scale", "min_rate", "max_rate"];
+
+fn set_pacer_config(c: &mut PacerConfig, i: usize, v: &JsValue) -> Read<()> {
+    match i {
+        0 => c.beta = read_f64(v)?,
+        1 => c.scale = read_f64(v)?,
+        2 => c.min_rate = read_f64(v)?,
+        _ => c.max_rate = read_opt(v, read_f64)?,
+    }
+    Ok(())
+}
+
+fn pacer_config(v: &JsValue) -> Res<PacerConfig> {
+    let mut c = PacerConfig::default();
+    options(v, "pacer options", &[], PACER_FIELDS, &mut |i, v| {
+        set_pacer_config(&mut c, i, v)
+    })?;
+    Ok(c)
+}
+
+const PACER_SNAPSHOT_FIELDS: &[&str] = &[
+    "version",
+    "config",
+    "rate",
+    "next_ms",
+    "w_max",
+    "last_cut_ms",
+    "cut_slot_ms",
+    "last_slot_ms",
+    "cuts",
+    "bucket_start_ms",
+    "bucket_sends",
+    "previous_bucket_sends",
+    "accepted_bucket_start_ms",
+    "bucket_accepted",
+    "previous_bucket_accepted",
+    "window_ends_at_ms",
+    "window_left",
+    "window_next_ms",
+    "window_basis_ms",
+    "window_reported",
+    "limit",
+    "window_ms",
+    "hold_until_ms",
+];
+
+fn pacer_snapshot(v: &JsValue) -> Res<PacerSnapshot> {
+    // The core's snapshot type is `non_exhaustive`: one of a new pacer, every member then set
+    // (to what the snapshot says, or to the core's serde default: nothing learned).
+    let mut s = Pacer::new(PacerConfig::default())
+        .map_err(BindError::from)?
+        .snapshot();
+    s.version = 0;
+    s.rate = None;
+    s.next_ms = 0.0;
+    s.w_max = 0.0;
+    s.last_cut_ms = None;
+    s.cut_slot_ms = None;
+    s.last_slot_ms = None;
+    s.cuts = 0;
+    s.bucket_start_ms = None;
+    s.bucket_sends = 0;
+    s.previous_bucket_sends = 0;
+    s.accepted_bucket_start_ms = None;
+    s.bucket_accepted = 0;
+    s.previous_bucket_accepted = 0;
+    s.window_ends_at_ms = None;
+    s.window_left = 0;
+    s.window_next_ms = 0;
+    s.window_basis_ms = 0;
+    s.window_reported = 0;
+    s.limit = None;
+    s.window_ms = None;
+    s.hold_until_ms = None;
+    // `version`, `config` and `next_ms` (`rate` is an option: `null` when absent).
+    let required = 0b1011;
+    snapshot(
+        v,
+        "pacer snapshot",
+        PACER_SNAPSHOT_FIELDS,
+        required,
+        &mut |i, v| {
+            match i {
+                0 => s.version = read_u32(v)?,
+                1 => {
+                    // A config inside a snapshot: missing members take their defaults.
+                    let mut c = PacerConfig::default();
+                    read_members(
+                        members(v)?,
+                        PACER_FIELDS,
+                        Unknown::Refuse,
+                        0,
+                        &mut |i, v| set_pacer_config(&mut c, i, v),
+                    )?;
+                    s.config = c;
+                }
+                2 => s.rate = read_opt(v, read_f64)?,
+                3 => s.next_ms = read_f64(v)?,
+                4 => s.w_max = read_f64(v)?,
+                5 => s.last_cut_ms = read_opt(v, read_u64)?,
+                6 => s.cut_slot_ms = read_opt(v, read_u64)?,
+                7 => s.last_slot_ms = read_opt(v, read_u64)?,
+                8 => s.cuts = read_u64(v)?,
+                9 => s.bucket_start_ms = read_opt(v, read_u64)?,
+                10 => s.bucket_sends = read_u64(v)?,
+                11 => s.previous_bucket_sends = read_u64(v)?,
+                12 => s.accepted_bucket_start_ms = read_opt(v, read_u64)?,
+                13 => s.bucket_accepted = read_u64(v)?,
+                14 => s.previous_bucket_accepted = read_u64(v)?,
+                15 => s.window_ends_at_ms = read_opt(v, read_u64)?,
+                16 => s.window_left = read_u64(v)?,
+                17 => s.window_next_ms = read_u64(v)?,
+                18 => s.window_basis_ms = read_u64(v)?,
+                19 => s.window_reported = read_u64(v)?,
+                20 => s.limit = read_opt(v, read_u64)?,
+                21 => s.window_ms = read_opt(v, read_u64)?,
+                _ => s.hold_until_ms = read_opt(v, read_u64)?,
+            }
+            Ok(())
+        },
+    )?;
+    Ok(s)
+}
 
 /// A retry policy: classification + where the call stands → what to do next.
 #[wasm_bindgen(js_name = RetryPolicy)]
@@ -46,7 +407,7 @@ impl JsRetryPolicy {
     /// core's defaults, unknown ones are an `invalid_option` error.
     #[wasm_bindgen(constructor)]
     pub fn new(options_value: JsValue) -> Result<JsRetryPolicy, JsValue> {
-        let inner: RetryPolicy = options(options_value, "policy", POLICY_MS_FIELDS)?;
+        let inner = policy_from(&options_value)?;
         inner.validate().map_err(BindError::from)?;
         Ok(JsRetryPolicy { inner })
     }
@@ -60,8 +421,7 @@ impl JsRetryPolicy {
         random_draw: f64,
     ) -> Result<JsValue, JsValue> {
         let c = classification_from_js(classification)?;
-        let attempt: Attempt =
-            options(attempt, "attempt", &[]).map_err(|e| BindError::input(e.message))?;
+        let attempt = attempt_from(&attempt)?;
         let d = self.inner.decide(&c, attempt, random(random_draw)?);
         let f = d.fields();
         let out = DecisionOut {
@@ -125,7 +485,7 @@ impl JsCircuitBreaker {
     /// A closed breaker from camelCase options (`failureThreshold`, `windowMs`, …).
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> Result<JsCircuitBreaker, JsValue> {
-        let config: BreakerConfig = options(config, "breaker options", &[])?;
+        let config = breaker_config(&config)?;
         let inner = CircuitBreaker::new(config).map_err(BindError::from)?;
         Ok(JsCircuitBreaker { inner })
     }
@@ -187,8 +547,8 @@ impl JsCircuitBreaker {
 
     /// A breaker from a snapshot and the options it runs with.
     pub fn restore(snapshot: JsValue, config: JsValue) -> Result<JsCircuitBreaker, JsValue> {
-        let config: BreakerConfig = options(config, "breaker options", &[])?;
-        let s: BreakerSnapshot = snapshot_from(snapshot, "breaker snapshot")?;
+        let config = breaker_config(&config)?;
+        let s = breaker_snapshot(&snapshot)?;
         let inner = CircuitBreaker::restore(config, &s).map_err(BindError::from)?;
         Ok(JsCircuitBreaker { inner })
     }
@@ -205,7 +565,7 @@ impl JsRetryBudget {
     /// A full budget from camelCase options (`maxTokens`, `tokenRatio`).
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> Result<JsRetryBudget, JsValue> {
-        let config: BudgetConfig = options(config, "budget options", &[])?;
+        let config = budget_config(&config)?;
         let inner = RetryBudget::new(config).map_err(BindError::from)?;
         Ok(JsRetryBudget { inner })
     }
@@ -247,8 +607,8 @@ impl JsRetryBudget {
 
     /// A budget from a snapshot and its options.
     pub fn restore(snapshot: JsValue, config: JsValue) -> Result<JsRetryBudget, JsValue> {
-        let config: BudgetConfig = options(config, "budget options", &[])?;
-        let s: BudgetSnapshot = snapshot_from(snapshot, "budget snapshot")?;
+        let config = budget_config(&config)?;
+        let s = budget_snapshot(&snapshot)?;
         let inner = RetryBudget::restore(config, &s).map_err(BindError::from)?;
         Ok(JsRetryBudget { inner })
     }
@@ -317,7 +677,7 @@ impl JsRateGate {
 
     /// A gate from a snapshot.
     pub fn restore(snapshot: JsValue) -> Result<JsRateGate, JsValue> {
-        let s: GateSnapshot = snapshot_from(snapshot, "gate snapshot")?;
+        let s = gate_snapshot(&snapshot)?;
         let inner = RateGate::restore(&s).map_err(BindError::from)?;
         Ok(JsRateGate { inner })
     }
@@ -335,7 +695,7 @@ impl JsPacer {
     /// core's `PacerConfig` reads).
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> Result<JsPacer, JsValue> {
-        let config: PacerConfig = options(config, "pacer options", &[])?;
+        let config = pacer_config(&config)?;
         let inner = Pacer::new(config).map_err(BindError::from)?;
         Ok(JsPacer { inner })
     }
@@ -400,8 +760,83 @@ impl JsPacer {
 
     /// A pacer from a snapshot.
     pub fn restore(snapshot: JsValue) -> Result<JsPacer, JsValue> {
-        let s: PacerSnapshot = snapshot_from(snapshot, "pacer snapshot")?;
+        let s = pacer_snapshot(&snapshot)?;
         let inner = Pacer::restore(&s).map_err(BindError::from)?;
         Ok(JsPacer { inner })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use super::*;
+    use serde::de::value::{Error, MapDeserializer, StrDeserializer};
+    use serde::Deserialize;
+
+    /// The names serde lists after "expected" in an error.
+    pub(crate) fn listed(message: &str) -> Vec<String> {
+        let tail = &message[message.find("expected").unwrap()..];
+        tail.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The member names serde reads for `T`, in its order.
+    fn serde_fields<T: for<'de> Deserialize<'de>>() -> Vec<String> {
+        let m = MapDeserializer::<_, Error>::new(std::iter::once(("?", 0u32)));
+        listed(&T::deserialize(m).err().unwrap().to_string())
+    }
+
+    /// The names serde reads for the enum `T`, in its order.
+    pub(crate) fn serde_variants<T: for<'de> Deserialize<'de>>() -> Vec<String> {
+        let d = StrDeserializer::<Error>::new("?");
+        listed(&T::deserialize(d).err().unwrap().to_string())
+    }
+
+    #[test]
+    fn the_readers_take_the_members_serde_takes() {
+        assert_eq!(serde_fields::<RetryPolicy>(), POLICY_FIELDS);
+        assert_eq!(serde_fields::<Attempt>(), ATTEMPT_FIELDS);
+        assert_eq!(serde_fields::<BreakerConfig>(), BREAKER_FIELDS);
+        assert_eq!(serde_fields::<BreakerSnapshot>(), BREAKER_SNAPSHOT_FIELDS);
+        assert_eq!(serde_fields::<WindowBucket>(), ["successes", "failures"]);
+        assert_eq!(serde_fields::<BudgetConfig>(), BUDGET_FIELDS);
+        assert_eq!(serde_fields::<BudgetSnapshot>(), ["version", "tokens"]);
+        assert_eq!(serde_fields::<GateSnapshot>(), ["version", "reopens_at_ms"]);
+        assert_eq!(serde_fields::<PacerConfig>(), PACER_FIELDS);
+        assert_eq!(serde_fields::<PacerSnapshot>(), PACER_SNAPSHOT_FIELDS);
+    }
+
+    #[test]
+    fn the_readers_know_every_name_serde_knows() {
+        assert_eq!(serde_variants::<Jitter>(), JITTER);
+        assert_eq!(serde_variants::<LongWait>(), LONG_WAIT);
+        for (name, value) in JITTER.iter().zip(JITTERS) {
+            let d = StrDeserializer::<Error>::new(name);
+            assert_eq!(Jitter::deserialize(d).unwrap(), *value);
+        }
+        for (name, value) in LONG_WAIT.iter().zip(LONG_WAITS) {
+            let d = StrDeserializer::<Error>::new(name);
+            assert_eq!(LongWait::deserialize(d).unwrap(), *value);
+        }
+    }
+
+    /// The members missing from an empty object that serde refuses, and those it does not:
+    /// the same as the readers' `required` masks.
+    #[test]
+    fn the_required_members_are_serdes() {
+        fn first_missing<T: for<'de> Deserialize<'de>>() -> String {
+            let m = MapDeserializer::<_, Error>::new(std::iter::empty::<(&str, u32)>());
+            T::deserialize(m).err().unwrap().to_string()
+        }
+        assert_eq!(
+            first_missing::<BreakerSnapshot>(),
+            "missing field `version`"
+        );
+        assert_eq!(first_missing::<BudgetSnapshot>(), "missing field `version`");
+        assert_eq!(first_missing::<GateSnapshot>(), "missing field `version`");
+        assert_eq!(first_missing::<PacerSnapshot>(), "missing field `version`");
     }
 }
