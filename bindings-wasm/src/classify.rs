@@ -9,15 +9,14 @@
 //! one allocation per argument) than in the core.
 
 use crate::convert::{
-    members, millis, ms, ms_duration, read_bool, read_f64, read_list, read_members, read_opt,
-    read_string, read_u16, read_u64, to_js, BindError, Read, Res, Unknown,
+    array, members, millis, ms, ms_duration, read_bool, read_f64, read_list, read_members,
+    read_opt, read_string, read_u16, read_u64, BindError, Obj, Read, Res, Unknown,
 };
 use http_triage::{
     classify_transport, parse_envelope, read_headers, Classification, Dialect, Envelope, Limits,
     Request, Response, Rules, TransportError, Violation,
 };
 use js_sys::{Array, Object};
-use serde::Serialize;
 use std::cell::Cell;
 use wasm_bindgen::prelude::*;
 
@@ -584,23 +583,6 @@ pub(crate) fn classification_from_js(v: JsValue) -> Res<Classification> {
 
 // ---- envelope and headers ----
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EnvelopeOut<'a> {
-    dialect: &'static str,
-    code: Option<&'a str>,
-    message: Option<&'a str>,
-    /// JSON text; JavaScript parses it.
-    details: Option<&'a str>,
-    request_id: Option<&'a str>,
-    reference_id: Option<&'a str>,
-    retryable: Option<bool>,
-    retry_after_ms: Option<u64>,
-    violations: &'a [Violation],
-    signals_error: bool,
-    in_progress: bool,
-}
-
 fn envelope_js(body: &[u8], content_type: Option<String>, limits: JsValue) -> Res<JsValue> {
     let mut lim = Limits::DEFAULT;
     if !(limits.is_undefined() || limits.is_null()) {
@@ -631,19 +613,29 @@ fn envelope_js(body: &[u8], content_type: Option<String>, limits: JsValue) -> Re
         }
     }
     let env: Envelope = parse_envelope(body, content_type.as_deref(), &lim);
-    to_js(&EnvelopeOut {
-        dialect: env.dialect.as_str(),
-        code: env.code.as_deref(),
-        message: env.message.as_deref(),
-        details: env.details.as_ref().map(http_triage::Details::as_json),
-        request_id: env.request_id.as_deref(),
-        reference_id: env.reference_id.as_deref(),
-        retryable: env.retryable,
-        retry_after_ms: env.retry_after.map(millis),
-        violations: &env.violations,
-        signals_error: env.signals_error,
-        in_progress: env.in_progress,
-    })
+    let o = Obj::new();
+    o.str("dialect", Some(env.dialect.as_str()));
+    o.str("code", env.code.as_deref());
+    o.str("message", env.message.as_deref());
+    // JSON text; JavaScript parses it.
+    o.str(
+        "details",
+        env.details.as_ref().map(http_triage::Details::as_json),
+    );
+    o.str("requestId", env.request_id.as_deref());
+    o.str("referenceId", env.reference_id.as_deref());
+    o.bool("retryable", env.retryable);
+    o.num("retryAfterMs", env.retry_after.map(millis));
+    let violations = array(&env.violations, |v| {
+        let o = Obj::new();
+        o.str("field", Some(&v.field));
+        o.str("message", Some(&v.message));
+        o.done()
+    });
+    o.set("violations", &violations);
+    o.bool("signalsError", Some(env.signals_error));
+    o.bool("inProgress", Some(env.in_progress));
+    Ok(o.done())
 }
 
 /// Parse an error body (bytes) into the normalized envelope (`details` as JSON text).
@@ -666,19 +658,6 @@ pub fn parse_envelope_text(
     Ok(envelope_js(body.as_bytes(), content_type, limits)?)
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HeadersOut<'a> {
-    retry_after_ms: Option<u64>,
-    rate_limit_reset_ms: Option<u64>,
-    rate_limit_remaining: Option<u64>,
-    rate_limit_limit: Option<u64>,
-    rate_limit_window_ms: Option<u64>,
-    should_retry: Option<bool>,
-    request_id: Option<&'a str>,
-    content_type: Option<&'a str>,
-}
-
 /// What the headers say about timing and identity. `headers` is `name\0value\0…` (the JS layer
 /// refuses a NUL inside a name or a value); `now_ms` the wall clock in Unix milliseconds.
 #[wasm_bindgen(js_name = readHeaders)]
@@ -695,16 +674,16 @@ pub fn read_headers_js(headers: &str, now_ms: f64) -> Result<JsValue, JsValue> {
     }
     let now = i64::try_from(ms(now_ms, "now")?).unwrap_or(i64::MAX);
     let h = read_headers(&pairs, now);
-    Ok(to_js(&HeadersOut {
-        retry_after_ms: h.retry_after.map(millis),
-        rate_limit_reset_ms: h.rate_limit_reset.map(millis),
-        rate_limit_remaining: h.rate_limit_remaining,
-        rate_limit_limit: h.rate_limit_limit,
-        rate_limit_window_ms: h.rate_limit_window.map(millis),
-        should_retry: h.should_retry,
-        request_id: h.request_id,
-        content_type: h.content_type,
-    })?)
+    let o = Obj::new();
+    o.num("retryAfterMs", h.retry_after.map(millis));
+    o.num("rateLimitResetMs", h.rate_limit_reset.map(millis));
+    o.num("rateLimitRemaining", h.rate_limit_remaining);
+    o.num("rateLimitLimit", h.rate_limit_limit);
+    o.num("rateLimitWindowMs", h.rate_limit_window.map(millis));
+    o.bool("shouldRetry", h.should_retry);
+    o.str("requestId", h.request_id);
+    o.str("contentType", h.content_type);
+    Ok(o.done())
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@
 //! `Map`s).
 
 use js_sys::{Array, BigInt, Object, Reflect};
-use serde::Serialize;
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -410,48 +409,49 @@ pub(crate) fn snake_case(key: &str) -> String {
     out
 }
 
-/// Any serializable value → a plain JS value (objects, never `Map`s). 64-bit integers come
-/// out as numbers: those beyond 2^53 as the nearest double (a JavaScript caller has no other).
-pub(crate) fn to_js<T: Serialize>(v: &T) -> Res<JsValue> {
-    let out = v
-        .serialize(
-            &serde_wasm_bindgen::Serializer::json_compatible()
-                .serialize_large_number_types_as_bigints(true),
-        )
-        .map_err(|e| BindError::internal(e.to_string()))?;
-    Ok(numbers(out, 0))
+// ---- writing plain JavaScript values ----
+
+/// A plain object written member by member, in the order given (the order serde wrote them in
+/// before: the core's field order). Written by hand rather than through serde's `Serialize`
+/// and `serde-wasm-bindgen`'s serializer: their code for the dozen types written here was ~10 KB
+/// of the module a page loads. Absent values are `null`; 64-bit integers come out as numbers,
+/// those beyond 2^53 as the nearest double (a JavaScript caller has no other).
+pub(crate) struct Obj(Object);
+
+impl Obj {
+    pub(crate) fn new() -> Self {
+        Obj(Object::new())
+    }
+
+    pub(crate) fn set(&self, key: &str, value: &JsValue) {
+        // Cannot fail: a new plain object, own data members.
+        let _ = Reflect::set(&self.0, &JsValue::from_str(key), value);
+    }
+
+    pub(crate) fn num(&self, key: &str, v: Option<u64>) {
+        self.float(key, v.map(|v| v as f64));
+    }
+
+    pub(crate) fn float(&self, key: &str, v: Option<f64>) {
+        self.set(key, &v.map_or(JsValue::NULL, JsValue::from_f64));
+    }
+
+    pub(crate) fn str(&self, key: &str, v: Option<&str>) {
+        self.set(key, &v.map_or(JsValue::NULL, JsValue::from_str));
+    }
+
+    pub(crate) fn bool(&self, key: &str, v: Option<bool>) {
+        self.set(key, &v.map_or(JsValue::NULL, JsValue::from_bool));
+    }
+
+    pub(crate) fn done(self) -> JsValue {
+        self.0.into()
+    }
 }
 
-/// Bigints → numbers, in place through arrays and objects.
-fn numbers(v: JsValue, depth: usize) -> JsValue {
-    if v.is_bigint() {
-        let b: BigInt = v.unchecked_into();
-        return match u64::try_from(b.clone()) {
-            Ok(u) => JsValue::from_f64(u as f64),
-            Err(_) => JsValue::from_f64(i64::try_from(b).map_or(f64::NAN, |i| i as f64)),
-        };
-    }
-    if depth >= MAX_DEPTH || !v.is_object() {
-        return v;
-    }
-    if Array::is_array(&v) {
-        let a: &Array = v.unchecked_ref();
-        for i in 0..a.length() {
-            let x = a.get(i);
-            if x.is_object() || x.is_bigint() {
-                a.set(i, numbers(x, depth + 1));
-            }
-        }
-        return v;
-    }
-    for entry in Object::entries(v.unchecked_ref()).iter() {
-        let pair: Array = entry.unchecked_into();
-        let x = pair.get(1);
-        if x.is_object() || x.is_bigint() {
-            let _ = Reflect::set(&v, &pair.get(0), &numbers(x, depth + 1));
-        }
-    }
-    v
+/// An array of the values `f` writes.
+pub(crate) fn array<T>(items: &[T], f: impl Fn(&T) -> JsValue) -> JsValue {
+    items.iter().map(f).collect::<Array>().into()
 }
 
 /// A time or a delay from JavaScript (milliseconds) → whole milliseconds.

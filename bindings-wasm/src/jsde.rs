@@ -1,4 +1,5 @@
-//! A small serde `Deserializer` over plain JavaScript values, for the ledger tools (feature
+//! A small serde `Deserializer` over plain JavaScript values, and output through
+//! `serde-wasm-bindgen`'s serializer, for the ledger tools (feature
 //! `ledger`, their own module, which links serde_json anyway). The module a page loads reads
 //! its options and snapshots with the hand-written readers in [`crate::convert`] instead: the
 //! serde visitors of a dozen types were a sixth of it.
@@ -13,6 +14,7 @@
 use crate::convert::{snake_case, BindError, Res, MAX_DEPTH};
 use js_sys::{Array, BigInt, Object, Reflect};
 use serde::de::{self, DeserializeOwned, Visitor};
+use serde::Serialize;
 use std::fmt;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -427,6 +429,50 @@ pub(crate) fn options<T: DeserializeOwned>(v: JsValue, what: &str, ms_fields: &[
         // The member and the expected type are named; a value never is (see `DeError`).
         BindError::new("invalid_option", format!("{what}: {e}"))
     })
+}
+
+/// Any serializable value → a plain JS value (objects, never `Map`s). 64-bit integers come
+/// out as numbers: those beyond 2^53 as the nearest double (a JavaScript caller has no other).
+pub(crate) fn to_js<T: Serialize>(v: &T) -> Res<JsValue> {
+    let out = v
+        .serialize(
+            &serde_wasm_bindgen::Serializer::json_compatible()
+                .serialize_large_number_types_as_bigints(true),
+        )
+        .map_err(|e| BindError::internal(e.to_string()))?;
+    Ok(numbers(out, 0))
+}
+
+/// Bigints → numbers, in place through arrays and objects.
+fn numbers(v: JsValue, depth: usize) -> JsValue {
+    if v.is_bigint() {
+        let b: BigInt = v.unchecked_into();
+        return match u64::try_from(b.clone()) {
+            Ok(u) => JsValue::from_f64(u as f64),
+            Err(_) => JsValue::from_f64(i64::try_from(b).map_or(f64::NAN, |i| i as f64)),
+        };
+    }
+    if depth >= MAX_DEPTH || !v.is_object() {
+        return v;
+    }
+    if Array::is_array(&v) {
+        let a: &Array = v.unchecked_ref();
+        for i in 0..a.length() {
+            let x = a.get(i);
+            if x.is_object() || x.is_bigint() {
+                a.set(i, numbers(x, depth + 1));
+            }
+        }
+        return v;
+    }
+    for entry in Object::entries(v.unchecked_ref()).iter() {
+        let pair: Array = entry.unchecked_into();
+        let x = pair.get(1);
+        if x.is_object() || x.is_bigint() {
+            let _ = Reflect::set(&v, &pair.get(0), &numbers(x, depth + 1));
+        }
+    }
+    v
 }
 
 #[cfg(test)]

@@ -3,16 +3,15 @@
 
 use crate::classify::classification_from_js;
 use crate::convert::{
-    members, millis, ms_duration, options, random, read_f64, read_list, read_members, read_ms,
-    read_name, read_opt, read_string, read_u32, read_u64, snapshot, time, to_js, BindError, Read,
-    Res, Unknown,
+    array, members, millis, ms_duration, options, random, read_f64, read_list, read_members,
+    read_ms, read_name, read_opt, read_string, read_u32, read_u64, snapshot, time, BindError, Obj,
+    Read, Res, Unknown,
 };
 use http_triage::{
     Admission, Attempt, BreakerConfig, BreakerSnapshot, BudgetConfig, BudgetSnapshot,
     CircuitBreaker, GateSnapshot, Jitter, LongWait, Pacer, PacerConfig, PacerSnapshot, RateGate,
     RetryBudget, RetryPolicy, WindowBucket,
 };
-use serde::Serialize;
 use std::time::Duration;
 use wasm_bindgen::prelude::*;
 
@@ -390,17 +389,6 @@ pub struct JsRetryPolicy {
     inner: RetryPolicy,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DecisionOut {
-    decision: &'static str,
-    delay_ms: Option<u64>,
-    source: Option<&'static str>,
-    give_up_reason: Option<&'static str>,
-    stop_reason: Option<&'static str>,
-    resume_at_ms: Option<u64>,
-}
-
 #[wasm_bindgen(js_class = RetryPolicy)]
 impl JsRetryPolicy {
     /// A policy from camelCase options (`maxAttempts`, `baseDelayMs`, …); missing ones take the
@@ -424,15 +412,14 @@ impl JsRetryPolicy {
         let attempt = attempt_from(&attempt)?;
         let d = self.inner.decide(&c, attempt, random(random_draw)?);
         let f = d.fields();
-        let out = DecisionOut {
-            decision: f.kind,
-            delay_ms: f.delay_ms,
-            source: f.source,
-            give_up_reason: f.give_up_reason,
-            stop_reason: f.stop_reason,
-            resume_at_ms: f.resume_at_ms,
-        };
-        Ok(to_js(&out)?)
+        let o = Obj::new();
+        o.str("decision", Some(f.kind));
+        o.num("delayMs", f.delay_ms);
+        o.str("source", f.source);
+        o.str("giveUpReason", f.give_up_reason);
+        o.str("stopReason", f.stop_reason);
+        o.num("resumeAtMs", f.resume_at_ms);
+        Ok(o.done())
     }
 
     /// The backoff delay (ms) before attempt `attempt + 1`, without server hints.
@@ -452,25 +439,80 @@ impl JsRetryPolicy {
 
 // ---- state machines ----
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AdmissionOut {
-    admission: &'static str,
-    retry_at_ms: Option<u64>,
+fn admission_js(a: Admission) -> JsValue {
+    let o = Obj::new();
+    o.str("admission", Some(a.as_str()));
+    o.num("retryAtMs", a.retry_at_ms());
+    o.done()
 }
 
-fn admission_js(a: Admission) -> Res<JsValue> {
-    to_js(&AdmissionOut {
-        admission: a.as_str(),
-        retry_at_ms: a.retry_at_ms(),
-    })
+/// The core's snapshots, as its serde wrote them (snake_case, the core's field order).
+fn breaker_snapshot_js(s: &BreakerSnapshot) -> JsValue {
+    let o = Obj::new();
+    o.num("version", Some(s.version.into()));
+    o.str("state", Some(&s.state));
+    o.num("open_until_ms", s.open_until_ms);
+    o.num("clock_ms", Some(s.clock_ms));
+    o.num("consecutive_failures", Some(s.consecutive_failures.into()));
+    o.num("bucket_ms", Some(s.bucket_ms));
+    let buckets = array(&s.buckets, |b| {
+        let o = Obj::new();
+        o.num("successes", Some(b.successes.into()));
+        o.num("failures", Some(b.failures.into()));
+        o.done()
+    });
+    o.set("buckets", &buckets);
+    o.num("probes_in_flight", Some(s.probes_in_flight.into()));
+    o.num("probe_successes", Some(s.probe_successes.into()));
+    o.num("probe_deadline_ms", s.probe_deadline_ms);
+    o.done()
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StateOut {
-    state: &'static str,
-    until_ms: Option<u64>,
+fn budget_snapshot_js(s: &BudgetSnapshot) -> JsValue {
+    let o = Obj::new();
+    o.num("version", Some(s.version.into()));
+    o.float("tokens", Some(s.tokens));
+    o.done()
+}
+
+fn gate_snapshot_js(s: &GateSnapshot) -> JsValue {
+    let o = Obj::new();
+    o.num("version", Some(s.version.into()));
+    o.num("reopens_at_ms", s.reopens_at_ms);
+    o.done()
+}
+
+fn pacer_snapshot_js(s: &PacerSnapshot) -> JsValue {
+    let o = Obj::new();
+    o.num("version", Some(s.version.into()));
+    let c = Obj::new();
+    c.float("beta", Some(s.config.beta));
+    c.float("scale", Some(s.config.scale));
+    c.float("min_rate", Some(s.config.min_rate));
+    c.float("max_rate", s.config.max_rate);
+    o.set("config", &c.done());
+    o.float("rate", s.rate);
+    o.float("next_ms", Some(s.next_ms));
+    o.float("w_max", Some(s.w_max));
+    o.num("last_cut_ms", s.last_cut_ms);
+    o.num("cut_slot_ms", s.cut_slot_ms);
+    o.num("last_slot_ms", s.last_slot_ms);
+    o.num("cuts", Some(s.cuts));
+    o.num("bucket_start_ms", s.bucket_start_ms);
+    o.num("bucket_sends", Some(s.bucket_sends));
+    o.num("previous_bucket_sends", Some(s.previous_bucket_sends));
+    o.num("accepted_bucket_start_ms", s.accepted_bucket_start_ms);
+    o.num("bucket_accepted", Some(s.bucket_accepted));
+    o.num("previous_bucket_accepted", Some(s.previous_bucket_accepted));
+    o.num("window_ends_at_ms", s.window_ends_at_ms);
+    o.num("window_left", Some(s.window_left));
+    o.num("window_next_ms", Some(s.window_next_ms));
+    o.num("window_basis_ms", Some(s.window_basis_ms));
+    o.num("window_reported", Some(s.window_reported));
+    o.num("limit", s.limit);
+    o.num("window_ms", s.window_ms);
+    o.num("hold_until_ms", s.hold_until_ms);
+    o.done()
 }
 
 /// A circuit breaker (see the core's `breaker` module). Times are the caller's monotonic clock
@@ -493,7 +535,7 @@ impl JsCircuitBreaker {
     /// May a request be sent now? `{admission, retryAtMs}`.
     pub fn admit(&mut self, now_ms: JsValue) -> Result<JsValue, JsValue> {
         let a = self.inner.admit(time(&now_ms, "nowMs")?);
-        Ok(admission_js(a)?)
+        Ok(admission_js(a))
     }
 
     /// Report a success.
@@ -534,15 +576,15 @@ impl JsCircuitBreaker {
     /// `{state, untilMs}`.
     pub fn state(&self, now_ms: JsValue) -> Result<JsValue, JsValue> {
         let s = self.inner.state(time(&now_ms, "nowMs")?);
-        Ok(to_js(&StateOut {
-            state: s.as_str(),
-            until_ms: s.until_ms(),
-        })?)
+        let o = Obj::new();
+        o.str("state", Some(s.as_str()));
+        o.num("untilMs", s.until_ms());
+        Ok(o.done())
     }
 
     /// The core's snapshot (snake_case, the same format in every language).
     pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        Ok(to_js(&self.inner.snapshot())?)
+        Ok(breaker_snapshot_js(&self.inner.snapshot()))
     }
 
     /// A breaker from a snapshot and the options it runs with.
@@ -602,7 +644,7 @@ impl JsRetryBudget {
 
     /// The core's snapshot.
     pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        Ok(to_js(&self.inner.snapshot())?)
+        Ok(budget_snapshot_js(&self.inner.snapshot()))
     }
 
     /// A budget from a snapshot and its options.
@@ -672,7 +714,7 @@ impl JsRateGate {
 
     /// The core's snapshot.
     pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        Ok(to_js(&self.inner.snapshot())?)
+        Ok(gate_snapshot_js(&self.inner.snapshot()))
     }
 
     /// A gate from a snapshot.
@@ -755,7 +797,7 @@ impl JsPacer {
 
     /// The core's snapshot.
     pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        Ok(to_js(&self.inner.snapshot())?)
+        Ok(pacer_snapshot_js(&self.inner.snapshot()))
     }
 
     /// A pacer from a snapshot.
