@@ -9,8 +9,8 @@
 //! one allocation per argument) than in the core.
 
 use crate::convert::{
-    array, members, millis, ms, ms_duration, read_bool, read_f64, read_list, read_members,
-    read_opt, read_string, read_u16, read_u64, BindError, Obj, Read, Res, Unknown,
+    array, members, millis, ms, ms_duration, read_list, read_members, BindError, Obj, Read, Res,
+    Slot, Unknown,
 };
 use http_triage::{
     classify_transport, parse_envelope, read_headers, Classification, Dialect, Envelope, Limits,
@@ -487,9 +487,9 @@ fn read_violation(v: &JsValue) -> Read<Violation> {
         0b11,
         &mut |i, v| {
             if i == 0 {
-                out.field = read_string(v)?;
+                Slot::Str(&mut out.field).read(v)?;
             } else {
-                out.message = read_string(v)?;
+                Slot::Str(&mut out.message).read(v)?;
             }
             Ok(())
         },
@@ -533,25 +533,28 @@ pub(crate) fn classification_from_js(v: JsValue) -> Res<Classification> {
                 0b11,
                 &mut |i, v| {
                     match i {
-                        0 => category = read_string(v)?,
-                        1 => reason = read_string(v)?,
-                        2 => c.status = read_opt(v, read_u16)?,
-                        3 => transport_error = read_opt(v, read_string)?,
-                        4 => c.code = read_opt(v, read_string)?,
-                        5 => c.message = read_opt(v, read_string)?,
-                        6 => c.request_id = read_opt(v, read_string)?,
-                        7 => c.reference_id = read_opt(v, read_string)?,
-                        8 => c.retryable_hint = read_opt(v, read_bool)?,
-                        9 => retry_after = read_opt(v, read_f64)?,
-                        10 => c.rate_limit_remaining = read_opt(v, read_u64)?,
-                        11 => reset = read_opt(v, read_f64)?,
-                        12 => c.rate_limit_limit = read_opt(v, read_u64)?,
-                        13 => window = read_opt(v, read_f64)?,
-                        14 => c.violations = read_list(v, read_violation)?,
-                        15 => dialect = read_opt(v, read_string)?,
-                        _ => c.request_not_processed = read_bool(v)?,
+                        0 => Slot::Str(&mut category),
+                        1 => Slot::Str(&mut reason),
+                        2 => Slot::OptU16(&mut c.status),
+                        3 => Slot::OptStr(&mut transport_error),
+                        4 => Slot::OptStr(&mut c.code),
+                        5 => Slot::OptStr(&mut c.message),
+                        6 => Slot::OptStr(&mut c.request_id),
+                        7 => Slot::OptStr(&mut c.reference_id),
+                        8 => Slot::OptBool(&mut c.retryable_hint),
+                        9 => Slot::OptF64(&mut retry_after),
+                        10 => Slot::OptU64(&mut c.rate_limit_remaining),
+                        11 => Slot::OptF64(&mut reset),
+                        12 => Slot::OptU64(&mut c.rate_limit_limit),
+                        13 => Slot::OptF64(&mut window),
+                        14 => {
+                            c.violations = read_list(v, read_violation)?;
+                            return Ok(());
+                        }
+                        15 => Slot::OptStr(&mut dialect),
+                        _ => Slot::Bool(&mut c.request_not_processed),
                     }
-                    Ok(())
+                    .read(v)
                 },
             )
         })
@@ -596,9 +599,9 @@ fn envelope_js(body: &[u8], content_type: Option<String>, limits: JsValue) -> Re
                     0,
                     &mut |i, v| {
                         if i == 0 {
-                            max_body = read_opt(v, read_f64)?;
+                            Slot::OptF64(&mut max_body).read(v)?;
                         } else {
-                            max_depth = read_opt(v, read_f64)?;
+                            Slot::OptF64(&mut max_depth).read(v)?;
                         }
                         Ok(())
                     },

@@ -216,6 +216,45 @@ fn one_of(names: &[&str]) -> String {
     out
 }
 
+/// Where a member's value goes, and so what it takes. One reader for every member of every type
+/// (see [`Slot::read`]), where a reader per member was twice the code.
+pub(crate) enum Slot<'a> {
+    U32(&'a mut u32),
+    U64(&'a mut u64),
+    OptU16(&'a mut Option<u16>),
+    OptU64(&'a mut Option<u64>),
+    F64(&'a mut f64),
+    OptF64(&'a mut Option<f64>),
+    Bool(&'a mut bool),
+    OptBool(&'a mut Option<bool>),
+    Str(&'a mut String),
+    OptStr(&'a mut Option<String>),
+    /// Whole milliseconds.
+    Ms(&'a mut Duration),
+    OptMs(&'a mut Option<Duration>),
+}
+
+impl Slot<'_> {
+    /// Reads `v` into the slot (`null` is `None` for the optional ones).
+    pub(crate) fn read(self, v: &JsValue) -> Read<()> {
+        match self {
+            Slot::U32(x) => *x = read_u32(v)?,
+            Slot::U64(x) => *x = read_u64(v)?,
+            Slot::OptU16(x) => *x = read_opt(v, read_u16)?,
+            Slot::OptU64(x) => *x = read_opt(v, read_u64)?,
+            Slot::F64(x) => *x = read_f64(v)?,
+            Slot::OptF64(x) => *x = read_opt(v, read_f64)?,
+            Slot::Bool(x) => *x = read_bool(v)?,
+            Slot::OptBool(x) => *x = read_opt(v, read_bool)?,
+            Slot::Str(x) => *x = read_string(v)?,
+            Slot::OptStr(x) => *x = read_opt(v, read_string)?,
+            Slot::Ms(x) => *x = read_ms(v)?,
+            Slot::OptMs(x) => *x = read_opt(v, read_ms)?,
+        }
+        Ok(())
+    }
+}
+
 /// One of the core's names (`"full"`): `names` and `values` in the same order.
 pub(crate) fn read_name<T: Copy>(v: &JsValue, names: &[&str], values: &[T]) -> Read<T> {
     let Some(s) = v.as_string() else {

@@ -3,9 +3,8 @@
 
 use crate::classify::classification_from_js;
 use crate::convert::{
-    array, members, millis, ms_duration, options, random, read_f64, read_list, read_members,
-    read_ms, read_name, read_opt, read_string, read_u32, read_u64, snapshot, time, BindError, Obj,
-    Read, Res, Unknown,
+    array, members, millis, ms_duration, options, random, read_list, read_members, read_name,
+    snapshot, time, BindError, Obj, Read, Res, Slot, Unknown,
 };
 use http_triage::{
     Admission, Attempt, BreakerConfig, BreakerSnapshot, BudgetConfig, BudgetSnapshot,
@@ -57,20 +56,26 @@ fn policy_from(v: &JsValue) -> Res<RetryPolicy> {
     let mut p = RetryPolicy::DEFAULT;
     options(v, "policy", POLICY_MS_FIELDS, POLICY_FIELDS, &mut |i, v| {
         match i {
-            0 => p.max_attempts = read_u32(v)?,
-            1 => p.max_rate_limited = read_u32(v)?,
-            2 => p.base_delay = read_ms(v)?,
-            3 => p.multiplier = read_f64(v)?,
-            4 => p.max_delay = read_ms(v)?,
-            5 => p.jitter = read_name(v, JITTER, JITTERS)?,
-            6 => p.deadline = read_opt(v, read_ms)?,
-            7 => p.poll_interval = read_ms(v)?,
-            8 => p.max_polls = read_u32(v)?,
-            9 => p.max_server_delay = read_ms(v)?,
-            10 => p.long_wait = read_name(v, LONG_WAIT, LONG_WAITS)?,
-            _ => p.server_delay_jitter = read_f64(v)?,
+            0 => Slot::U32(&mut p.max_attempts),
+            1 => Slot::U32(&mut p.max_rate_limited),
+            2 => Slot::Ms(&mut p.base_delay),
+            3 => Slot::F64(&mut p.multiplier),
+            4 => Slot::Ms(&mut p.max_delay),
+            5 => {
+                p.jitter = read_name(v, JITTER, JITTERS)?;
+                return Ok(());
+            }
+            6 => Slot::OptMs(&mut p.deadline),
+            7 => Slot::Ms(&mut p.poll_interval),
+            8 => Slot::U32(&mut p.max_polls),
+            9 => Slot::Ms(&mut p.max_server_delay),
+            10 => {
+                p.long_wait = read_name(v, LONG_WAIT, LONG_WAITS)?;
+                return Ok(());
+            }
+            _ => Slot::F64(&mut p.server_delay_jitter),
         }
-        Ok(())
+        .read(v)
     })?;
     Ok(p)
 }
@@ -89,14 +94,14 @@ fn attempt_from(v: &JsValue) -> Res<Attempt> {
     let mut a = Attempt::default();
     options(v, "attempt", &[], ATTEMPT_FIELDS, &mut |i, v| {
         match i {
-            0 => a.number = read_u32(v)?,
-            1 => a.polls = read_u32(v)?,
-            2 => a.elapsed_ms = read_u64(v)?,
-            3 => a.now_ms = read_u64(v)?,
-            4 => a.previous_delay_ms = read_opt(v, read_u64)?,
-            _ => a.rate_limited = read_u32(v)?,
+            0 => Slot::U32(&mut a.number),
+            1 => Slot::U32(&mut a.polls),
+            2 => Slot::U64(&mut a.elapsed_ms),
+            3 => Slot::U64(&mut a.now_ms),
+            4 => Slot::OptU64(&mut a.previous_delay_ms),
+            _ => Slot::U32(&mut a.rate_limited),
         }
-        Ok(())
+        .read(v)
     })
     .map_err(|e| BindError::input(e.message))?;
     Ok(a)
@@ -116,15 +121,15 @@ fn breaker_config(v: &JsValue) -> Res<BreakerConfig> {
     let mut c = BreakerConfig::DEFAULT;
     options(v, "breaker options", &[], BREAKER_FIELDS, &mut |i, v| {
         match i {
-            0 => c.failure_threshold = read_u32(v)?,
-            1 => c.failure_ratio = read_opt(v, read_f64)?,
-            2 => c.window = read_ms(v)?,
-            3 => c.min_throughput = read_u32(v)?,
-            4 => c.open_for = read_ms(v)?,
-            5 => c.max_open_for = read_ms(v)?,
-            _ => c.half_open_probes = read_u32(v)?,
+            0 => Slot::U32(&mut c.failure_threshold),
+            1 => Slot::OptF64(&mut c.failure_ratio),
+            2 => Slot::Ms(&mut c.window),
+            3 => Slot::U32(&mut c.min_throughput),
+            4 => Slot::Ms(&mut c.open_for),
+            5 => Slot::Ms(&mut c.max_open_for),
+            _ => Slot::U32(&mut c.half_open_probes),
         }
-        Ok(())
+        .read(v)
     })?;
     Ok(c)
 }
@@ -151,9 +156,9 @@ fn read_bucket(v: &JsValue) -> Read<WindowBucket> {
         0b11,
         &mut |i, v| {
             if i == 0 {
-                b.successes = read_u32(v)?;
+                Slot::U32(&mut b.successes).read(v)?;
             } else {
-                b.failures = read_u32(v)?;
+                Slot::U32(&mut b.failures).read(v)?;
             }
             Ok(())
         },
@@ -183,18 +188,21 @@ fn breaker_snapshot(v: &JsValue) -> Res<BreakerSnapshot> {
         required,
         &mut |i, v| {
             match i {
-                0 => s.version = read_u32(v)?,
-                1 => s.state = read_string(v)?,
-                2 => s.open_until_ms = read_opt(v, read_u64)?,
-                3 => s.clock_ms = read_u64(v)?,
-                4 => s.consecutive_failures = read_u32(v)?,
-                5 => s.bucket_ms = read_u64(v)?,
-                6 => s.buckets = read_list(v, read_bucket)?,
-                7 => s.probes_in_flight = read_u32(v)?,
-                8 => s.probe_successes = read_u32(v)?,
-                _ => s.probe_deadline_ms = read_opt(v, read_u64)?,
+                0 => Slot::U32(&mut s.version),
+                1 => Slot::Str(&mut s.state),
+                2 => Slot::OptU64(&mut s.open_until_ms),
+                3 => Slot::U64(&mut s.clock_ms),
+                4 => Slot::U32(&mut s.consecutive_failures),
+                5 => Slot::U64(&mut s.bucket_ms),
+                6 => {
+                    s.buckets = read_list(v, read_bucket)?;
+                    return Ok(());
+                }
+                7 => Slot::U32(&mut s.probes_in_flight),
+                8 => Slot::U32(&mut s.probe_successes),
+                _ => Slot::OptU64(&mut s.probe_deadline_ms),
             }
-            Ok(())
+            .read(v)
         },
     )?;
     Ok(s)
@@ -206,9 +214,9 @@ fn budget_config(v: &JsValue) -> Res<BudgetConfig> {
     let mut c = BudgetConfig::DEFAULT;
     options(v, "budget options", &[], BUDGET_FIELDS, &mut |i, v| {
         if i == 0 {
-            c.max_tokens = read_f64(v)?;
+            Slot::F64(&mut c.max_tokens).read(v)?;
         } else {
-            c.token_ratio = read_f64(v)?;
+            Slot::F64(&mut c.token_ratio).read(v)?;
         }
         Ok(())
     })?;
@@ -227,9 +235,9 @@ fn budget_snapshot(v: &JsValue) -> Res<BudgetSnapshot> {
         0b11,
         &mut |i, v| {
             if i == 0 {
-                s.version = read_u32(v)?;
+                Slot::U32(&mut s.version).read(v)?;
             } else {
-                s.tokens = read_f64(v)?;
+                Slot::F64(&mut s.tokens).read(v)?;
             }
             Ok(())
         },
@@ -249,9 +257,9 @@ fn gate_snapshot(v: &JsValue) -> Res<GateSnapshot> {
         0b01,
         &mut |i, v| {
             if i == 0 {
-                s.version = read_u32(v)?;
+                Slot::U32(&mut s.version).read(v)?;
             } else {
-                s.reopens_at_ms = read_opt(v, read_u64)?;
+                Slot::OptU64(&mut s.reopens_at_ms).read(v)?;
             }
             Ok(())
         },
@@ -263,12 +271,12 @@ const PACER_FIELDS: &[&str] = &["beta", "scale", "min_rate", "max_rate"];
 
 fn set_pacer_config(c: &mut PacerConfig, i: usize, v: &JsValue) -> Read<()> {
     match i {
-        0 => c.beta = read_f64(v)?,
-        1 => c.scale = read_f64(v)?,
-        2 => c.min_rate = read_f64(v)?,
-        _ => c.max_rate = read_opt(v, read_f64)?,
+        0 => Slot::F64(&mut c.beta),
+        1 => Slot::F64(&mut c.scale),
+        2 => Slot::F64(&mut c.min_rate),
+        _ => Slot::OptF64(&mut c.max_rate),
     }
-    Ok(())
+    .read(v)
 }
 
 fn pacer_config(v: &JsValue) -> Res<PacerConfig> {
@@ -342,7 +350,7 @@ fn pacer_snapshot(v: &JsValue) -> Res<PacerSnapshot> {
         required,
         &mut |i, v| {
             match i {
-                0 => s.version = read_u32(v)?,
+                0 => Slot::U32(&mut s.version),
                 1 => {
                     // A config inside a snapshot: missing members take their defaults.
                     let mut c = PacerConfig::default();
@@ -354,30 +362,31 @@ fn pacer_snapshot(v: &JsValue) -> Res<PacerSnapshot> {
                         &mut |i, v| set_pacer_config(&mut c, i, v),
                     )?;
                     s.config = c;
+                    return Ok(());
                 }
-                2 => s.rate = read_opt(v, read_f64)?,
-                3 => s.next_ms = read_f64(v)?,
-                4 => s.w_max = read_f64(v)?,
-                5 => s.last_cut_ms = read_opt(v, read_u64)?,
-                6 => s.cut_slot_ms = read_opt(v, read_u64)?,
-                7 => s.last_slot_ms = read_opt(v, read_u64)?,
-                8 => s.cuts = read_u64(v)?,
-                9 => s.bucket_start_ms = read_opt(v, read_u64)?,
-                10 => s.bucket_sends = read_u64(v)?,
-                11 => s.previous_bucket_sends = read_u64(v)?,
-                12 => s.accepted_bucket_start_ms = read_opt(v, read_u64)?,
-                13 => s.bucket_accepted = read_u64(v)?,
-                14 => s.previous_bucket_accepted = read_u64(v)?,
-                15 => s.window_ends_at_ms = read_opt(v, read_u64)?,
-                16 => s.window_left = read_u64(v)?,
-                17 => s.window_next_ms = read_u64(v)?,
-                18 => s.window_basis_ms = read_u64(v)?,
-                19 => s.window_reported = read_u64(v)?,
-                20 => s.limit = read_opt(v, read_u64)?,
-                21 => s.window_ms = read_opt(v, read_u64)?,
-                _ => s.hold_until_ms = read_opt(v, read_u64)?,
+                2 => Slot::OptF64(&mut s.rate),
+                3 => Slot::F64(&mut s.next_ms),
+                4 => Slot::F64(&mut s.w_max),
+                5 => Slot::OptU64(&mut s.last_cut_ms),
+                6 => Slot::OptU64(&mut s.cut_slot_ms),
+                7 => Slot::OptU64(&mut s.last_slot_ms),
+                8 => Slot::U64(&mut s.cuts),
+                9 => Slot::OptU64(&mut s.bucket_start_ms),
+                10 => Slot::U64(&mut s.bucket_sends),
+                11 => Slot::U64(&mut s.previous_bucket_sends),
+                12 => Slot::OptU64(&mut s.accepted_bucket_start_ms),
+                13 => Slot::U64(&mut s.bucket_accepted),
+                14 => Slot::U64(&mut s.previous_bucket_accepted),
+                15 => Slot::OptU64(&mut s.window_ends_at_ms),
+                16 => Slot::U64(&mut s.window_left),
+                17 => Slot::U64(&mut s.window_next_ms),
+                18 => Slot::U64(&mut s.window_basis_ms),
+                19 => Slot::U64(&mut s.window_reported),
+                20 => Slot::OptU64(&mut s.limit),
+                21 => Slot::OptU64(&mut s.window_ms),
+                _ => Slot::OptU64(&mut s.hold_until_ms),
             }
-            Ok(())
+            .read(v)
         },
     )?;
     Ok(s)
