@@ -393,6 +393,12 @@ fn option_members(v: &JsValue, ms_fields: &[&str]) -> Read<Vec<(String, JsValue)
                 key = stem.to_owned();
             }
         }
+        if key == "__proto__" {
+            // An own `__proto__` member (`JSON.parse` makes one) was copied onto the renamed
+            // options object with `Reflect.set` before: that set its prototype, never a member
+            // read. Still skipped, not refused.
+            continue;
+        }
         let value = pair.get(1);
         match out.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value,

@@ -98,6 +98,8 @@ test('options: unknown members are refused, missing ones take the defaults, eith
   assert.equal(b.delayMs, 100);
   // The defaults: a default policy decides as one built from no options.
   assert.deepEqual(new ht.RetryPolicy({}).decide(c, { number: 1 }, 0.5), new ht.RetryPolicy().decide(c, {}, 0.5));
+  // An own `__proto__` member (from `JSON.parse`) is skipped in options, as it always was.
+  new ht.RetryPolicy(JSON.parse('{"__proto__": {"warp": 1}, "maxAttempts": 2}'));
   // `null` turns an optional rule off.
   new ht.CircuitBreaker({ failureRatio: null });
   new ht.RetryPolicy({ deadlineMs: null });
