@@ -1,13 +1,13 @@
 //! Values crossing between JavaScript and the core: small readers of plain JavaScript values
-//! (options, snapshots), the camelCase option names, times in milliseconds, and errors.
+//! (options, snapshots, a classification handed back), a small writer of plain objects, the
+//! camelCase option names, times in milliseconds, and errors.
 //!
-//! Why not serde's `Deserialize` (through `serde_json` before, then a serde `Deserializer` over
-//! JavaScript values, now only in the ledger module: `jsde`): its visitors for the dozen types
-//! read here were a sixth of the module a page loads. Why not `serde-wasm-bindgen`'s
-//! deserializer: it refuses a whole number above 2^53 for an integer field, where a JavaScript
-//! caller has only doubles (`2 ** 64` must read as `u64::MAX`, as every other language reads
-//! it). Output still goes through `serde-wasm-bindgen`'s serializer (plain objects, never
-//! `Map`s).
+//! Why not serde (through `serde_json` first, then a serde `Deserializer` over JavaScript
+//! values and `serde-wasm-bindgen`'s serializer, both now only in the ledger module: `jsde`):
+//! serde's code for the two dozen types read and written here was a sixth of the module a page
+//! loads. Why not `serde-wasm-bindgen`'s deserializer even there: it refuses a whole number
+//! above 2^53 for an integer field, where a JavaScript caller has only doubles (`2 ** 64` must
+//! read as `u64::MAX`, as every other language reads it).
 
 use js_sys::{Array, BigInt, Object, Reflect};
 use std::time::Duration;
