@@ -38,7 +38,9 @@ step "npm ci (typescript, playwright-core, @types/node)"
 
 step "the http-triage binary (serve, for the tests)"
 cargo build -p http-triage --features cli --locked
-export HTTP_TRIAGE_BIN="$root/target/debug/http-triage"
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$root/$target" ;; esac
+export HTTP_TRIAGE_BIN="$target/debug/http-triage"
 
 step "build: cargo (wasm-speed for Node, wasm-release for browsers and the ledger module) -> wasm-bindgen -> wasm-opt -O1"
 bindings-wasm/scripts/build.sh

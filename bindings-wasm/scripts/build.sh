@@ -11,6 +11,9 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
+# Cargo's output directory: $CARGO_TARGET_DIR when set (relative to the workspace, as cargo reads it).
+target="${CARGO_TARGET_DIR:-target}"
+case "$target" in /*) ;; *) target="$root/$target" ;; esac
 if command -v wasm-opt >/dev/null; then OPT=(wasm-opt); else OPT=(npx --no-install wasm-opt); fi
 rm -rf "$here/pkg"
 
@@ -19,7 +22,7 @@ build() {
   local profile="$1" targets="$2" prefix="$3"
   shift 3
   cargo build -p http-triage-wasm --target wasm32-unknown-unknown --profile "$profile" --locked "$@"
-  local wasm="$root/target/wasm32-unknown-unknown/$profile/http_triage_wasm.wasm"
+  local wasm="$target/wasm32-unknown-unknown/$profile/http_triage_wasm.wasm"
   local t f
   for t in $targets; do
     f="$here/pkg/${prefix}$t/http_triage_wasm_bg.wasm"

@@ -8,13 +8,15 @@
 //! before, a call spent more time in wasm-bindgen's string glue (one `TextDecoder` per result,
 //! one allocation per argument) than in the core.
 
-use crate::convert::{millis, ms, ms_duration, to_js, BindError, DeError, JsDe, Res};
+use crate::convert::{
+    array, members, millis, ms, ms_duration, read_list, read_members, BindError, Obj, Read, Res,
+    Slot, Unknown,
+};
 use http_triage::{
     classify_transport, parse_envelope, read_headers, Classification, Dialect, Envelope, Limits,
     Request, Response, Rules, TransportError, Violation,
 };
 use js_sys::{Array, Object};
-use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use wasm_bindgen::prelude::*;
 
@@ -440,149 +442,230 @@ fn rules_from_js(v: &JsValue) -> Res<Rules> {
 
 // ---- a classification handed back ----
 
-/// A classification handed back by JavaScript (to a policy or a state machine). Unknown keys
-/// are ignored: it is usually the very object `classify` returned.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ClassificationIn {
-    category: String,
-    reason: String,
-    #[serde(default)]
-    status: Option<u16>,
-    #[serde(default)]
-    transport_error: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    request_id: Option<String>,
-    #[serde(default)]
-    reference_id: Option<String>,
-    #[serde(default)]
-    retryable_hint: Option<bool>,
-    #[serde(default)]
-    retry_after_ms: Option<f64>,
-    #[serde(default)]
-    rate_limit_remaining: Option<u64>,
-    #[serde(default)]
-    rate_limit_reset_ms: Option<f64>,
-    #[serde(default)]
-    rate_limit_limit: Option<u64>,
-    #[serde(default)]
-    rate_limit_window_ms: Option<f64>,
-    #[serde(default)]
-    violations: Vec<Violation>,
-    #[serde(default)]
-    dialect: Option<String>,
-    #[serde(default)]
-    request_not_processed: bool,
+/// The members of a classification handed back by JavaScript (to a policy or a state machine),
+/// camelCase; the first two are required. Other members are skipped: it is usually the very
+/// object `classify` returned.
+const CLASSIFICATION_FIELDS: &[&str] = &[
+    "category",
+    "reason",
+    "status",
+    "transportError",
+    "code",
+    "message",
+    "requestId",
+    "referenceId",
+    "retryableHint",
+    "retryAfterMs",
+    "rateLimitRemaining",
+    "rateLimitResetMs",
+    "rateLimitLimit",
+    "rateLimitWindowMs",
+    "violations",
+    "dialect",
+    "requestNotProcessed",
+];
+
+/// Every dialect, to read one back by its name (a test checks the list against the core's).
+const DIALECTS: &[Dialect] = &[
+    Dialect::Empty,
+    Dialect::Nested,
+    Dialect::Flat,
+    Dialect::Minimal,
+    Dialect::Detail,
+    Dialect::Problem,
+    Dialect::GoogleRpc,
+    Dialect::JsonApi,
+    Dialect::Graphql,
+    Dialect::Stripe,
+    Dialect::Openai,
+    Dialect::Anthropic,
+    Dialect::Azure,
+    Dialect::AwsJson,
+    Dialect::AwsXml,
+    Dialect::Fastapi,
+    Dialect::Drf,
+    Dialect::SpringBoot,
+    Dialect::Kubernetes,
+    Dialect::Oauth,
+    Dialect::OkFalse,
+    Dialect::Json,
+    Dialect::Html,
+    Dialect::Text,
+    Dialect::Truncated,
+    Dialect::Binary,
+    Dialect::Facebook,
+    Dialect::Paypal,
+    Dialect::Dropbox,
+    Dialect::Atlassian,
+    Dialect::Apigee,
+    Dialect::EventStream,
+];
+
+fn read_violation(v: &JsValue) -> Read<Violation> {
+    let mut out = Violation {
+        field: String::new(),
+        message: String::new(),
+    };
+    // Inside a classification's list: skipped members are checked 3 deep already.
+    read_members(
+        members(v)?,
+        &["field", "message"],
+        Unknown::Skip(3),
+        0b11,
+        &mut |i, v| {
+            if i == 0 {
+                Slot::Str(&mut out.field).read(v)?;
+            } else {
+                Slot::Str(&mut out.message).read(v)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(out)
 }
 
 /// A classification from JavaScript (what `classify` returned, or one built by hand).
 pub(crate) fn classification_from_js(v: JsValue) -> Res<Classification> {
-    if v.is_undefined() || v.is_null() {
-        return Err(BindError::input(
-            "not a classification (pass what `classify` returned)",
-        ));
-    }
-    let ci = ClassificationIn::deserialize(JsDe::new(v)).map_err(|e| {
+    let not_one = |e: String| {
         BindError::input(format!(
-            "not a classification (pass what `classify` returned): {e}"
+            "not a classification (pass what `classify` returned){e}"
         ))
-    })?;
+    };
+    if v.is_undefined() || v.is_null() {
+        return Err(not_one(String::new()));
+    }
     // Built from a bare classification: the core's fields are public, its constructor is not.
+    // Members the object does not have are absent (`None`, empty, false).
     let mut c = classify_transport(TransportError::Dns, &Request::unknown());
-    c.category = ci.category.parse()?;
-    c.reason = ci.reason.parse()?;
-    c.status = ci.status;
-    c.transport_error = ci
-        .transport_error
+    c.status = None;
+    c.code = None;
+    c.message = None;
+    c.request_id = None;
+    c.reference_id = None;
+    c.retryable_hint = None;
+    c.rate_limit_remaining = None;
+    c.rate_limit_limit = None;
+    c.violations = Vec::new();
+    c.request_not_processed = false;
+    c.details = None;
+    let (mut category, mut reason) = (String::new(), String::new());
+    let (mut transport_error, mut dialect) = (None, None);
+    let (mut retry_after, mut reset, mut window) = (None, None, None);
+    members(&v)
+        .and_then(|list| {
+            read_members(
+                list,
+                CLASSIFICATION_FIELDS,
+                Unknown::Skip(1),
+                0b11,
+                &mut |i, v| {
+                    match i {
+                        0 => Slot::Str(&mut category),
+                        1 => Slot::Str(&mut reason),
+                        2 => Slot::OptU16(&mut c.status),
+                        3 => Slot::OptStr(&mut transport_error),
+                        4 => Slot::OptStr(&mut c.code),
+                        5 => Slot::OptStr(&mut c.message),
+                        6 => Slot::OptStr(&mut c.request_id),
+                        7 => Slot::OptStr(&mut c.reference_id),
+                        8 => Slot::OptBool(&mut c.retryable_hint),
+                        9 => Slot::OptF64(&mut retry_after),
+                        10 => Slot::OptU64(&mut c.rate_limit_remaining),
+                        11 => Slot::OptF64(&mut reset),
+                        12 => Slot::OptU64(&mut c.rate_limit_limit),
+                        13 => Slot::OptF64(&mut window),
+                        14 => {
+                            c.violations = read_list(v, read_violation)?;
+                            return Ok(());
+                        }
+                        15 => Slot::OptStr(&mut dialect),
+                        _ => Slot::Bool(&mut c.request_not_processed),
+                    }
+                    .read(v)
+                },
+            )
+        })
+        .map_err(|e| not_one([": ", &e].concat()))?;
+    c.category = category.parse()?;
+    c.reason = reason.parse()?;
+    c.transport_error = transport_error
         .as_deref()
         .map(str::parse::<TransportError>)
         .transpose()?;
-    c.code = ci.code;
-    c.message = ci.message;
-    c.request_id = ci.request_id;
-    c.reference_id = ci.reference_id;
-    c.retryable_hint = ci.retryable_hint;
-    c.retry_after = ci
-        .retry_after_ms
+    c.retry_after = retry_after
         .map(|v| ms_duration(v, "retryAfterMs"))
         .transpose()?;
-    c.rate_limit_remaining = ci.rate_limit_remaining;
-    c.rate_limit_reset = ci
-        .rate_limit_reset_ms
+    c.rate_limit_reset = reset
         .map(|v| ms_duration(v, "rateLimitResetMs"))
         .transpose()?;
-    c.rate_limit_limit = ci.rate_limit_limit;
-    c.rate_limit_window = ci
-        .rate_limit_window_ms
+    c.rate_limit_window = window
         .map(|v| ms_duration(v, "rateLimitWindowMs"))
         .transpose()?;
-    c.violations = ci.violations;
-    c.dialect = match ci.dialect {
+    c.dialect = match dialect {
         None => Dialect::Empty,
-        Some(d) => Dialect::deserialize(serde::de::value::StringDeserializer::<DeError>::new(d))
-            .map_err(|_| BindError::new("unknown_name", "unknown dialect"))?,
+        Some(d) => *DIALECTS
+            .iter()
+            .find(|x| x.as_str() == d)
+            .ok_or_else(|| BindError::new("unknown_name", "unknown dialect"))?,
     };
-    c.request_not_processed = ci.request_not_processed;
-    c.details = None;
     Ok(c)
 }
 
 // ---- envelope and headers ----
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EnvelopeOut<'a> {
-    dialect: &'static str,
-    code: Option<&'a str>,
-    message: Option<&'a str>,
-    /// JSON text; JavaScript parses it.
-    details: Option<&'a str>,
-    request_id: Option<&'a str>,
-    reference_id: Option<&'a str>,
-    retryable: Option<bool>,
-    retry_after_ms: Option<u64>,
-    violations: &'a [Violation],
-    signals_error: bool,
-    in_progress: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct LimitsIn {
-    max_body_bytes: Option<f64>,
-    max_depth: Option<f64>,
-}
-
 fn envelope_js(body: &[u8], content_type: Option<String>, limits: JsValue) -> Res<JsValue> {
     let mut lim = Limits::DEFAULT;
     if !(limits.is_undefined() || limits.is_null()) {
-        let l = LimitsIn::deserialize(JsDe::new(limits))
-            .map_err(|e| BindError::new("invalid_option", format!("limits: {e}")))?;
-        if let Some(b) = l.max_body_bytes {
+        let (mut max_body, mut max_depth) = (None, None);
+        members(&limits)
+            .and_then(|list| {
+                read_members(
+                    list,
+                    &["maxBodyBytes", "maxDepth"],
+                    Unknown::Refuse,
+                    0,
+                    &mut |i, v| {
+                        if i == 0 {
+                            Slot::OptF64(&mut max_body).read(v)?;
+                        } else {
+                            Slot::OptF64(&mut max_depth).read(v)?;
+                        }
+                        Ok(())
+                    },
+                )
+            })
+            .map_err(|e| BindError::new("invalid_option", ["limits: ", &e].concat()))?;
+        if let Some(b) = max_body {
             lim.max_body_bytes = usize::try_from(ms(b, "maxBodyBytes")?).unwrap_or(usize::MAX);
         }
-        if let Some(d) = l.max_depth {
+        if let Some(d) = max_depth {
             lim.max_depth = usize::try_from(ms(d, "maxDepth")?).unwrap_or(usize::MAX);
         }
     }
     let env: Envelope = parse_envelope(body, content_type.as_deref(), &lim);
-    to_js(&EnvelopeOut {
-        dialect: env.dialect.as_str(),
-        code: env.code.as_deref(),
-        message: env.message.as_deref(),
-        details: env.details.as_ref().map(http_triage::Details::as_json),
-        request_id: env.request_id.as_deref(),
-        reference_id: env.reference_id.as_deref(),
-        retryable: env.retryable,
-        retry_after_ms: env.retry_after.map(millis),
-        violations: &env.violations,
-        signals_error: env.signals_error,
-        in_progress: env.in_progress,
-    })
+    let o = Obj::new();
+    o.str("dialect", Some(env.dialect.as_str()));
+    o.str("code", env.code.as_deref());
+    o.str("message", env.message.as_deref());
+    // JSON text; JavaScript parses it.
+    o.str(
+        "details",
+        env.details.as_ref().map(http_triage::Details::as_json),
+    );
+    o.str("requestId", env.request_id.as_deref());
+    o.str("referenceId", env.reference_id.as_deref());
+    o.bool("retryable", env.retryable);
+    o.num("retryAfterMs", env.retry_after.map(millis));
+    let violations = array(&env.violations, |v| {
+        let o = Obj::new();
+        o.str("field", Some(&v.field));
+        o.str("message", Some(&v.message));
+        o.done()
+    });
+    o.set("violations", &violations);
+    o.bool("signalsError", Some(env.signals_error));
+    o.bool("inProgress", Some(env.in_progress));
+    Ok(o.done())
 }
 
 /// Parse an error body (bytes) into the normalized envelope (`details` as JSON text).
@@ -605,19 +688,6 @@ pub fn parse_envelope_text(
     Ok(envelope_js(body.as_bytes(), content_type, limits)?)
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct HeadersOut<'a> {
-    retry_after_ms: Option<u64>,
-    rate_limit_reset_ms: Option<u64>,
-    rate_limit_remaining: Option<u64>,
-    rate_limit_limit: Option<u64>,
-    rate_limit_window_ms: Option<u64>,
-    should_retry: Option<bool>,
-    request_id: Option<&'a str>,
-    content_type: Option<&'a str>,
-}
-
 /// What the headers say about timing and identity. `headers` is `name\0value\0…` (the JS layer
 /// refuses a NUL inside a name or a value); `now_ms` the wall clock in Unix milliseconds.
 #[wasm_bindgen(js_name = readHeaders)]
@@ -634,14 +704,26 @@ pub fn read_headers_js(headers: &str, now_ms: f64) -> Result<JsValue, JsValue> {
     }
     let now = i64::try_from(ms(now_ms, "now")?).unwrap_or(i64::MAX);
     let h = read_headers(&pairs, now);
-    Ok(to_js(&HeadersOut {
-        retry_after_ms: h.retry_after.map(millis),
-        rate_limit_reset_ms: h.rate_limit_reset.map(millis),
-        rate_limit_remaining: h.rate_limit_remaining,
-        rate_limit_limit: h.rate_limit_limit,
-        rate_limit_window_ms: h.rate_limit_window.map(millis),
-        should_retry: h.should_retry,
-        request_id: h.request_id,
-        content_type: h.content_type,
-    })?)
+    let o = Obj::new();
+    o.num("retryAfterMs", h.retry_after.map(millis));
+    o.num("rateLimitResetMs", h.rate_limit_reset.map(millis));
+    o.num("rateLimitRemaining", h.rate_limit_remaining);
+    o.num("rateLimitLimit", h.rate_limit_limit);
+    o.num("rateLimitWindowMs", h.rate_limit_window.map(millis));
+    o.bool("shouldRetry", h.should_retry);
+    o.str("requestId", h.request_id);
+    o.str("contentType", h.content_type);
+    Ok(o.done())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_dialect_reads_back() {
+        let names: Vec<&str> = DIALECTS.iter().map(|d| d.as_str()).collect();
+        assert_eq!(crate::machines::tests::serde_variants::<Dialect>(), names);
+    }
 }

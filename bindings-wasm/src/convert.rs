@@ -1,18 +1,15 @@
-//! Values crossing between JavaScript and the core: a small serde `Deserializer` over plain
-//! JavaScript values, the camelCase option names, times in milliseconds, and errors.
+//! Values crossing between JavaScript and the core: small readers of plain JavaScript values
+//! (options, snapshots, a classification handed back), a small writer of plain objects, the
+//! camelCase option names, times in milliseconds, and errors.
 //!
-//! Why not `serde_json` (as before) or `serde-wasm-bindgen`'s deserializer: `serde_json`'s
-//! `Value` round trip was a third of the module (~100 KB of the 548 KB); `serde-wasm-bindgen`
-//! refuses a whole number above 2^53 for an integer field, where a JavaScript caller has only
-//! doubles (`2 ** 64` must read as `u64::MAX`, as every other language reads it). The reader
-//! here reads a JavaScript value the way `serde_json` reads the same value as JSON: a whole
-//! number is an integer (saturating beyond 64 bits), any other number a float. Output still goes
-//! through `serde-wasm-bindgen`'s serializer (plain objects, never `Map`s).
+//! Why not serde (through `serde_json` first, then a serde `Deserializer` over JavaScript
+//! values and `serde-wasm-bindgen`'s serializer, both now only in the ledger module: `jsde`):
+//! serde's code for the two dozen types read and written here was a sixth of the module a page
+//! loads. Why not `serde-wasm-bindgen`'s deserializer even there: it refuses a whole number
+//! above 2^53 for an integer field, where a JavaScript caller has only doubles (`2 ** 64` must
+//! read as `u64::MAX`, as every other language reads it).
 
 use js_sys::{Array, BigInt, Object, Reflect};
-use serde::de::{self, DeserializeOwned, Visitor};
-use serde::Serialize;
-use std::fmt;
 use std::time::Duration;
 use wasm_bindgen::{JsCast, JsValue};
 
@@ -80,393 +77,367 @@ impl From<BindError> for JsValue {
 
 pub(crate) type Res<T> = Result<T, BindError>;
 
-// ---- reading plain JavaScript values ----
+// ---- reading plain JavaScript values, by hand ----
+//
+// Options, snapshots and a classification handed back are read member by member into the core's
+// types (see `machines` and `classify`), not through serde's `Deserialize`: the serde visitors
+// of a dozen types were a sixth of the module a page loads. What a member takes is read the way
+// `serde_json` reads the same value as JSON (and as the serde reader here did before): a whole
+// number is an integer, saturating beyond 64 bits (`2 ** 64` reads as `u64::MAX`), a fraction
+// where an integer is taken is an error, a `bigint` reads as its value. Errors are serde's
+// wording: they name the member and what it takes, never the value (it could be a secret).
 
 /// Objects and arrays nested deeper than this are refused (a cycle would never end).
-const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 32;
 
-/// What went wrong reading a value (serde's message: field names, never values).
-#[derive(Debug)]
-pub(crate) struct DeError(String);
+/// A reader's error: its message (the member's name is put in front by [`read_members`]).
+pub(crate) type Read<T> = Result<T, String>;
 
-impl fmt::Display for DeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+fn is_plain_object(v: &JsValue) -> bool {
+    v.is_object() && !Array::is_array(v) && !v.is_function()
+}
+
+/// What a value is, in an error: never the value.
+fn kind(v: &JsValue) -> &'static str {
+    if v.is_null() || v.is_undefined() {
+        "null"
+    } else if v.as_bool().is_some() {
+        "a boolean"
+    } else if v.as_f64().is_some() || v.is_bigint() {
+        "a number"
+    } else if v.is_string() {
+        "a string"
+    } else if Array::is_array(v) {
+        "an array"
+    } else {
+        "an object"
     }
 }
 
-impl std::error::Error for DeError {}
-
-impl de::Error for DeError {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError(msg.to_string())
-    }
-
-    // serde's own wording, but through `what` below: serde's `Display` of `Unexpected` prints
-    // floats, and that alone links Rust's float printing (~14 KB) into the module.
-    fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        DeError(format!("invalid type: {}, expected {exp}", what(&unexp)))
-    }
-
-    fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        DeError(format!("invalid value: {}, expected {exp}", what(&unexp)))
-    }
-
-    // A name the caller gave may be anything they pasted (a key): never repeated. The rest is
-    // serde's wording ("expected one of `a`, `b`").
-    fn unknown_variant(_variant: &str, expected: &'static [&'static str]) -> Self {
-        DeError(<de::value::Error as de::Error>::unknown_variant("…", expected).to_string())
-    }
+fn invalid_type(what: &str, expected: &str) -> String {
+    ["invalid type: ", what, ", expected ", expected].concat()
 }
 
-/// What a value was, in an error message. Never the value itself where it could be a secret (a
-/// string, bytes); numbers and names are the API's own.
-fn what(u: &de::Unexpected<'_>) -> String {
-    use de::Unexpected as U;
-    match u {
-        U::Bool(b) => format!("boolean `{b}`"),
-        U::Unsigned(n) => format!("integer `{n}`"),
-        U::Signed(n) => format!("integer `{n}`"),
-        U::Float(_) => "a floating point number".to_owned(),
-        U::Char(_) => "a character".to_owned(),
-        U::Str(_) => "a string".to_owned(),
-        U::Bytes(_) => "bytes".to_owned(),
-        U::Unit => "null".to_owned(),
-        U::Option => "an optional value".to_owned(),
-        U::NewtypeStruct => "a newtype struct".to_owned(),
-        U::Seq => "an array".to_owned(),
-        U::Map => "an object".to_owned(),
-        U::Enum => "an enum".to_owned(),
-        U::UnitVariant => "a unit variant".to_owned(),
-        U::NewtypeVariant => "a newtype variant".to_owned(),
-        U::TupleVariant => "a tuple variant".to_owned(),
-        U::StructVariant => "a struct variant".to_owned(),
-        U::Other(o) => (*o).to_owned(),
-    }
-}
-
-/// A plain JavaScript value (`null`/`undefined`, booleans, numbers, bigints, strings, arrays,
-/// plain objects) as serde data. Members whose value is `undefined` are absent, as in JSON.
-pub(crate) struct JsDe {
-    v: JsValue,
-    depth: usize,
-}
-
-impl JsDe {
-    pub(crate) fn new(v: JsValue) -> Self {
-        JsDe { v, depth: 0 }
-    }
-
-    /// A whole number (a number or a bigint) for an integer field, as `serde_json` reads one
-    /// from JSON: saturating beyond 64 bits.
-    fn integer<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        if let Some(f) = self.v.as_f64() {
-            if f.is_finite() && f.fract() == 0.0 {
-                // `as` saturates: 2^64 and above read as u64::MAX.
-                return if f >= 0.0 {
-                    visitor.visit_u64(f as u64)
-                } else {
-                    visitor.visit_i64(f as i64)
-                };
-            }
-            return Err(de::Error::invalid_type(
-                de::Unexpected::Other("a fractional number"),
-                &visitor,
-            ));
-        }
-        if self.v.is_bigint() {
-            let b: BigInt = self.v.unchecked_into();
-            return match u64::try_from(b.clone()) {
-                Ok(u) => visitor.visit_u64(u),
-                Err(_) => match i64::try_from(b) {
-                    Ok(i) => visitor.visit_i64(i),
-                    Err(_) => Err(de::Error::custom("a bigint beyond 64 bits")),
-                },
-            };
-        }
-        Err(self.unexpected(&visitor))
-    }
-
-    /// "invalid type: <what JavaScript gave>, expected <what the field takes>" (no value).
-    fn unexpected(&self, expected: &dyn de::Expected) -> DeError {
-        let v = &self.v;
-        let what = if v.is_null() || v.is_undefined() {
-            de::Unexpected::Unit
-        } else if v.as_bool().is_some() {
-            de::Unexpected::Other("a boolean")
-        } else if v.as_f64().is_some() || v.is_bigint() {
-            de::Unexpected::Other("a number")
-        } else if v.is_string() {
-            de::Unexpected::Other("a string")
-        } else if Array::is_array(v) {
-            de::Unexpected::Seq
-        } else {
-            de::Unexpected::Map
-        };
-        de::Error::invalid_type(what, expected)
-    }
-}
-
-impl<'de> de::Deserializer<'de> for JsDe {
-    type Error = DeError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        let v = &self.v;
-        if v.is_null() || v.is_undefined() {
-            return visitor.visit_unit();
-        }
-        if let Some(b) = v.as_bool() {
-            return visitor.visit_bool(b);
-        }
-        if let Some(f) = v.as_f64() {
-            // A whole number is an integer, as in JSON; any other a float.
-            return if f.is_finite() && f.fract() == 0.0 {
-                self.integer(visitor)
+/// A whole number: `Ok(u)` at or above 0, `Err(i)` below.
+fn whole(v: &JsValue, expected: &str) -> Read<Result<u64, i64>> {
+    if let Some(f) = v.as_f64() {
+        if f.is_finite() && f.fract() == 0.0 {
+            // `as` saturates: 2^64 and above read as u64::MAX.
+            return Ok(if f >= 0.0 {
+                Ok(f as u64)
             } else {
-                visitor.visit_f64(f)
-            };
+                Err(f as i64)
+            });
         }
-        if v.is_bigint() {
-            return self.integer(visitor);
-        }
-        if let Some(s) = v.as_string() {
-            return visitor.visit_string(s);
-        }
-        if Array::is_array(v) {
-            return self.deserialize_seq(visitor);
-        }
-        if v.is_object() && !v.is_function() {
-            return self.deserialize_map(visitor);
-        }
-        Err(de::Error::custom("not plain data (JSON values)"))
+        return Err(invalid_type("a fractional number", expected));
     }
-
-    // Structs, lists and names ask for what they take: no `visit_seq` of every struct (serde
-    // derives one for the array form of a struct) is built into the module that way.
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
-        self.deserialize_map(visitor)
+    if v.is_bigint() {
+        let b: BigInt = v.clone().unchecked_into();
+        return match u64::try_from(b.clone()) {
+            Ok(u) => Ok(Ok(u)),
+            Err(_) => i64::try_from(b)
+                .map(Err)
+                .map_err(|_| "a bigint beyond 64 bits".to_owned()),
+        };
     }
+    Err(invalid_type(kind(v), expected))
+}
 
-    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        let v = self.v;
-        if !v.is_object() || Array::is_array(&v) || v.is_function() {
-            return Err(de::Error::custom("expected an object"));
-        }
-        if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom("nested too deeply"));
-        }
-        let entries = Object::entries(v.unchecked_ref());
-        visitor.visit_map(MapDe {
-            len: entries.length(),
-            entries,
-            i: 0,
-            value: JsValue::UNDEFINED,
-            key: JsValue::UNDEFINED,
-            depth: self.depth + 1,
-        })
-    }
-
-    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        if !Array::is_array(&self.v) {
-            return Err(de::Error::custom("expected an array"));
-        }
-        if self.depth >= MAX_DEPTH {
-            return Err(de::Error::custom("nested too deeply"));
-        }
-        let a: Array = self.v.unchecked_into();
-        visitor.visit_seq(SeqDe {
-            len: a.length(),
-            a,
-            i: 0,
-            depth: self.depth + 1,
-        })
-    }
-
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match self.v.as_string() {
-            Some(s) => visitor.visit_string(s),
-            None => Err(de::Error::custom("expected a name (a string)")),
-        }
-    }
-
-    fn deserialize_bool<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match self.v.as_bool() {
-            Some(b) => visitor.visit_bool(b),
-            None => Err(self.unexpected(&visitor)),
-        }
-    }
-
-    fn deserialize_u64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_u32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_u16<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_u8<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_i64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_i32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.integer(visitor)
-    }
-
-    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match self.v.as_f64() {
-            Some(f) => visitor.visit_f64(f),
-            // A bigint where a float is taken: its value, rounded.
-            None if self.v.is_bigint() => self.integer(visitor),
-            None => Err(self.unexpected(&visitor)),
-        }
-    }
-
-    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.deserialize_f64(visitor)
-    }
-
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        match self.v.as_string() {
-            Some(s) => visitor.visit_string(s),
-            None => Err(self.unexpected(&visitor)),
-        }
-    }
-
-    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        self.deserialize_string(visitor)
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        if self.v.is_null() || self.v.is_undefined() {
-            visitor.visit_none()
-        } else {
-            visitor.visit_some(self)
-        }
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        _variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
-        match self.v.as_string() {
-            // The core's enums cross as their names.
-            Some(s) => visitor.visit_enum(de::value::StringDeserializer::<DeError>::new(s)),
-            None => Err(de::Error::custom("expected a name (a string)")),
-        }
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
-        visitor.visit_newtype_struct(self)
-    }
-
-    serde::forward_to_deserialize_any! {
-        i8 i16 i128 u128 char bytes byte_buf unit unit_struct tuple tuple_struct ignored_any
+/// A whole number from 0 to `max` (`expected` names the type: `u32`, `u64`).
+fn unsigned(v: &JsValue, expected: &str, max: u64) -> Read<u64> {
+    match whole(v, expected)? {
+        Ok(u) if u <= max => Ok(u),
+        Ok(u) => Err(format!("invalid value: integer `{u}`, expected {expected}")),
+        Err(i) => Err(format!("invalid value: integer `{i}`, expected {expected}")),
     }
 }
 
-struct SeqDe {
-    a: Array,
-    len: u32,
-    i: u32,
-    depth: usize,
+pub(crate) fn read_u64(v: &JsValue) -> Read<u64> {
+    unsigned(v, "u64", u64::MAX)
 }
 
-impl<'de> de::SeqAccess<'de> for SeqDe {
-    type Error = DeError;
+pub(crate) fn read_u32(v: &JsValue) -> Read<u32> {
+    unsigned(v, "u32", u32::MAX.into()).map(|u| u as u32)
+}
 
-    fn next_element_seed<T: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
-        if self.i >= self.len {
-            return Ok(None);
-        }
-        let v = self.a.get(self.i);
-        self.i += 1;
-        seed.deserialize(JsDe {
-            v,
-            depth: self.depth,
-        })
-        .map(Some)
+pub(crate) fn read_u16(v: &JsValue) -> Read<u16> {
+    unsigned(v, "u16", u16::MAX.into()).map(|u| u as u16)
+}
+
+/// Whole milliseconds, as the core reads a duration.
+pub(crate) fn read_ms(v: &JsValue) -> Read<Duration> {
+    read_u64(v).map(Duration::from_millis)
+}
+
+pub(crate) fn read_f64(v: &JsValue) -> Read<f64> {
+    if let Some(f) = v.as_f64() {
+        return Ok(f);
     }
+    if v.is_bigint() {
+        // A bigint where a float is taken: its value, rounded.
+        return whole(v, "f64").map(|w| w.map_or_else(|i| i as f64, |u| u as f64));
+    }
+    Err(invalid_type(kind(v), "f64"))
 }
 
-struct MapDe {
-    entries: Array,
-    len: u32,
-    i: u32,
-    value: JsValue,
-    /// The member being read, named in its errors.
-    key: JsValue,
-    depth: usize,
+pub(crate) fn read_bool(v: &JsValue) -> Read<bool> {
+    v.as_bool()
+        .ok_or_else(|| invalid_type(kind(v), "a boolean"))
 }
 
-impl<'de> de::MapAccess<'de> for MapDe {
-    type Error = DeError;
+pub(crate) fn read_string(v: &JsValue) -> Read<String> {
+    v.as_string()
+        .ok_or_else(|| invalid_type(kind(v), "a string"))
+}
 
-    fn next_key_seed<K: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
-        while self.i < self.len {
-            let pair: Array = self.entries.get(self.i).unchecked_into();
-            self.i += 1;
-            let value = pair.get(1);
-            if value.is_undefined() {
-                continue;
-            }
-            self.value = value;
-            self.key = pair.get(0);
-            return seed
-                .deserialize(JsDe {
-                    v: self.key.clone(),
-                    depth: self.depth,
-                })
-                .map(Some);
-        }
+/// `null` is `None`.
+pub(crate) fn read_opt<T>(v: &JsValue, read: fn(&JsValue) -> Read<T>) -> Read<Option<T>> {
+    if v.is_null() || v.is_undefined() {
         Ok(None)
+    } else {
+        read(v).map(Some)
     }
+}
 
-    fn next_value_seed<V: de::DeserializeSeed<'de>>(
-        &mut self,
-        seed: V,
-    ) -> Result<V::Value, DeError> {
-        let v = std::mem::replace(&mut self.value, JsValue::UNDEFINED);
-        seed.deserialize(JsDe {
-            v,
-            depth: self.depth,
-        })
-        .map_err(|e| {
-            // Member names are the API's own (a value is never quoted).
-            let key: String = self
-                .key
-                .as_string()
-                .unwrap_or_default()
-                .chars()
-                .take(40)
-                .collect();
-            DeError(format!("`{key}`: {e}"))
-        })
+/// serde's list of names: "`a`", "`a` or `b`", "one of `a`, `b`, `c`".
+fn one_of(names: &[&str]) -> String {
+    let mut out = String::new();
+    if names.len() > 2 {
+        out.push_str("one of ");
     }
+    for (i, n) in names.iter().enumerate() {
+        if i > 0 {
+            out.push_str(if names.len() == 2 { " or " } else { ", " });
+        }
+        out.push('`');
+        out.push_str(n);
+        out.push('`');
+    }
+    out
+}
+
+/// Where a member's value goes, and so what it takes. One reader for every member of every type
+/// (see [`Slot::read`]), where a reader per member was twice the code.
+pub(crate) enum Slot<'a> {
+    U32(&'a mut u32),
+    U64(&'a mut u64),
+    OptU16(&'a mut Option<u16>),
+    OptU64(&'a mut Option<u64>),
+    F64(&'a mut f64),
+    OptF64(&'a mut Option<f64>),
+    Bool(&'a mut bool),
+    OptBool(&'a mut Option<bool>),
+    Str(&'a mut String),
+    OptStr(&'a mut Option<String>),
+    /// Whole milliseconds.
+    Ms(&'a mut Duration),
+    OptMs(&'a mut Option<Duration>),
+}
+
+impl Slot<'_> {
+    /// Reads `v` into the slot (`null` is `None` for the optional ones).
+    pub(crate) fn read(self, v: &JsValue) -> Read<()> {
+        match self {
+            Slot::U32(x) => *x = read_u32(v)?,
+            Slot::U64(x) => *x = read_u64(v)?,
+            Slot::OptU16(x) => *x = read_opt(v, read_u16)?,
+            Slot::OptU64(x) => *x = read_opt(v, read_u64)?,
+            Slot::F64(x) => *x = read_f64(v)?,
+            Slot::OptF64(x) => *x = read_opt(v, read_f64)?,
+            Slot::Bool(x) => *x = read_bool(v)?,
+            Slot::OptBool(x) => *x = read_opt(v, read_bool)?,
+            Slot::Str(x) => *x = read_string(v)?,
+            Slot::OptStr(x) => *x = read_opt(v, read_string)?,
+            Slot::Ms(x) => *x = read_ms(v)?,
+            Slot::OptMs(x) => *x = read_opt(v, read_ms)?,
+        }
+        Ok(())
+    }
+}
+
+/// One of the core's names (`"full"`): `names` and `values` in the same order.
+pub(crate) fn read_name<T: Copy>(v: &JsValue, names: &[&str], values: &[T]) -> Read<T> {
+    let Some(s) = v.as_string() else {
+        return Err("expected a name (a string)".to_owned());
+    };
+    names
+        .iter()
+        .position(|n| *n == s)
+        .and_then(|i| values.get(i).copied())
+        // The name the caller gave may be anything they pasted (a key): never repeated.
+        .ok_or_else(|| ["unknown variant `…`, expected ", &one_of(names)].concat())
+}
+
+/// The elements of an array.
+pub(crate) fn read_list<T>(v: &JsValue, read: fn(&JsValue) -> Read<T>) -> Read<Vec<T>> {
+    if !Array::is_array(v) {
+        return Err("expected an array".to_owned());
+    }
+    let a: &Array = v.unchecked_ref();
+    (0..a.length()).map(|i| read(&a.get(i))).collect()
+}
+
+/// The members of a plain object, in order, those whose value is `undefined` left out (absent,
+/// as in JSON).
+pub(crate) fn members(v: &JsValue) -> Read<Vec<(String, JsValue)>> {
+    if !is_plain_object(v) {
+        return Err("expected an object".to_owned());
+    }
+    Ok(Object::entries(v.unchecked_ref())
+        .iter()
+        .filter_map(|e| {
+            let pair: Array = e.unchecked_into();
+            let value = pair.get(1);
+            (!value.is_undefined()).then(|| (pair.get(0).as_string().unwrap_or_default(), value))
+        })
+        .collect())
+}
+
+/// What to do with a member whose name is not in the list.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Unknown {
+    /// An error that names it (`deny_unknown_fields`).
+    Refuse,
+    /// Skipped, once checked to be plain data at most this deep (as serde skips a member).
+    Skip(usize),
+}
+
+/// Reads members into a value: `set(i, value)` reads the member named `names[i]` (its errors
+/// get the member's name in front). `required` is a mask of the members that must be there
+/// (bit `i` for `names[i]`): the first one missing is the error.
+pub(crate) fn read_members(
+    list: Vec<(String, JsValue)>,
+    names: &[&str],
+    unknown: Unknown,
+    required: u32,
+    set: &mut dyn FnMut(usize, &JsValue) -> Read<()>,
+) -> Read<()> {
+    let mut seen = 0u32;
+    for (key, value) in list {
+        let at = |e: String| {
+            // Member names are the API's own (a value is never quoted).
+            let key: String = key.chars().take(40).collect();
+            format!("`{key}`: {e}")
+        };
+        match names.iter().position(|n| *n == key) {
+            Some(i) => {
+                set(i, &value).map_err(at)?;
+                seen |= 1 << i;
+            }
+            None => match unknown {
+                Unknown::Refuse => {
+                    return Err(["unknown field `", &key, "`, expected ", &one_of(names)].concat())
+                }
+                Unknown::Skip(depth) => plain(&value, depth).map_err(at)?,
+            },
+        }
+    }
+    match names
+        .iter()
+        .enumerate()
+        .find(|(i, _)| required & !seen & (1 << i) != 0)
+    {
+        Some((_, n)) => Err(["missing field `", n, "`"].concat()),
+        None => Ok(()),
+    }
+}
+
+/// A value read only to be skipped: plain data (JSON values, bigints within 64 bits), nested at
+/// most [`MAX_DEPTH`] deep, as serde's reader skipped one.
+fn plain(v: &JsValue, depth: usize) -> Read<()> {
+    if v.is_null()
+        || v.is_undefined()
+        || v.as_bool().is_some()
+        || v.is_string()
+        || v.as_f64().is_some()
+    {
+        return Ok(());
+    }
+    if v.is_bigint() {
+        return whole(v, "any value").map(drop);
+    }
+    if Array::is_array(v) {
+        if depth >= MAX_DEPTH {
+            return Err("nested too deeply".to_owned());
+        }
+        let a: &Array = v.unchecked_ref();
+        return (0..a.length()).try_for_each(|i| plain(&a.get(i), depth + 1));
+    }
+    if is_plain_object(v) {
+        if depth >= MAX_DEPTH {
+            return Err("nested too deeply".to_owned());
+        }
+        let list = members(v)?;
+        return read_members(list, &[], Unknown::Skip(depth + 1), 0, &mut |_, _| Ok(()));
+    }
+    Err("not plain data (JSON values)".to_owned())
+}
+
+/// The members of a camelCase options object under the core's names: `baseDelayMs` →
+/// `base_delay_ms`, and → `base_delay` for the core's duration fields in `ms_fields` (the
+/// JavaScript API names them with an `Ms` suffix). Two names for the same member: the later
+/// one counts. `null`/`undefined` is no options.
+fn option_members(v: &JsValue, ms_fields: &[&str]) -> Read<Vec<(String, JsValue)>> {
+    let mut out: Vec<(String, JsValue)> = Vec::new();
+    if v.is_undefined() || v.is_null() {
+        return Ok(out);
+    }
+    if !is_plain_object(v) {
+        return Err(" must be an object".to_owned());
+    }
+    for entry in Object::entries(v.unchecked_ref()).iter() {
+        let pair: Array = entry.unchecked_into();
+        let mut key = snake_case(&pair.get(0).as_string().unwrap_or_default());
+        if let Some(stem) = key.strip_suffix("_ms") {
+            if ms_fields.contains(&stem) {
+                key = stem.to_owned();
+            }
+        }
+        if key == "__proto__" {
+            // An own `__proto__` member (`JSON.parse` makes one) was copied onto the renamed
+            // options object with `Reflect.set` before: that set its prototype, never a member
+            // read. Still skipped, not refused.
+            continue;
+        }
+        let value = pair.get(1);
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => out.push((key, value)),
+        }
+    }
+    out.retain(|(_, v)| !v.is_undefined());
+    Ok(out)
+}
+
+/// A camelCase options object (see [`option_members`]) into a core config: `names` are the
+/// core's member names, `set` reads one (see [`read_members`]); unknown members are refused.
+/// Errors are `invalid_option`, "`what`: …".
+pub(crate) fn options(
+    v: &JsValue,
+    what: &str,
+    ms_fields: &[&str],
+    names: &[&str],
+    set: &mut dyn FnMut(usize, &JsValue) -> Read<()>,
+) -> Res<()> {
+    let list = option_members(v, ms_fields)
+        .map_err(|e| BindError::new("invalid_option", [what, &e].concat()))?;
+    read_members(list, names, Unknown::Refuse, 0, set)
+        // The member and the expected type are named; a value never is.
+        .map_err(|e| BindError::new("invalid_option", [what, ": ", &e].concat()))
+}
+
+/// A snapshot object (the core's own snake_case format) into the core's snapshot type (see
+/// [`read_members`]); unknown members are refused. Errors are `invalid_snapshot`.
+pub(crate) fn snapshot(
+    v: &JsValue,
+    what: &str,
+    names: &[&str],
+    required: u32,
+    set: &mut dyn FnMut(usize, &JsValue) -> Read<()>,
+) -> Res<()> {
+    members(v)
+        .and_then(|list| read_members(list, names, Unknown::Refuse, required, set))
+        .map_err(|e| BindError::new("invalid_snapshot", [what, " does not read: ", &e].concat()))
 }
 
 /// `baseDelayMs` → `base_delay_ms`.
@@ -483,83 +454,49 @@ pub(crate) fn snake_case(key: &str) -> String {
     out
 }
 
-/// A camelCase options object → a core config. `ms_fields` are the core's duration fields
-/// that the JavaScript API names with an `Ms` suffix (`baseDelayMs` → `base_delay`).
-pub(crate) fn options<T: DeserializeOwned>(v: JsValue, what: &str, ms_fields: &[&str]) -> Res<T> {
-    let renamed = Object::new();
-    if !(v.is_undefined() || v.is_null()) {
-        if !v.is_object() || Array::is_array(&v) || v.is_function() {
-            return Err(BindError::new(
-                "invalid_option",
-                format!("{what} must be an object"),
-            ));
-        }
-        for entry in Object::entries(v.unchecked_ref()).iter() {
-            let pair: Array = entry.unchecked_into();
-            let mut key = snake_case(&pair.get(0).as_string().unwrap_or_default());
-            if let Some(stem) = key.strip_suffix("_ms") {
-                if ms_fields.contains(&stem) {
-                    key = stem.to_owned();
-                }
-            }
-            Reflect::set(&renamed, &JsValue::from_str(&key), &pair.get(1))
-                .map_err(|_| BindError::internal("options: cannot copy a member"))?;
-        }
+// ---- writing plain JavaScript values ----
+
+/// A plain object written member by member, in the order given (the order serde wrote them in
+/// before: the core's field order). Written by hand rather than through serde's `Serialize`
+/// and `serde-wasm-bindgen`'s serializer: their code for the dozen types written here was ~10 KB
+/// of the module a page loads. Absent values are `null`; 64-bit integers come out as numbers,
+/// those beyond 2^53 as the nearest double (a JavaScript caller has no other).
+pub(crate) struct Obj(Object);
+
+impl Obj {
+    pub(crate) fn new() -> Self {
+        Obj(Object::new())
     }
-    T::deserialize(JsDe::new(renamed.into())).map_err(|e| {
-        // The member and the expected type are named; a value never is (see `DeError`).
-        BindError::new("invalid_option", format!("{what}: {e}"))
-    })
+
+    pub(crate) fn set(&self, key: &str, value: &JsValue) {
+        // Cannot fail: a new plain object, own data members.
+        let _ = Reflect::set(&self.0, &JsValue::from_str(key), value);
+    }
+
+    pub(crate) fn num(&self, key: &str, v: Option<u64>) {
+        self.float(key, v.map(|v| v as f64));
+    }
+
+    pub(crate) fn float(&self, key: &str, v: Option<f64>) {
+        self.set(key, &v.map_or(JsValue::NULL, JsValue::from_f64));
+    }
+
+    pub(crate) fn str(&self, key: &str, v: Option<&str>) {
+        self.set(key, &v.map_or(JsValue::NULL, JsValue::from_str));
+    }
+
+    pub(crate) fn bool(&self, key: &str, v: Option<bool>) {
+        self.set(key, &v.map_or(JsValue::NULL, JsValue::from_bool));
+    }
+
+    pub(crate) fn done(self) -> JsValue {
+        self.0.into()
+    }
 }
 
-/// A snapshot object (the core's own snake_case format) → the core's snapshot type.
-pub(crate) fn snapshot_from<T: DeserializeOwned>(v: JsValue, what: &str) -> Res<T> {
-    T::deserialize(JsDe::new(v))
-        .map_err(|e| BindError::new("invalid_snapshot", format!("{what} does not read: {e}")))
-}
-
-/// Any serializable value → a plain JS value (objects, never `Map`s). 64-bit integers come
-/// out as numbers: those beyond 2^53 as the nearest double (a JavaScript caller has no other).
-pub(crate) fn to_js<T: Serialize>(v: &T) -> Res<JsValue> {
-    let out = v
-        .serialize(
-            &serde_wasm_bindgen::Serializer::json_compatible()
-                .serialize_large_number_types_as_bigints(true),
-        )
-        .map_err(|e| BindError::internal(e.to_string()))?;
-    Ok(numbers(out, 0))
-}
-
-/// Bigints → numbers, in place through arrays and objects.
-fn numbers(v: JsValue, depth: usize) -> JsValue {
-    if v.is_bigint() {
-        let b: BigInt = v.unchecked_into();
-        return match u64::try_from(b.clone()) {
-            Ok(u) => JsValue::from_f64(u as f64),
-            Err(_) => JsValue::from_f64(i64::try_from(b).map_or(f64::NAN, |i| i as f64)),
-        };
-    }
-    if depth >= MAX_DEPTH || !v.is_object() {
-        return v;
-    }
-    if Array::is_array(&v) {
-        let a: &Array = v.unchecked_ref();
-        for i in 0..a.length() {
-            let x = a.get(i);
-            if x.is_object() || x.is_bigint() {
-                a.set(i, numbers(x, depth + 1));
-            }
-        }
-        return v;
-    }
-    for entry in Object::entries(v.unchecked_ref()).iter() {
-        let pair: Array = entry.unchecked_into();
-        let x = pair.get(1);
-        if x.is_object() || x.is_bigint() {
-            let _ = Reflect::set(&v, &pair.get(0), &numbers(x, depth + 1));
-        }
-    }
-    v
+/// An array of the values `f` writes.
+pub(crate) fn array<T>(items: &[T], f: impl Fn(&T) -> JsValue) -> JsValue {
+    items.iter().map(f).collect::<Array>().into()
 }
 
 /// A time or a delay from JavaScript (milliseconds) → whole milliseconds.
@@ -621,15 +558,9 @@ mod tests {
     }
 
     #[test]
-    fn errors_never_repeat_a_value() {
-        use serde::de::Error as _;
-        assert_eq!(
-            DeError::invalid_type(de::Unexpected::Str("sk-123"), &"u32").to_string(),
-            "invalid type: a string, expected u32"
-        );
-        assert_eq!(
-            DeError::unknown_variant("sk-123", &["full", "none"]).to_string(),
-            "unknown variant `…`, expected `full` or `none`"
-        );
+    fn lists_of_names_as_serde_words_them() {
+        assert_eq!(one_of(&["a"]), "`a`");
+        assert_eq!(one_of(&["a", "b"]), "`a` or `b`");
+        assert_eq!(one_of(&["a", "b", "c"]), "one of `a`, `b`, `c`");
     }
 }

@@ -2,7 +2,8 @@
 //! report on it. Built only with the `ledger` feature, into its own wasm module, so that the
 //! module every page loads for `classify` and `fetchWithRetry` carries no JSON writer.
 
-use crate::convert::{options, to_js, BindError, JsDe};
+use crate::convert::BindError;
+use crate::jsde::{options, to_js, JsDe};
 use http_triage::ledger::{report, Record, Replay, ReportOptions};
 use serde::de::IgnoredAny;
 use serde::Deserialize;

@@ -7,7 +7,7 @@
 //! - [`classify`](classify/index.html): the hot path, through buffers in wasm memory (one
 //!   crossing each way, no JSON, no string glue), and the other readers.
 //! - `machines`: the retry policy and the state machines; options and snapshots cross as plain
-//!   objects, read by a small serde deserializer ([`convert`](convert/index.html)).
+//!   objects, read member by member by small readers ([`convert`](convert/index.html)).
 //! - `ledger` (feature `ledger`, its own module `http-triage/ledger`): the ledger tools, the
 //!   only part that writes JSON, kept out of the module a page loads.
 //!
@@ -18,6 +18,8 @@
 
 pub mod classify;
 pub mod convert;
+#[cfg(feature = "ledger")]
+mod jsde;
 #[cfg(feature = "ledger")]
 pub mod ledger;
 pub mod machines;

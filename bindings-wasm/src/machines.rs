@@ -3,14 +3,14 @@
 
 use crate::classify::classification_from_js;
 use crate::convert::{
-    millis, ms_duration, options, random, snapshot_from, time, to_js, BindError, Res,
+    array, members, millis, ms_duration, options, random, read_list, read_members, read_name,
+    snapshot, time, BindError, Obj, Read, Res, Slot, Unknown,
 };
 use http_triage::{
     Admission, Attempt, BreakerConfig, BreakerSnapshot, BudgetConfig, BudgetSnapshot,
-    CircuitBreaker, GateSnapshot, Pacer, PacerConfig, PacerSnapshot, RateGate, RetryBudget,
-    RetryPolicy,
+    CircuitBreaker, GateSnapshot, Jitter, LongWait, Pacer, PacerConfig, PacerSnapshot, RateGate,
+    RetryBudget, RetryPolicy, WindowBucket,
 };
-use serde::Serialize;
 use std::time::Duration;
 use wasm_bindgen::prelude::*;
 
@@ -23,21 +23,379 @@ const POLICY_MS_FIELDS: &[&str] = &[
     "max_server_delay",
 ];
 
+// ---- options and snapshots, read member by member (see `convert`) ----
+//
+// Each list is the core type's serde names, in its order (a test checks them against serde);
+// missing members take the core's defaults, unknown ones are refused (`deny_unknown_fields`).
+
+const POLICY_FIELDS: &[&str] = &[
+    "max_attempts",
+    "max_rate_limited",
+    "base_delay",
+    "multiplier",
+    "max_delay",
+    "jitter",
+    "deadline",
+    "poll_interval",
+    "max_polls",
+    "max_server_delay",
+    "long_wait",
+    "server_delay_jitter",
+];
+const JITTER: &[&str] = &["none", "full", "equal", "decorrelated"];
+const JITTERS: &[Jitter] = &[
+    Jitter::None,
+    Jitter::Full,
+    Jitter::Equal,
+    Jitter::Decorrelated,
+];
+const LONG_WAIT: &[&str] = &["clamp", "give_up", "defer"];
+const LONG_WAITS: &[LongWait] = &[LongWait::Clamp, LongWait::GiveUp, LongWait::Defer];
+
+fn policy_from(v: &JsValue) -> Res<RetryPolicy> {
+    let mut p = RetryPolicy::DEFAULT;
+    options(v, "policy", POLICY_MS_FIELDS, POLICY_FIELDS, &mut |i, v| {
+        match i {
+            0 => Slot::U32(&mut p.max_attempts),
+            1 => Slot::U32(&mut p.max_rate_limited),
+            2 => Slot::Ms(&mut p.base_delay),
+            3 => Slot::F64(&mut p.multiplier),
+            4 => Slot::Ms(&mut p.max_delay),
+            5 => {
+                p.jitter = read_name(v, JITTER, JITTERS)?;
+                return Ok(());
+            }
+            6 => Slot::OptMs(&mut p.deadline),
+            7 => Slot::Ms(&mut p.poll_interval),
+            8 => Slot::U32(&mut p.max_polls),
+            9 => Slot::Ms(&mut p.max_server_delay),
+            10 => {
+                p.long_wait = read_name(v, LONG_WAIT, LONG_WAITS)?;
+                return Ok(());
+            }
+            _ => Slot::F64(&mut p.server_delay_jitter),
+        }
+        .read(v)
+    })?;
+    Ok(p)
+}
+
+const ATTEMPT_FIELDS: &[&str] = &[
+    "number",
+    "polls",
+    "elapsed_ms",
+    "now_ms",
+    "previous_delay_ms",
+    "rate_limited",
+];
+
+/// Errors are `invalid_input` (an attempt is not an option).
+fn attempt_from(v: &JsValue) -> Res<Attempt> {
+    let mut a = Attempt::default();
+    options(v, "attempt", &[], ATTEMPT_FIELDS, &mut |i, v| {
+        match i {
+            0 => Slot::U32(&mut a.number),
+            1 => Slot::U32(&mut a.polls),
+            2 => Slot::U64(&mut a.elapsed_ms),
+            3 => Slot::U64(&mut a.now_ms),
+            4 => Slot::OptU64(&mut a.previous_delay_ms),
+            _ => Slot::U32(&mut a.rate_limited),
+        }
+        .read(v)
+    })
+    .map_err(|e| BindError::input(e.message))?;
+    Ok(a)
+}
+
+const BREAKER_FIELDS: &[&str] = &[
+    "failure_threshold",
+    "failure_ratio",
+    "window_ms",
+    "min_throughput",
+    "open_for_ms",
+    "max_open_for_ms",
+    "half_open_probes",
+];
+
+fn breaker_config(v: &JsValue) -> Res<BreakerConfig> {
+    let mut c = BreakerConfig::DEFAULT;
+    options(v, "breaker options", &[], BREAKER_FIELDS, &mut |i, v| {
+        match i {
+            0 => Slot::U32(&mut c.failure_threshold),
+            1 => Slot::OptF64(&mut c.failure_ratio),
+            2 => Slot::Ms(&mut c.window),
+            3 => Slot::U32(&mut c.min_throughput),
+            4 => Slot::Ms(&mut c.open_for),
+            5 => Slot::Ms(&mut c.max_open_for),
+            _ => Slot::U32(&mut c.half_open_probes),
+        }
+        .read(v)
+    })?;
+    Ok(c)
+}
+
+const BREAKER_SNAPSHOT_FIELDS: &[&str] = &[
+    "version",
+    "state",
+    "open_until_ms",
+    "clock_ms",
+    "consecutive_failures",
+    "bucket_ms",
+    "buckets",
+    "probes_in_flight",
+    "probe_successes",
+    "probe_deadline_ms",
+];
+
+fn read_bucket(v: &JsValue) -> Read<WindowBucket> {
+    let mut b = WindowBucket::default();
+    read_members(
+        members(v)?,
+        &["successes", "failures"],
+        Unknown::Refuse,
+        0b11,
+        &mut |i, v| {
+            if i == 0 {
+                Slot::U32(&mut b.successes).read(v)?;
+            } else {
+                Slot::U32(&mut b.failures).read(v)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(b)
+}
+
+fn breaker_snapshot(v: &JsValue) -> Res<BreakerSnapshot> {
+    let mut s = BreakerSnapshot {
+        version: 0,
+        state: String::new(),
+        open_until_ms: None,
+        clock_ms: 0,
+        consecutive_failures: 0,
+        bucket_ms: 0,
+        buckets: Vec::new(),
+        probes_in_flight: 0,
+        probe_successes: 0,
+        probe_deadline_ms: None,
+    };
+    // All but `open_until_ms` and `probe_deadline_ms` (options: `null` when absent).
+    let required = 0b01_1111_1011;
+    snapshot(
+        v,
+        "breaker snapshot",
+        BREAKER_SNAPSHOT_FIELDS,
+        required,
+        &mut |i, v| {
+            match i {
+                0 => Slot::U32(&mut s.version),
+                1 => Slot::Str(&mut s.state),
+                2 => Slot::OptU64(&mut s.open_until_ms),
+                3 => Slot::U64(&mut s.clock_ms),
+                4 => Slot::U32(&mut s.consecutive_failures),
+                5 => Slot::U64(&mut s.bucket_ms),
+                6 => {
+                    s.buckets = read_list(v, read_bucket)?;
+                    return Ok(());
+                }
+                7 => Slot::U32(&mut s.probes_in_flight),
+                8 => Slot::U32(&mut s.probe_successes),
+                _ => Slot::OptU64(&mut s.probe_deadline_ms),
+            }
+            .read(v)
+        },
+    )?;
+    Ok(s)
+}
+
+const BUDGET_FIELDS: &[&str] = &["max_tokens", "token_ratio"];
+
+fn budget_config(v: &JsValue) -> Res<BudgetConfig> {
+    let mut c = BudgetConfig::DEFAULT;
+    options(v, "budget options", &[], BUDGET_FIELDS, &mut |i, v| {
+        if i == 0 {
+            Slot::F64(&mut c.max_tokens).read(v)?;
+        } else {
+            Slot::F64(&mut c.token_ratio).read(v)?;
+        }
+        Ok(())
+    })?;
+    Ok(c)
+}
+
+fn budget_snapshot(v: &JsValue) -> Res<BudgetSnapshot> {
+    let mut s = BudgetSnapshot {
+        version: 0,
+        tokens: 0.0,
+    };
+    snapshot(
+        v,
+        "budget snapshot",
+        &["version", "tokens"],
+        0b11,
+        &mut |i, v| {
+            if i == 0 {
+                Slot::U32(&mut s.version).read(v)?;
+            } else {
+                Slot::F64(&mut s.tokens).read(v)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(s)
+}
+
+fn gate_snapshot(v: &JsValue) -> Res<GateSnapshot> {
+    let mut s = GateSnapshot {
+        version: 0,
+        reopens_at_ms: None,
+    };
+    snapshot(
+        v,
+        "gate snapshot",
+        &["version", "reopens_at_ms"],
+        0b01,
+        &mut |i, v| {
+            if i == 0 {
+                Slot::U32(&mut s.version).read(v)?;
+            } else {
+                Slot::OptU64(&mut s.reopens_at_ms).read(v)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(s)
+}
+
+const PACER_FIELDS: &[&str] = &["beta", "scale", "min_rate", "max_rate"];
+
+fn set_pacer_config(c: &mut PacerConfig, i: usize, v: &JsValue) -> Read<()> {
+    match i {
+        0 => Slot::F64(&mut c.beta),
+        1 => Slot::F64(&mut c.scale),
+        2 => Slot::F64(&mut c.min_rate),
+        _ => Slot::OptF64(&mut c.max_rate),
+    }
+    .read(v)
+}
+
+fn pacer_config(v: &JsValue) -> Res<PacerConfig> {
+    let mut c = PacerConfig::default();
+    options(v, "pacer options", &[], PACER_FIELDS, &mut |i, v| {
+        set_pacer_config(&mut c, i, v)
+    })?;
+    Ok(c)
+}
+
+const PACER_SNAPSHOT_FIELDS: &[&str] = &[
+    "version",
+    "config",
+    "rate",
+    "next_ms",
+    "w_max",
+    "last_cut_ms",
+    "cut_slot_ms",
+    "last_slot_ms",
+    "cuts",
+    "bucket_start_ms",
+    "bucket_sends",
+    "previous_bucket_sends",
+    "accepted_bucket_start_ms",
+    "bucket_accepted",
+    "previous_bucket_accepted",
+    "window_ends_at_ms",
+    "window_left",
+    "window_next_ms",
+    "window_basis_ms",
+    "window_reported",
+    "limit",
+    "window_ms",
+    "hold_until_ms",
+];
+
+fn pacer_snapshot(v: &JsValue) -> Res<PacerSnapshot> {
+    // The core's snapshot type is `non_exhaustive`: one of a new pacer, every member then set
+    // (to what the snapshot says, or to the core's serde default: nothing learned).
+    let mut s = Pacer::new(PacerConfig::default())
+        .map_err(BindError::from)?
+        .snapshot();
+    s.version = 0;
+    s.rate = None;
+    s.next_ms = 0.0;
+    s.w_max = 0.0;
+    s.last_cut_ms = None;
+    s.cut_slot_ms = None;
+    s.last_slot_ms = None;
+    s.cuts = 0;
+    s.bucket_start_ms = None;
+    s.bucket_sends = 0;
+    s.previous_bucket_sends = 0;
+    s.accepted_bucket_start_ms = None;
+    s.bucket_accepted = 0;
+    s.previous_bucket_accepted = 0;
+    s.window_ends_at_ms = None;
+    s.window_left = 0;
+    s.window_next_ms = 0;
+    s.window_basis_ms = 0;
+    s.window_reported = 0;
+    s.limit = None;
+    s.window_ms = None;
+    s.hold_until_ms = None;
+    // `version`, `config` and `next_ms` (`rate` is an option: `null` when absent).
+    let required = 0b1011;
+    snapshot(
+        v,
+        "pacer snapshot",
+        PACER_SNAPSHOT_FIELDS,
+        required,
+        &mut |i, v| {
+            match i {
+                0 => Slot::U32(&mut s.version),
+                1 => {
+                    // A config inside a snapshot: missing members take their defaults.
+                    let mut c = PacerConfig::default();
+                    read_members(
+                        members(v)?,
+                        PACER_FIELDS,
+                        Unknown::Refuse,
+                        0,
+                        &mut |i, v| set_pacer_config(&mut c, i, v),
+                    )?;
+                    s.config = c;
+                    return Ok(());
+                }
+                2 => Slot::OptF64(&mut s.rate),
+                3 => Slot::F64(&mut s.next_ms),
+                4 => Slot::F64(&mut s.w_max),
+                5 => Slot::OptU64(&mut s.last_cut_ms),
+                6 => Slot::OptU64(&mut s.cut_slot_ms),
+                7 => Slot::OptU64(&mut s.last_slot_ms),
+                8 => Slot::U64(&mut s.cuts),
+                9 => Slot::OptU64(&mut s.bucket_start_ms),
+                10 => Slot::U64(&mut s.bucket_sends),
+                11 => Slot::U64(&mut s.previous_bucket_sends),
+                12 => Slot::OptU64(&mut s.accepted_bucket_start_ms),
+                13 => Slot::U64(&mut s.bucket_accepted),
+                14 => Slot::U64(&mut s.previous_bucket_accepted),
+                15 => Slot::OptU64(&mut s.window_ends_at_ms),
+                16 => Slot::U64(&mut s.window_left),
+                17 => Slot::U64(&mut s.window_next_ms),
+                18 => Slot::U64(&mut s.window_basis_ms),
+                19 => Slot::U64(&mut s.window_reported),
+                20 => Slot::OptU64(&mut s.limit),
+                21 => Slot::OptU64(&mut s.window_ms),
+                _ => Slot::OptU64(&mut s.hold_until_ms),
+            }
+            .read(v)
+        },
+    )?;
+    Ok(s)
+}
+
 /// A retry policy: classification + where the call stands → what to do next.
 #[wasm_bindgen(js_name = RetryPolicy)]
 pub struct JsRetryPolicy {
     inner: RetryPolicy,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DecisionOut {
-    decision: &'static str,
-    delay_ms: Option<u64>,
-    source: Option<&'static str>,
-    give_up_reason: Option<&'static str>,
-    stop_reason: Option<&'static str>,
-    resume_at_ms: Option<u64>,
 }
 
 #[wasm_bindgen(js_class = RetryPolicy)]
@@ -46,7 +404,7 @@ impl JsRetryPolicy {
     /// core's defaults, unknown ones are an `invalid_option` error.
     #[wasm_bindgen(constructor)]
     pub fn new(options_value: JsValue) -> Result<JsRetryPolicy, JsValue> {
-        let inner: RetryPolicy = options(options_value, "policy", POLICY_MS_FIELDS)?;
+        let inner = policy_from(&options_value)?;
         inner.validate().map_err(BindError::from)?;
         Ok(JsRetryPolicy { inner })
     }
@@ -60,19 +418,17 @@ impl JsRetryPolicy {
         random_draw: f64,
     ) -> Result<JsValue, JsValue> {
         let c = classification_from_js(classification)?;
-        let attempt: Attempt =
-            options(attempt, "attempt", &[]).map_err(|e| BindError::input(e.message))?;
+        let attempt = attempt_from(&attempt)?;
         let d = self.inner.decide(&c, attempt, random(random_draw)?);
         let f = d.fields();
-        let out = DecisionOut {
-            decision: f.kind,
-            delay_ms: f.delay_ms,
-            source: f.source,
-            give_up_reason: f.give_up_reason,
-            stop_reason: f.stop_reason,
-            resume_at_ms: f.resume_at_ms,
-        };
-        Ok(to_js(&out)?)
+        let o = Obj::new();
+        o.str("decision", Some(f.kind));
+        o.num("delayMs", f.delay_ms);
+        o.str("source", f.source);
+        o.str("giveUpReason", f.give_up_reason);
+        o.str("stopReason", f.stop_reason);
+        o.num("resumeAtMs", f.resume_at_ms);
+        Ok(o.done())
     }
 
     /// The backoff delay (ms) before attempt `attempt + 1`, without server hints.
@@ -92,25 +448,80 @@ impl JsRetryPolicy {
 
 // ---- state machines ----
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AdmissionOut {
-    admission: &'static str,
-    retry_at_ms: Option<u64>,
+fn admission_js(a: Admission) -> JsValue {
+    let o = Obj::new();
+    o.str("admission", Some(a.as_str()));
+    o.num("retryAtMs", a.retry_at_ms());
+    o.done()
 }
 
-fn admission_js(a: Admission) -> Res<JsValue> {
-    to_js(&AdmissionOut {
-        admission: a.as_str(),
-        retry_at_ms: a.retry_at_ms(),
-    })
+/// The core's snapshots, as its serde wrote them (snake_case, the core's field order).
+fn breaker_snapshot_js(s: &BreakerSnapshot) -> JsValue {
+    let o = Obj::new();
+    o.num("version", Some(s.version.into()));
+    o.str("state", Some(&s.state));
+    o.num("open_until_ms", s.open_until_ms);
+    o.num("clock_ms", Some(s.clock_ms));
+    o.num("consecutive_failures", Some(s.consecutive_failures.into()));
+    o.num("bucket_ms", Some(s.bucket_ms));
+    let buckets = array(&s.buckets, |b| {
+        let o = Obj::new();
+        o.num("successes", Some(b.successes.into()));
+        o.num("failures", Some(b.failures.into()));
+        o.done()
+    });
+    o.set("buckets", &buckets);
+    o.num("probes_in_flight", Some(s.probes_in_flight.into()));
+    o.num("probe_successes", Some(s.probe_successes.into()));
+    o.num("probe_deadline_ms", s.probe_deadline_ms);
+    o.done()
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct StateOut {
-    state: &'static str,
-    until_ms: Option<u64>,
+fn budget_snapshot_js(s: &BudgetSnapshot) -> JsValue {
+    let o = Obj::new();
+    o.num("version", Some(s.version.into()));
+    o.float("tokens", Some(s.tokens));
+    o.done()
+}
+
+fn gate_snapshot_js(s: &GateSnapshot) -> JsValue {
+    let o = Obj::new();
+    o.num("version", Some(s.version.into()));
+    o.num("reopens_at_ms", s.reopens_at_ms);
+    o.done()
+}
+
+fn pacer_snapshot_js(s: &PacerSnapshot) -> JsValue {
+    let o = Obj::new();
+    o.num("version", Some(s.version.into()));
+    let c = Obj::new();
+    c.float("beta", Some(s.config.beta));
+    c.float("scale", Some(s.config.scale));
+    c.float("min_rate", Some(s.config.min_rate));
+    c.float("max_rate", s.config.max_rate);
+    o.set("config", &c.done());
+    o.float("rate", s.rate);
+    o.float("next_ms", Some(s.next_ms));
+    o.float("w_max", Some(s.w_max));
+    o.num("last_cut_ms", s.last_cut_ms);
+    o.num("cut_slot_ms", s.cut_slot_ms);
+    o.num("last_slot_ms", s.last_slot_ms);
+    o.num("cuts", Some(s.cuts));
+    o.num("bucket_start_ms", s.bucket_start_ms);
+    o.num("bucket_sends", Some(s.bucket_sends));
+    o.num("previous_bucket_sends", Some(s.previous_bucket_sends));
+    o.num("accepted_bucket_start_ms", s.accepted_bucket_start_ms);
+    o.num("bucket_accepted", Some(s.bucket_accepted));
+    o.num("previous_bucket_accepted", Some(s.previous_bucket_accepted));
+    o.num("window_ends_at_ms", s.window_ends_at_ms);
+    o.num("window_left", Some(s.window_left));
+    o.num("window_next_ms", Some(s.window_next_ms));
+    o.num("window_basis_ms", Some(s.window_basis_ms));
+    o.num("window_reported", Some(s.window_reported));
+    o.num("limit", s.limit);
+    o.num("window_ms", s.window_ms);
+    o.num("hold_until_ms", s.hold_until_ms);
+    o.done()
 }
 
 /// A circuit breaker (see the core's `breaker` module). Times are the caller's monotonic clock
@@ -125,7 +536,7 @@ impl JsCircuitBreaker {
     /// A closed breaker from camelCase options (`failureThreshold`, `windowMs`, …).
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> Result<JsCircuitBreaker, JsValue> {
-        let config: BreakerConfig = options(config, "breaker options", &[])?;
+        let config = breaker_config(&config)?;
         let inner = CircuitBreaker::new(config).map_err(BindError::from)?;
         Ok(JsCircuitBreaker { inner })
     }
@@ -133,7 +544,7 @@ impl JsCircuitBreaker {
     /// May a request be sent now? `{admission, retryAtMs}`.
     pub fn admit(&mut self, now_ms: JsValue) -> Result<JsValue, JsValue> {
         let a = self.inner.admit(time(&now_ms, "nowMs")?);
-        Ok(admission_js(a)?)
+        Ok(admission_js(a))
     }
 
     /// Report a success.
@@ -174,21 +585,21 @@ impl JsCircuitBreaker {
     /// `{state, untilMs}`.
     pub fn state(&self, now_ms: JsValue) -> Result<JsValue, JsValue> {
         let s = self.inner.state(time(&now_ms, "nowMs")?);
-        Ok(to_js(&StateOut {
-            state: s.as_str(),
-            until_ms: s.until_ms(),
-        })?)
+        let o = Obj::new();
+        o.str("state", Some(s.as_str()));
+        o.num("untilMs", s.until_ms());
+        Ok(o.done())
     }
 
     /// The core's snapshot (snake_case, the same format in every language).
     pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        Ok(to_js(&self.inner.snapshot())?)
+        Ok(breaker_snapshot_js(&self.inner.snapshot()))
     }
 
     /// A breaker from a snapshot and the options it runs with.
     pub fn restore(snapshot: JsValue, config: JsValue) -> Result<JsCircuitBreaker, JsValue> {
-        let config: BreakerConfig = options(config, "breaker options", &[])?;
-        let s: BreakerSnapshot = snapshot_from(snapshot, "breaker snapshot")?;
+        let config = breaker_config(&config)?;
+        let s = breaker_snapshot(&snapshot)?;
         let inner = CircuitBreaker::restore(config, &s).map_err(BindError::from)?;
         Ok(JsCircuitBreaker { inner })
     }
@@ -205,7 +616,7 @@ impl JsRetryBudget {
     /// A full budget from camelCase options (`maxTokens`, `tokenRatio`).
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> Result<JsRetryBudget, JsValue> {
-        let config: BudgetConfig = options(config, "budget options", &[])?;
+        let config = budget_config(&config)?;
         let inner = RetryBudget::new(config).map_err(BindError::from)?;
         Ok(JsRetryBudget { inner })
     }
@@ -242,13 +653,13 @@ impl JsRetryBudget {
 
     /// The core's snapshot.
     pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        Ok(to_js(&self.inner.snapshot())?)
+        Ok(budget_snapshot_js(&self.inner.snapshot()))
     }
 
     /// A budget from a snapshot and its options.
     pub fn restore(snapshot: JsValue, config: JsValue) -> Result<JsRetryBudget, JsValue> {
-        let config: BudgetConfig = options(config, "budget options", &[])?;
-        let s: BudgetSnapshot = snapshot_from(snapshot, "budget snapshot")?;
+        let config = budget_config(&config)?;
+        let s = budget_snapshot(&snapshot)?;
         let inner = RetryBudget::restore(config, &s).map_err(BindError::from)?;
         Ok(JsRetryBudget { inner })
     }
@@ -312,12 +723,12 @@ impl JsRateGate {
 
     /// The core's snapshot.
     pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        Ok(to_js(&self.inner.snapshot())?)
+        Ok(gate_snapshot_js(&self.inner.snapshot()))
     }
 
     /// A gate from a snapshot.
     pub fn restore(snapshot: JsValue) -> Result<JsRateGate, JsValue> {
-        let s: GateSnapshot = snapshot_from(snapshot, "gate snapshot")?;
+        let s = gate_snapshot(&snapshot)?;
         let inner = RateGate::restore(&s).map_err(BindError::from)?;
         Ok(JsRateGate { inner })
     }
@@ -335,7 +746,7 @@ impl JsPacer {
     /// core's `PacerConfig` reads).
     #[wasm_bindgen(constructor)]
     pub fn new(config: JsValue) -> Result<JsPacer, JsValue> {
-        let config: PacerConfig = options(config, "pacer options", &[])?;
+        let config = pacer_config(&config)?;
         let inner = Pacer::new(config).map_err(BindError::from)?;
         Ok(JsPacer { inner })
     }
@@ -395,13 +806,88 @@ impl JsPacer {
 
     /// The core's snapshot.
     pub fn snapshot(&self) -> Result<JsValue, JsValue> {
-        Ok(to_js(&self.inner.snapshot())?)
+        Ok(pacer_snapshot_js(&self.inner.snapshot()))
     }
 
     /// A pacer from a snapshot.
     pub fn restore(snapshot: JsValue) -> Result<JsPacer, JsValue> {
-        let s: PacerSnapshot = snapshot_from(snapshot, "pacer snapshot")?;
+        let s = pacer_snapshot(&snapshot)?;
         let inner = Pacer::restore(&s).map_err(BindError::from)?;
         Ok(JsPacer { inner })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use super::*;
+    use serde::de::value::{Error, MapDeserializer, StrDeserializer};
+    use serde::Deserialize;
+
+    /// The names serde lists after "expected" in an error.
+    pub(crate) fn listed(message: &str) -> Vec<String> {
+        let tail = &message[message.find("expected").unwrap()..];
+        tail.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The member names serde reads for `T`, in its order.
+    fn serde_fields<T: for<'de> Deserialize<'de>>() -> Vec<String> {
+        let m = MapDeserializer::<_, Error>::new(std::iter::once(("?", 0u32)));
+        listed(&T::deserialize(m).err().unwrap().to_string())
+    }
+
+    /// The names serde reads for the enum `T`, in its order.
+    pub(crate) fn serde_variants<T: for<'de> Deserialize<'de>>() -> Vec<String> {
+        let d = StrDeserializer::<Error>::new("?");
+        listed(&T::deserialize(d).err().unwrap().to_string())
+    }
+
+    #[test]
+    fn the_readers_take_the_members_serde_takes() {
+        assert_eq!(serde_fields::<RetryPolicy>(), POLICY_FIELDS);
+        assert_eq!(serde_fields::<Attempt>(), ATTEMPT_FIELDS);
+        assert_eq!(serde_fields::<BreakerConfig>(), BREAKER_FIELDS);
+        assert_eq!(serde_fields::<BreakerSnapshot>(), BREAKER_SNAPSHOT_FIELDS);
+        assert_eq!(serde_fields::<WindowBucket>(), ["successes", "failures"]);
+        assert_eq!(serde_fields::<BudgetConfig>(), BUDGET_FIELDS);
+        assert_eq!(serde_fields::<BudgetSnapshot>(), ["version", "tokens"]);
+        assert_eq!(serde_fields::<GateSnapshot>(), ["version", "reopens_at_ms"]);
+        assert_eq!(serde_fields::<PacerConfig>(), PACER_FIELDS);
+        assert_eq!(serde_fields::<PacerSnapshot>(), PACER_SNAPSHOT_FIELDS);
+    }
+
+    #[test]
+    fn the_readers_know_every_name_serde_knows() {
+        assert_eq!(serde_variants::<Jitter>(), JITTER);
+        assert_eq!(serde_variants::<LongWait>(), LONG_WAIT);
+        for (name, value) in JITTER.iter().zip(JITTERS) {
+            let d = StrDeserializer::<Error>::new(name);
+            assert_eq!(Jitter::deserialize(d).unwrap(), *value);
+        }
+        for (name, value) in LONG_WAIT.iter().zip(LONG_WAITS) {
+            let d = StrDeserializer::<Error>::new(name);
+            assert_eq!(LongWait::deserialize(d).unwrap(), *value);
+        }
+    }
+
+    /// The members missing from an empty object that serde refuses, and those it does not:
+    /// the same as the readers' `required` masks.
+    #[test]
+    fn the_required_members_are_serdes() {
+        fn first_missing<T: for<'de> Deserialize<'de>>() -> String {
+            let m = MapDeserializer::<_, Error>::new(std::iter::empty::<(&str, u32)>());
+            T::deserialize(m).err().unwrap().to_string()
+        }
+        assert_eq!(
+            first_missing::<BreakerSnapshot>(),
+            "missing field `version`"
+        );
+        assert_eq!(first_missing::<BudgetSnapshot>(), "missing field `version`");
+        assert_eq!(first_missing::<GateSnapshot>(), "missing field `version`");
+        assert_eq!(first_missing::<PacerSnapshot>(), "missing field `version`");
     }
 }

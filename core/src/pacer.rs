@@ -490,7 +490,9 @@ impl Pacer {
         if r.is_nan() {
             return self.config.min_rate;
         }
-        r.clamp(self.config.min_rate, top)
+        // Not `f64::clamp` (its panic message links Rust's float formatting into the wasm
+        // module): `validate` keeps `min_rate <= top`, so this is the same.
+        r.max(self.config.min_rate).min(top)
     }
 
     fn read_headers(&mut self, c: &Classification, sent: u64, now: u64) {

@@ -477,7 +477,10 @@ impl RetryPolicy {
                 (base + r * (hi - base)).min(cap)
             }
         };
-        secs_to_duration(secs.clamp(0.0, cap))
+        // Not `f64::clamp`: its check of the bounds (a panic message that prints floats) links
+        // Rust's float formatting (~14 KB) into the wasm module. The same result: `cap` is a
+        // duration's seconds (never below 0 or NaN), and a NaN `secs` reads as 0 either way.
+        secs_to_duration(secs.max(0.0).min(cap))
     }
 
     /// Decide what to do after a classified attempt. `random` is a draw in `[0, 1)` used for

@@ -337,7 +337,8 @@ pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
     }
     let s = s.strip_prefix('+').unwrap_or(s);
     if s.bytes().any(|c| matches!(c, b'e' | b'E')) {
-        let v: f64 = s.parse().ok()?;
+        // `s.parse::<f64>()`, without std's tables (see `float`).
+        let v = super::float::parse_f64(s)?;
         if !v.is_finite() || v < 0.0 {
             return None;
         }

@@ -856,8 +856,8 @@ fn number(raw: &str) -> Value {
             return Value::Number(v.into());
         }
     }
-    raw.parse::<f64>()
-        .ok()
+    // `raw.parse::<f64>()`, without std's tables (see `float`).
+    super::float::parse_f64(raw)
         .and_then(Number::from_f64)
         .map(Value::Number)
         .unwrap_or(Value::Null)

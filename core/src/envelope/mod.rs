@@ -46,6 +46,7 @@
 //! only when asked ([`Details`]), so its size is bounded only by [`Limits::max_body_bytes`].
 
 mod dialects;
+mod float;
 pub(crate) use dialects::GRPC_CODES;
 mod json;
 mod markup;
