@@ -711,7 +711,13 @@ fn members_except(t: &Tree<'_>, o: usize, skip: &[&str]) -> Option<Details> {
         if skip.iter().any(|name| key_is(key, esc, name)) {
             continue;
         }
-        text.push(if text.is_empty() { '{' } else { ',' });
+        if text.is_empty() {
+            // Never longer than the object's own text: one allocation, no regrowth.
+            text.reserve(t.json_text(o).len());
+            text.push('{');
+        } else {
+            text.push(',');
+        }
         text.push('"');
         text.push_str(key);
         text.push_str("\":");
