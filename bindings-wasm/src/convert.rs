@@ -377,7 +377,7 @@ fn plain(v: &JsValue, depth: usize) -> Read<()> {
 /// `base_delay_ms`, and → `base_delay` for the core's duration fields in `ms_fields` (the
 /// JavaScript API names them with an `Ms` suffix). Two names for the same member: the later
 /// one counts. `null`/`undefined` is no options.
-fn option_members(v: &JsValue, ms_fields: &[&str]) -> Read<Vec<(String, JsValue)>> {
+pub(crate) fn option_members(v: &JsValue, ms_fields: &[&str]) -> Read<Vec<(String, JsValue)>> {
     let mut out: Vec<(String, JsValue)> = Vec::new();
     if v.is_undefined() || v.is_null() {
         return Ok(out);
@@ -441,7 +441,7 @@ pub(crate) fn snapshot(
 }
 
 /// `baseDelayMs` → `base_delay_ms`.
-pub(crate) fn snake_case(key: &str) -> String {
+fn snake_case(key: &str) -> String {
     let mut out = String::with_capacity(key.len() + 4);
     for ch in key.chars() {
         if ch.is_ascii_uppercase() {

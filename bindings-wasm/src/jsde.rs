@@ -11,7 +11,7 @@
 //! value the way `serde_json` reads the same value as JSON: a whole number is an integer
 //! (saturating beyond 64 bits), any other number a float.
 
-use crate::convert::{snake_case, BindError, Res, MAX_DEPTH};
+use crate::convert::{BindError, Res, MAX_DEPTH};
 use js_sys::{Array, BigInt, Object, Reflect};
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Serialize;
@@ -405,25 +405,13 @@ impl<'de> de::MapAccess<'de> for MapDe {
 /// A camelCase options object → a core config. `ms_fields` are the core's duration fields
 /// that the JavaScript API names with an `Ms` suffix (`baseDelayMs` → `base_delay`).
 pub(crate) fn options<T: DeserializeOwned>(v: JsValue, what: &str, ms_fields: &[&str]) -> Res<T> {
+    // The members under the core's names, as the main module's readers see them.
+    let members = crate::convert::option_members(&v, ms_fields)
+        .map_err(|e| BindError::new("invalid_option", [what, &e].concat()))?;
     let renamed = Object::new();
-    if !(v.is_undefined() || v.is_null()) {
-        if !v.is_object() || Array::is_array(&v) || v.is_function() {
-            return Err(BindError::new(
-                "invalid_option",
-                format!("{what} must be an object"),
-            ));
-        }
-        for entry in Object::entries(v.unchecked_ref()).iter() {
-            let pair: Array = entry.unchecked_into();
-            let mut key = snake_case(&pair.get(0).as_string().unwrap_or_default());
-            if let Some(stem) = key.strip_suffix("_ms") {
-                if ms_fields.contains(&stem) {
-                    key = stem.to_owned();
-                }
-            }
-            Reflect::set(&renamed, &JsValue::from_str(&key), &pair.get(1))
-                .map_err(|_| BindError::internal("options: cannot copy a member"))?;
-        }
+    for (key, value) in members {
+        Reflect::set(&renamed, &JsValue::from_str(&key), &value)
+            .map_err(|_| BindError::internal("options: cannot copy a member"))?;
     }
     T::deserialize(JsDe::new(renamed.into())).map_err(|e| {
         // The member and the expected type are named; a value never is (see `DeError`).
