@@ -704,27 +704,33 @@ fn details_at(t: &Tree<'_>, i: usize) -> Option<Details> {
 
 /// The members of object `o` not named in `skip`, as details (`None` when there are none).
 /// Their text is taken as given; duplicate names stay (the last wins when parsed).
+///
+/// Two passes: the first measures the text, so the second writes it into a buffer of exactly
+/// that size and [`Details::from_parsed_string`] keeps it without the shrinking reallocation
+/// (and copy) that a buffer sized by the whole object needed.
 fn members_except(t: &Tree<'_>, o: usize, skip: &[&str]) -> Option<Details> {
-    let mut text = String::new();
+    let kept = |c: usize| {
+        let (key, esc) = t.key(c)?;
+        (!skip.iter().any(|name| key_is(key, esc, name))).then_some(key)
+    };
+    // `{` or `,` before each member, `"key":` and the value, then `}`.
+    let mut len = 0usize;
     for c in t.children(o) {
-        let Some((key, esc)) = t.key(c) else { continue };
-        if skip.iter().any(|name| key_is(key, esc, name)) {
-            continue;
+        if let Some(key) = kept(c) {
+            len += key.len() + 4 + t.json_text(c).len();
         }
-        if text.is_empty() {
-            // Never longer than the object's own text: one allocation, no regrowth.
-            text.reserve(t.json_text(o).len());
-            text.push('{');
-        } else {
-            text.push(',');
-        }
+    }
+    if len == 0 {
+        return None;
+    }
+    let mut text = String::with_capacity(len + 1);
+    for c in t.children(o) {
+        let Some(key) = kept(c) else { continue };
+        text.push(if text.is_empty() { '{' } else { ',' });
         text.push('"');
         text.push_str(key);
         text.push_str("\":");
         text.push_str(t.json_text(c));
-    }
-    if text.is_empty() {
-        return None;
     }
     text.push('}');
     Some(Details::from_parsed_string(text))
@@ -1952,6 +1958,56 @@ fn apigee(t: &Tree<'_>, top: &Slots, f: usize) -> Envelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `members_except` as it was before it measured its text first: the oracle.
+    fn members_except_old(t: &Tree<'_>, o: usize, skip: &[&str]) -> Option<Details> {
+        let mut text = String::new();
+        for c in t.children(o) {
+            let Some((key, esc)) = t.key(c) else { continue };
+            if skip.iter().any(|name| key_is(key, esc, name)) {
+                continue;
+            }
+            if text.is_empty() {
+                text.reserve(t.json_text(o).len());
+                text.push('{');
+            } else {
+                text.push(',');
+            }
+            text.push('"');
+            text.push_str(key);
+            text.push_str("\":");
+            text.push_str(t.json_text(c));
+        }
+        if text.is_empty() {
+            return None;
+        }
+        text.push('}');
+        Some(Details::from_parsed_string(text))
+    }
+
+    #[test]
+    fn members_except_matches_old() {
+        let skips: [&[&str]; 3] = [
+            &["code", "message"],
+            &["type", "title", "status", "detail", "instance"],
+            &[],
+        ];
+        for body in [
+            r#"{}"#,
+            r#"{"code":"x","message":"m"}"#,
+            r#"{"type":"rate_limit_error","code":"rate_limited","message":"Too many","doc_url":"https://d","details":{"retry_after":7,"a":[1,2,{"b":null}]}}"#,
+            r#"{ "co\u0064e" : 1 , "message":true,"x" : "y\"z", "x": false ,"\u00e9t\u00e9":[ ]}"#,
+            r#"{"type":"about:blank","title":"T","status":429,"detail":"d","instance":"/i","ext":{"k":"\u00e9"},"n":-1.5e3}"#,
+            r#"{"message":"only"}"#,
+        ] {
+            let (t, _) = super::super::json::parse(body, 32).unwrap();
+            for skip in skips {
+                let new = members_except(&t, 0, skip).map(|d| d.as_json().to_owned());
+                let old = members_except_old(&t, 0, skip).map(|d| d.as_json().to_owned());
+                assert_eq!(new, old, "{body} {skip:?}");
+            }
+        }
+    }
 
     #[test]
     fn names_long_is_lowercase_and_search() {
