@@ -13,7 +13,7 @@
 //!    request (POST without an Idempotency-Key) becomes permanent (`not_safe_to_repeat`) unless
 //!    the failure proves the server never acted on it (connect errors, 429, 503, 408, …).
 
-use crate::envelope::{parse_envelope, Dialect, Envelope, Limits, Violation};
+use crate::envelope::{parse_envelope_with, Dialect, Envelope, Limits, Violation};
 use crate::headers::read_headers;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -598,7 +598,14 @@ pub fn classify(
                 // Errors carried by a 2xx are small; a large JSON success must not cost a full parse.
                 limits.max_body_bytes = limits.max_body_bytes.min(SUCCESS_SNIFF_BYTES);
             }
-            parse_envelope(response.body, hints.content_type, &limits)
+            // The envelope's own wait only counts when no `Retry-After` header gave one (see
+            // `retry_after` below), so its message is not scanned for one in prose otherwise.
+            parse_envelope_with(
+                response.body,
+                hints.content_type,
+                &limits,
+                hints.retry_after.is_none(),
+            )
         };
 
     let mut env = env;
@@ -1218,6 +1225,44 @@ pub fn normalize_code(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelope::parse_envelope;
+
+    /// Classifying with a `Retry-After` header no longer reads the message for a prose wait:
+    /// the header's wait wins either way, and the rest of the envelope is the same.
+    #[test]
+    fn prose_wait_skipped_only_when_header_gives_one() {
+        let bodies: [&[u8]; 4] = [
+            br#"{"error":{"code":"rate_limited","message":"Slow down. Try again in 30s."}}"#,
+            br#"{"error":"too_many","message":"retry after 12"}"#,
+            b"Rate limited, please retry in 2 minutes",
+            br#"{"error":{"type":"rate_limit_error","message":"wait for 5 seconds","doc_url":"x"}}"#,
+        ];
+        for body in bodies {
+            let full = parse_envelope(body, Some("application/json"), &Limits::DEFAULT);
+            assert!(full.retry_after.is_some(), "{body:?}");
+            let mut lean =
+                parse_envelope_with(body, Some("application/json"), &Limits::DEFAULT, false);
+            assert_eq!(lean.retry_after, None);
+            lean.retry_after = full.retry_after;
+            assert_eq!(lean, full);
+            for (headers, want) in [
+                (&[("Retry-After", "7")][..], Duration::from_secs(7)),
+                (
+                    &[("retry-after-ms", "1500")][..],
+                    Duration::from_millis(1500),
+                ),
+                (&[][..], full.retry_after.unwrap_or_default()),
+            ] {
+                let c = classify(
+                    &Response::new(429, headers, body),
+                    &Request::new("GET"),
+                    0,
+                    &Rules::default(),
+                );
+                assert_eq!(c.retry_after, Some(want), "{body:?} {headers:?}");
+            }
+        }
+    }
 
     #[test]
     fn has_part_is_contains() {
