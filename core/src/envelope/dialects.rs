@@ -705,36 +705,51 @@ fn details_at(t: &Tree<'_>, i: usize) -> Option<Details> {
 /// The members of object `o` not named in `skip`, as details (`None` when there are none).
 /// Their text is taken as given; duplicate names stay (the last wins when parsed).
 ///
-/// Two passes: the first measures the text, so the second writes it into a buffer of exactly
-/// that size and [`Details::from_parsed_string`] keeps it without the shrinking reallocation
-/// (and copy) that a buffer sized by the whole object needed.
+/// The kept members are measured before anything is written, so the text goes into a buffer
+/// of exactly its size and [`Details::from_parsed_string`] keeps it without the shrinking
+/// reallocation (and copy) that a buffer sized by the whole object needed. Up to
+/// [`KEPT_ON_STACK`] kept members are remembered on the stack while measuring (names compared
+/// and texts found once); past that, a second pass finds them again.
 fn members_except(t: &Tree<'_>, o: usize, skip: &[&str]) -> Option<Details> {
     let kept = |c: usize| {
         let (key, esc) = t.key(c)?;
-        (!skip.iter().any(|name| key_is(key, esc, name))).then_some(key)
+        (!skip.iter().any(|name| key_is(key, esc, name))).then(|| (key, t.json_text(c)))
     };
-    // `{` or `,` before each member, `"key":` and the value, then `}`.
+    let mut first: [(&str, &str); KEPT_ON_STACK] = [("", ""); KEPT_ON_STACK];
+    let mut n = 0usize;
+    // `{` or `,` before each member, `"key":` and the value; `}` is added below.
     let mut len = 0usize;
     for c in t.children(o) {
-        if let Some(key) = kept(c) {
-            len += key.len() + 4 + t.json_text(c).len();
+        if let Some((key, value)) = kept(c) {
+            len += key.len() + 4 + value.len();
+            if let Some(slot) = first.get_mut(n) {
+                *slot = (key, value);
+            }
+            n += 1;
         }
     }
-    if len == 0 {
+    if n == 0 {
         return None;
     }
     let mut text = String::with_capacity(len + 1);
-    for c in t.children(o) {
-        let Some(key) = kept(c) else { continue };
+    let mut put = |(key, value): (&str, &str)| {
         text.push(if text.is_empty() { '{' } else { ',' });
         text.push('"');
         text.push_str(key);
         text.push_str("\":");
-        text.push_str(t.json_text(c));
+        text.push_str(value);
+    };
+    if n <= KEPT_ON_STACK {
+        first.iter().take(n).for_each(|&m| put(m));
+    } else {
+        t.children(o).filter_map(kept).for_each(put);
     }
     text.push('}');
     Some(Details::from_parsed_string(text))
 }
+
+/// How many kept members [`members_except`] remembers while measuring (typed errors keep 2-5).
+const KEPT_ON_STACK: usize = 8;
 
 // ---------------------------------------------------------------------------------------------
 // Kubernetes, Anthropic, AWS JSON
@@ -1999,6 +2014,9 @@ mod tests {
             r#"{ "co\u0064e" : 1 , "message":true,"x" : "y\"z", "x": false ,"\u00e9t\u00e9":[ ]}"#,
             r#"{"type":"about:blank","title":"T","status":429,"detail":"d","instance":"/i","ext":{"k":"\u00e9"},"n":-1.5e3}"#,
             r#"{"message":"only"}"#,
+            r#"{"a":1,"b":2,"c":3,"code":4,"d":5,"e":6,"f":7,"g":8,"h":9,"message":0,"i":[],"j":{}}"#,
+            r#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8}"#,
+            r#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9}"#,
         ] {
             let (t, _) = super::super::json::parse(body, 32).unwrap();
             for skip in skips {

@@ -864,11 +864,15 @@ fn number(raw: &str) -> Value {
 }
 
 /// True when the raw member name `key` (with escapes if `esc`) is `name`.
+///
+/// Without escapes, the length and the first byte are compared before the whole name: most
+/// names that differ differ there, and the full comparison is a call to `memcmp`.
+#[inline]
 pub(super) fn key_is(key: &str, esc: bool, name: &str) -> bool {
     if esc {
         decode(key, true, name.len() + 1) == name
     } else {
-        key == name
+        key.len() == name.len() && key.as_bytes().first() == name.as_bytes().first() && key == name
     }
 }
 
