@@ -357,6 +357,7 @@ fn parse_with<const FITS: bool>(src: &str, max_depth: usize) -> Result<(Tree<'_>
 
 /// `"name"` then `:` at `pos`; returns (the raw name's start and end, has escapes, position
 /// of the value).
+#[inline(always)]
 fn member_name(b: &[u8], pos: usize) -> Result<((usize, usize), bool, usize), Fail> {
     match b.get(pos) {
         None => return Err(Fail::Eof),
