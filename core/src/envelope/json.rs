@@ -143,6 +143,7 @@ fn string_end(b: &[u8], pos: usize) -> Result<(usize, bool), Fail> {
 
 /// The first `"` or `\\` in `b`, eight bytes at a time (SWAR: a byte equal to the target
 /// becomes zero after XOR, and `(x - 0x01…) & !x & 0x80…` flags the lowest zero byte exactly).
+#[inline(always)]
 fn find_quote_or_backslash(b: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
