@@ -711,16 +711,12 @@ fn details_at(t: &Tree<'_>, i: usize) -> Option<Details> {
 /// [`KEPT_ON_STACK`] kept members are remembered on the stack while measuring (names compared
 /// and texts found once); past that, a second pass finds them again.
 fn members_except(t: &Tree<'_>, o: usize, skip: &[&str]) -> Option<Details> {
-    let kept = |c: usize| {
-        let (key, esc) = t.key(c)?;
-        (!skip.iter().any(|name| key_is(key, esc, name))).then(|| (key, t.json_text(c)))
-    };
     let mut first: [(&str, &str); KEPT_ON_STACK] = [("", ""); KEPT_ON_STACK];
     let mut n = 0usize;
     // `{` or `,` before each member, `"key":` and the value; `}` is added below.
     let mut len = 0usize;
     for c in t.children(o) {
-        if let Some((key, value)) = kept(c) {
+        if let Some((key, value)) = kept_member(t, c, skip) {
             len += key.len() + 4 + value.len();
             if let Some(slot) = first.get_mut(n) {
                 *slot = (key, value);
@@ -732,20 +728,37 @@ fn members_except(t: &Tree<'_>, o: usize, skip: &[&str]) -> Option<Details> {
         return None;
     }
     let mut text = String::with_capacity(len + 1);
-    let mut put = |(key, value): (&str, &str)| {
-        text.push(if text.is_empty() { '{' } else { ',' });
-        text.push('"');
-        text.push_str(key);
-        text.push_str("\":");
-        text.push_str(value);
-    };
     if n <= KEPT_ON_STACK {
-        first.iter().take(n).for_each(|&m| put(m));
+        for &(key, value) in first.iter().take(n) {
+            put_member(&mut text, key, value);
+        }
     } else {
-        t.children(o).filter_map(kept).for_each(put);
+        for c in t.children(o) {
+            if let Some((key, value)) = kept_member(t, c, skip) {
+                put_member(&mut text, key, value);
+            }
+        }
     }
     text.push('}');
     Some(Details::from_parsed_string(text))
+}
+
+/// Member `c`'s raw name and value text, unless the name is in `skip`. Inlined: as a call it
+/// returned its pair through memory for every member.
+#[inline(always)]
+fn kept_member<'a>(t: &Tree<'a>, c: usize, skip: &[&str]) -> Option<(&'a str, &'a str)> {
+    let (key, esc) = t.key(c)?;
+    (!skip.iter().any(|name| key_is(key, esc, name))).then(|| (key, t.json_text(c)))
+}
+
+/// Append `"key":value` to the text of an object being built, after `{` or `,`.
+#[inline(always)]
+fn put_member(text: &mut String, key: &str, value: &str) {
+    text.push(if text.is_empty() { '{' } else { ',' });
+    text.push('"');
+    text.push_str(key);
+    text.push_str("\":");
+    text.push_str(value);
 }
 
 /// How many kept members [`members_except`] remembers while measuring (typed errors keep 2-5).

@@ -869,13 +869,22 @@ fn number(raw: &str) -> Value {
 ///
 /// Without escapes, the length and the first byte are compared before the whole name: most
 /// names that differ differ there, and the full comparison is a call to `memcmp`.
+/// The rare escaped name is compared out of line, so that this stays small enough to inline
+/// into the loops over names that call it.
 #[inline]
 pub(super) fn key_is(key: &str, esc: bool, name: &str) -> bool {
     if esc {
-        decode(key, true, name.len() + 1) == name
+        escaped_key_is(key, name)
     } else {
         key.len() == name.len() && key.as_bytes().first() == name.as_bytes().first() && key == name
     }
+}
+
+/// [`key_is`] for a name with escapes.
+#[cold]
+#[inline(never)]
+fn escaped_key_is(key: &str, name: &str) -> bool {
+    decode(key, true, name.len() + 1) == name
 }
 
 /// Iterator over the children of a container.
