@@ -141,31 +141,55 @@ fn string_end(b: &[u8], pos: usize) -> Result<(usize, bool), Fail> {
     Ok((pos, esc))
 }
 
-/// The first `"` or `\\` in `b`, eight bytes at a time (SWAR: a byte equal to the target
-/// becomes zero after XOR, and `(x - 0x01…) & !x & 0x80…` flags the lowest zero byte exactly).
+/// The first `"` or `\\` in `b`, sixteen bytes (two words) at a time, then a word, then byte
+/// by byte (SWAR: see [`quote_or_backslash_mask`]). Two words a step test both with one
+/// branch and half the loop overhead: long messages and URLs are most of an envelope's bytes.
 #[inline(always)]
 fn find_quote_or_backslash(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut i = 0usize;
-    let mut chunks = b.chunks_exact(8);
-    for chunk in &mut chunks {
+    let word = |c: &[u8]| {
         let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(w);
-        let q = w ^ (ONES * u64::from(b'"'));
-        let s = w ^ (ONES * u64::from(b'\\'));
-        let m = (q.wrapping_sub(ONES) & !q & HIGHS) | (s.wrapping_sub(ONES) & !s & HIGHS);
+        w.copy_from_slice(c);
+        quote_or_backslash_mask(u64::from_le_bytes(w))
+    };
+    let mut i = 0usize;
+    let mut pairs = b.chunks_exact(16);
+    for pair in &mut pairs {
+        let (lo, hi) = pair.split_at(8);
+        let (lo, hi) = (word(lo), word(hi));
+        if lo | hi != 0 {
+            let at = if lo != 0 {
+                lo.trailing_zeros()
+            } else {
+                64 + hi.trailing_zeros()
+            };
+            return Some(i + (at / 8) as usize);
+        }
+        i += 16;
+    }
+    let mut rest = pairs.remainder();
+    if let Some((w, tail)) = rest.split_first_chunk::<8>() {
+        let m = quote_or_backslash_mask(u64::from_le_bytes(*w));
         if m != 0 {
             return Some(i + (m.trailing_zeros() / 8) as usize);
         }
         i += 8;
+        rest = tail;
     }
-    chunks
-        .remainder()
-        .iter()
+    rest.iter()
         .position(|&c| c == b'"' || c == b'\\')
         .map(|p| i + p)
+}
+
+/// The high bit set in the lowest byte of `w` (little-endian) that is `"` or `\\`, and maybe in
+/// higher bytes too, but in none below it; zero when there is none. A byte equal to the target
+/// becomes zero after XOR, and `(x - 0x01…) & !x & 0x80…` flags the lowest zero byte exactly.
+#[inline(always)]
+fn quote_or_backslash_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let q = w ^ (ONES * u64::from(b'"'));
+    let s = w ^ (ONES * u64::from(b'\\'));
+    (q.wrapping_sub(ONES) & !q & HIGHS) | (s.wrapping_sub(ONES) & !s & HIGHS)
 }
 
 fn scan_digits(b: &[u8], mut pos: usize) -> Result<usize, Fail> {
@@ -926,6 +950,32 @@ impl Iterator for Children<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_quote_or_backslash_is_position() {
+        // Every length up to 40 and every placement of one or two targets among plain and
+        // non-ASCII bytes (0xA2 and 0xDC differ from `"` and `\\` only in the high bit).
+        let fills = [b'a', 0xA2, 0xDC, b'!', 0x00, 0xFF];
+        for len in 0..40usize {
+            for &fill in &fills {
+                for first in 0..=len {
+                    for (t1, t2) in [(b'"', b'\\'), (b'\\', b'"'), (b'"', b'"')] {
+                        for second in [first + 1, first + 7, first + 8, first + 17, len] {
+                            let mut v = vec![fill; len];
+                            if let Some(c) = v.get_mut(first) {
+                                *c = t1;
+                            }
+                            if let Some(c) = v.get_mut(second) {
+                                *c = t2;
+                            }
+                            let want = v.iter().position(|&c| c == b'"' || c == b'\\');
+                            assert_eq!(find_quote_or_backslash(&v), want, "{v:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn key_bytes_is_key_as_bytes() {
