@@ -1188,22 +1188,22 @@ struct NormCode {
 
 impl NormCode {
     fn of(code: &str) -> NormCode {
-        let mut n = NormCode {
-            buf: [0; 64],
-            len: 0,
-        };
+        // The buffer and length are locals while the loop runs: as fields of the returned
+        // value, the length was stored to memory at every byte.
+        let mut buf = [0u8; 64];
+        let mut len = 0usize;
         let code = code.as_bytes();
         for &b in code.get(..256).unwrap_or(code) {
             if !b.is_ascii_alphanumeric() {
                 continue;
             }
-            let Some(slot) = n.buf.get_mut(n.len) else {
+            let Some(slot) = buf.get_mut(len) else {
                 break;
             };
             *slot = b.to_ascii_lowercase();
-            n.len += 1;
+            len += 1;
         }
-        n
+        NormCode { buf, len }
     }
 
     fn as_str(&self) -> &str {
@@ -1261,6 +1261,24 @@ mod tests {
                 );
                 assert_eq!(c.retry_after, Some(want), "{body:?} {headers:?}");
             }
+        }
+    }
+
+    #[test]
+    fn norm_code_is_normalize_code_cut_at_64() {
+        let long = "A_b-9".repeat(40);
+        for code in [
+            "",
+            "rate_limited",
+            "RESOURCE_EXHAUSTED",
+            "Rate-Limited.v2",
+            "\u{e9}t\u{e9}_\u{1f600}x",
+            "___",
+            long.as_str(),
+            &long[..63],
+        ] {
+            let want: String = normalize_code(code).chars().take(64).collect();
+            assert_eq!(NormCode::of(code).as_str(), want, "{code:?}");
         }
     }
 
