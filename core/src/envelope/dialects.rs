@@ -370,6 +370,13 @@ pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
     for &c in int {
         whole = whole.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
     }
+    if frac.is_empty() && unit_nanos != 0 && 1_000_000_000 % unit_nanos == 0 {
+        // A whole number of seconds or milliseconds (`"retry_after": 7`): the same split as
+        // below, in `u64` (the `u128` division below is a library call).
+        let per_sec = 1_000_000_000 / unit_nanos;
+        let nanos = u32::try_from((whole % per_sec) * unit_nanos).ok()?;
+        return Some(Duration::new(whole / per_sec, nanos));
+    }
     // The fraction, as units of 1e-9 of the unit.
     let mut f: u64 = 0;
     for (i, &c) in frac.iter().take(9).enumerate() {
@@ -2083,6 +2090,105 @@ mod tests {
                 .iter()
                 .any(|w| lower.contains(w));
             assert_eq!(names_long(v.as_bytes()), want, "{v:?}");
+        }
+    }
+
+    /// `parse_secs` before its whole-number fast path: the oracle.
+    #[allow(clippy::all)]
+    fn parse_secs_old(s: &str, unit_nanos: u64) -> Option<Duration> {
+        let s = super::super::json::trim(s);
+        let s = match s.strip_suffix('s') {
+            Some(t) => t.trim_end(),
+            None => s,
+        };
+        if s.is_empty() || s.starts_with('-') {
+            return None;
+        }
+        let s = s.strip_prefix('+').unwrap_or(s);
+        if s.bytes().any(|c| matches!(c, b'e' | b'E')) {
+            // `s.parse::<f64>()`, without std's tables (see `float`).
+            let v = super::super::float::parse_f64(s)?;
+            if !v.is_finite() || v < 0.0 {
+                return None;
+            }
+            return Duration::try_from_secs_f64(v * (unit_nanos as f64) / 1e9).ok();
+        }
+        let b = s.as_bytes();
+        let (int, frac) = match b.iter().position(|&c| c == b'.') {
+            Some(i) => (
+                b.get(..i).unwrap_or_default(),
+                b.get(i + 1..).unwrap_or_default(),
+            ),
+            None => (b, &[][..]),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        if !int.iter().all(u8::is_ascii_digit) || !frac.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        // Digits only: what `str::parse::<u64>` gives, `None` on overflow.
+        let mut whole: u64 = 0;
+        for &c in int {
+            whole = whole.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        }
+        // The fraction, as units of 1e-9 of the unit.
+        let mut f: u64 = 0;
+        for (i, &c) in frac.iter().take(9).enumerate() {
+            f += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
+        }
+        let total_nanos = u128::from(whole) * u128::from(unit_nanos)
+            + u128::from(f) * u128::from(unit_nanos) / 1_000_000_000;
+        let secs = u64::try_from(total_nanos / 1_000_000_000).ok()?;
+        let nanos = u32::try_from(total_nanos % 1_000_000_000).ok()?;
+        Some(Duration::new(secs, nanos))
+    }
+
+    #[test]
+    fn parse_secs_matches_old() {
+        let mut inputs: Vec<String> = [
+            "0",
+            "7",
+            "60",
+            "1000",
+            "999",
+            "1001",
+            "18446744073709551615",
+            "18446744073709551616",
+            "7s",
+            " 7 ",
+            "+7",
+            "-7",
+            "7.",
+            ".5",
+            "7.25",
+            "1e3",
+            "007",
+            "",
+            "s",
+            "12345678901234",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for n in [
+            1u64,
+            9,
+            10,
+            99,
+            999,
+            1_000,
+            1_001,
+            59_999,
+            86_400_000,
+            u64::MAX / 1_000,
+        ] {
+            inputs.push(n.to_string());
+        }
+        for s in &inputs {
+            for unit in [SECS, MILLIS, 1, 1_000, 60 * SECS, 3_600 * SECS, 7, 0] {
+                assert_eq!(parse_secs(s, unit), parse_secs_old(s, unit), "{s:?} {unit}");
+            }
         }
     }
 
