@@ -1329,19 +1329,44 @@ fn names_long_window(t: &Tree<'_>, o: usize) -> bool {
 }
 
 /// True when `v` holds `perday`, `permonth`, `daily` or `monthly` in any ASCII case (what
-/// lowercasing it and searching would find, without the copy).
+/// lowercasing it and searching would find, without the copy). The bytes that may start one
+/// (`p`, `d`, `m`, any case) are found eight at a time, and only those are compared.
 fn names_long(v: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let starts = |i: usize, w: &[u8]| {
         v.get(i..i + w.len())
             .is_some_and(|r| r.eq_ignore_ascii_case(w))
     };
-    // `| 0x20` folds an ASCII letter to lowercase; the comparison confirms.
-    v.iter().enumerate().any(|(i, &c)| match c | 0x20 {
-        b'p' => starts(i, b"perday") || starts(i, b"permonth"),
-        b'd' => starts(i, b"daily"),
-        b'm' => starts(i, b"monthly"),
+    // `| 0x20` folds an ASCII letter to lowercase (and maps a few other bytes onto letters:
+    // the comparison turns those away).
+    let at = |i: usize| match v.get(i).map(|c| c | 0x20) {
+        Some(b'p') => starts(i, b"perday") || starts(i, b"permonth"),
+        Some(b'd') => starts(i, b"daily"),
+        Some(b'm') => starts(i, b"monthly"),
         _ => false,
-    })
+    };
+    let mut chunks = v.chunks_exact(8);
+    let mut base = 0usize;
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w) | (ONES * 0x20);
+        // A flag on every byte equal to a lead letter (and maybe on some bytes above one:
+        // `at` turns those away), none missed.
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        let mut m = zero(w ^ (ONES * u64::from(b'p')))
+            | zero(w ^ (ONES * u64::from(b'd')))
+            | zero(w ^ (ONES * u64::from(b'm')));
+        while m != 0 {
+            if at(base + (m.trailing_zeros() / 8) as usize) {
+                return true;
+            }
+            m &= m - 1;
+        }
+        base += 8;
+    }
+    (base..v.len()).any(at)
 }
 
 fn bare_status(t: &Tree<'_>, top: &Slots) -> Option<Envelope> {
@@ -2090,6 +2115,25 @@ mod tests {
                 .iter()
                 .any(|w| lower.contains(w));
             assert_eq!(names_long(v.as_bytes()), want, "{v:?}");
+        }
+        // Every placement of each word (and of near misses) after padding of every length up
+        // to 20 bytes: plain, lead letters in either case, `$` (0x24, which `| 0x20` leaves
+        // alone, unlike `D`), non-ASCII and digits.
+        for word in [
+            "perday", "PerMonth", "DAILY", "monthly", "perda", "montly", "dail",
+        ] {
+            for pad in ["x", "P", "d$", "\u{f0}", "0m"] {
+                for before in 0..20 {
+                    for after in [0, 1, 7, 9] {
+                        let v = format!("{}{word}{}", pad.repeat(before), pad.repeat(after));
+                        let lower = v.to_ascii_lowercase();
+                        let want = ["perday", "permonth", "daily", "monthly"]
+                            .iter()
+                            .any(|w| lower.contains(w));
+                        assert_eq!(names_long(v.as_bytes()), want, "{v:?}");
+                    }
+                }
+            }
         }
     }
 
