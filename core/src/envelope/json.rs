@@ -754,13 +754,17 @@ pub(super) fn cut_chars(s: &str, max_chars: usize) -> &str {
     }
 }
 
+// The small accessors are `#[inline]`: their callers in `dialects` may sit in another codegen
+// unit, and as calls they cost as much as their bodies.
 impl<'a> Tree<'a> {
     /// The kind of node `i` (`None` when out of range).
+    #[inline]
     pub fn kind(&self, i: usize) -> Option<Kind> {
         self.nodes.get(i).map(|n| n.kind)
     }
 
     /// The raw member name of node `i` and whether it holds escapes.
+    #[inline]
     pub fn key(&self, i: usize) -> Option<(&'a str, bool)> {
         self.nodes
             .get(i)
@@ -768,6 +772,7 @@ impl<'a> Tree<'a> {
     }
 
     /// [`Tree::key`] as bytes: no char-boundary checks (the name is compared, not sliced).
+    #[inline]
     pub fn key_bytes(&self, i: usize) -> Option<(&'a [u8], bool)> {
         self.nodes.get(i).map(|n| {
             let a = n.key.0 as usize;
@@ -777,11 +782,13 @@ impl<'a> Tree<'a> {
     }
 
     /// The raw text of node `i` (string contents or a number literal; empty otherwise).
+    #[inline]
     fn raw(&self, n: &Node) -> &'a str {
         span(self.src, n.raw)
     }
 
     /// The children of container `i` (empty for scalars).
+    #[inline]
     pub fn children(&self, i: usize) -> Children<'_, 'a> {
         let end = match self.nodes.get(i) {
             Some(n) if matches!(n.kind, Kind::Arr | Kind::Obj) => n.end as usize,
@@ -869,6 +876,7 @@ impl<'a> Tree<'a> {
     }
 
     /// Node `i` as a boolean.
+    #[inline]
     pub fn boolean(&self, i: usize) -> Option<bool> {
         match self.kind(i)? {
             Kind::True => Some(true),
@@ -878,6 +886,7 @@ impl<'a> Tree<'a> {
     }
 
     /// The literal of number node `i`.
+    #[inline]
     pub fn num_raw(&self, i: usize) -> Option<&'a str> {
         match self.nodes.get(i) {
             Some(n) if n.kind == Kind::Num => Some(self.raw(n)),
@@ -892,6 +901,7 @@ impl<'a> Tree<'a> {
 
     /// The JSON text of node `i` exactly as it appears in the source (a string with its quotes,
     /// a container from its opening to its closing bracket); empty when out of range.
+    #[inline]
     pub fn json_text(&self, i: usize) -> &'a str {
         let Some(n) = self.nodes.get(i) else {
             return "";
@@ -984,6 +994,7 @@ pub(super) struct Children<'t, 'a> {
 
 impl Iterator for Children<'_, '_> {
     type Item = usize;
+    #[inline]
     fn next(&mut self) -> Option<usize> {
         if self.next >= self.end {
             return None;
