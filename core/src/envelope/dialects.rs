@@ -292,9 +292,13 @@ fn id(t: &Tree<'_>, i: Option<usize>) -> Option<String> {
     t.code(i?, MAX_ID)
 }
 
+/// Set `slot` from `v` when it is empty (and `v` gives something: an empty slot is not
+/// written again, which for the strings of an envelope was three stores each time).
 fn fill<T>(slot: &mut Option<T>, v: impl FnOnce() -> Option<T>) {
     if slot.is_none() {
-        *slot = v();
+        if let Some(x) = v() {
+            *slot = Some(x);
+        }
     }
 }
 
