@@ -13,7 +13,7 @@
 //!    request (POST without an Idempotency-Key) becomes permanent (`not_safe_to_repeat`) unless
 //!    the failure proves the server never acted on it (connect errors, 429, 503, 408, …).
 
-use crate::envelope::{parse_envelope, Dialect, Envelope, Limits, Violation};
+use crate::envelope::{parse_envelope_with, Dialect, Envelope, Limits, Violation};
 use crate::headers::read_headers;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -598,7 +598,14 @@ pub fn classify(
                 // Errors carried by a 2xx are small; a large JSON success must not cost a full parse.
                 limits.max_body_bytes = limits.max_body_bytes.min(SUCCESS_SNIFF_BYTES);
             }
-            parse_envelope(response.body, hints.content_type, &limits)
+            // The envelope's own wait only counts when no `Retry-After` header gave one (see
+            // `retry_after` below), so its message is not scanned for one in prose otherwise.
+            parse_envelope_with(
+                response.body,
+                hints.content_type,
+                &limits,
+                hints.retry_after.is_none(),
+            )
         };
 
     let mut env = env;
@@ -1181,22 +1188,22 @@ struct NormCode {
 
 impl NormCode {
     fn of(code: &str) -> NormCode {
-        let mut n = NormCode {
-            buf: [0; 64],
-            len: 0,
-        };
+        // The buffer and length are locals while the loop runs: as fields of the returned
+        // value, the length was stored to memory at every byte.
+        let mut buf = [0u8; 64];
+        let mut len = 0usize;
         let code = code.as_bytes();
         for &b in code.get(..256).unwrap_or(code) {
             if !b.is_ascii_alphanumeric() {
                 continue;
             }
-            let Some(slot) = n.buf.get_mut(n.len) else {
+            let Some(slot) = buf.get_mut(len) else {
                 break;
             };
             *slot = b.to_ascii_lowercase();
-            n.len += 1;
+            len += 1;
         }
-        n
+        NormCode { buf, len }
     }
 
     fn as_str(&self) -> &str {
@@ -1218,6 +1225,62 @@ pub fn normalize_code(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::envelope::parse_envelope;
+
+    /// Classifying with a `Retry-After` header no longer reads the message for a prose wait:
+    /// the header's wait wins either way, and the rest of the envelope is the same.
+    #[test]
+    fn prose_wait_skipped_only_when_header_gives_one() {
+        let bodies: [&[u8]; 4] = [
+            br#"{"error":{"code":"rate_limited","message":"Slow down. Try again in 30s."}}"#,
+            br#"{"error":"too_many","message":"retry after 12"}"#,
+            b"Rate limited, please retry in 2 minutes",
+            br#"{"error":{"type":"rate_limit_error","message":"wait for 5 seconds","doc_url":"x"}}"#,
+        ];
+        for body in bodies {
+            let full = parse_envelope(body, Some("application/json"), &Limits::DEFAULT);
+            assert!(full.retry_after.is_some(), "{body:?}");
+            let mut lean =
+                parse_envelope_with(body, Some("application/json"), &Limits::DEFAULT, false);
+            assert_eq!(lean.retry_after, None);
+            lean.retry_after = full.retry_after;
+            assert_eq!(lean, full);
+            for (headers, want) in [
+                (&[("Retry-After", "7")][..], Duration::from_secs(7)),
+                (
+                    &[("retry-after-ms", "1500")][..],
+                    Duration::from_millis(1500),
+                ),
+                (&[][..], full.retry_after.unwrap_or_default()),
+            ] {
+                let c = classify(
+                    &Response::new(429, headers, body),
+                    &Request::new("GET"),
+                    0,
+                    &Rules::default(),
+                );
+                assert_eq!(c.retry_after, Some(want), "{body:?} {headers:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn norm_code_is_normalize_code_cut_at_64() {
+        let long = "A_b-9".repeat(40);
+        for code in [
+            "",
+            "rate_limited",
+            "RESOURCE_EXHAUSTED",
+            "Rate-Limited.v2",
+            "\u{e9}t\u{e9}_\u{1f600}x",
+            "___",
+            long.as_str(),
+            &long[..63],
+        ] {
+            let want: String = normalize_code(code).chars().take(64).collect();
+            assert_eq!(NormCode::of(code).as_str(), want, "{code:?}");
+        }
+    }
 
     #[test]
     fn has_part_is_contains() {

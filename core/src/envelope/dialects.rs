@@ -93,97 +93,101 @@ enum K {
 const N_SLOTS: usize = K::Violations as usize + 1;
 const NONE: u32 = u32::MAX;
 
-fn slot_of(key: &str) -> Option<K> {
+/// The slot of a member name (its raw bytes, escapes resolved). Bytes rather than `str`: the
+/// names come from [`Tree::key_bytes`], which skips the char-boundary checks of slicing a `str`.
+fn slot_of(key: &[u8]) -> Option<K> {
     Some(match key {
-        "error" => K::Error,
-        "error_code" | "errorCode" | "ErrorCode" | "error_name" | "serviceErrorCode" => {
+        b"error" => K::Error,
+        b"error_code" | b"errorCode" | b"ErrorCode" | b"error_name" | b"serviceErrorCode" => {
             K::ErrorCode
         }
-        "code" | "Code" => K::Code,
-        "message" | "Message" => K::Message,
-        "msg" | "errmsg" | "error_message" | "errorMessage" | "ErrorMessage" | "errorSummary"
-        | "developer_message" => K::MsgAlt,
-        "error_description" => K::ErrorDescription,
-        "error_uri" => K::ErrorUri,
-        "description" => K::Description,
-        "detail" => K::Detail,
-        "details" => K::Details,
-        "errors" => K::Errors,
-        "data" => K::Data,
-        "type" => K::Type,
-        "title" => K::Title,
-        "status" => K::Status,
-        "statusCode" | "status_code" => K::StatusCode,
-        "instance" => K::Instance,
-        "kind" => K::KindKey,
-        "apiVersion" => K::ApiVersion,
-        "reason" => K::Reason,
-        "timestamp" => K::Timestamp,
-        "path" => K::Path,
-        "ok" => K::OkFlag,
-        "success" => K::Success,
-        "__type" => K::AwsType,
-        "odata.error" => K::OdataError,
-        "invalid-params" | "invalid_params" | "invalidParams" => K::InvalidParams,
-        "non_field_errors" => K::NonFieldErrors,
-        "param" => K::Param,
-        "doc_url"
-        | "decline_code"
-        | "request_log_url"
-        | "charge"
-        | "payment_intent"
-        | "setup_intent"
-        | "payment_method"
-        | "advice_code"
-        | "network_decline_code" => K::StripeOnly,
-        "target" => K::Target,
-        "innererror" | "innerError" => K::InnerError,
-        "retryable" | "retriable" | "is_retryable" | "isRetryable" => K::Retryable,
-        "retry_after"
-        | "retryAfter"
-        | "retry_after_seconds"
-        | "retryAfterSeconds"
-        | "estimated_time" => K::RetryAfter,
-        "retry_after_ms" | "retryAfterMs" => K::RetryAfterMs,
-        "request_id" | "requestId" | "RequestId" | "request-id" | "requestID" | "correlationId"
-        | "correlation_id" => K::RequestId,
-        "reference_id" | "referenceId" => K::ReferenceId,
-        "traceId" | "trace_id" => K::TraceId,
-        "loc" => K::Loc,
-        "field" => K::Field,
-        "fieldViolations" | "field_violations" => K::FieldViolations,
-        "retryDelay" | "retry_delay" => K::RetryDelay,
-        "@type" => K::AtType,
-        "causes" => K::Causes,
-        "source" => K::Source,
-        "pointer" => K::Pointer,
-        "parameter" => K::Parameter,
-        "extensions" => K::Extensions,
-        "locations" => K::Locations,
-        "value" => K::Value,
-        "name" => K::Name,
-        "defaultMessage" => K::DefaultMessage,
-        "messages" => K::Messages,
-        "classification" => K::Classification,
-        "object" => K::Object,
-        "metadata" => K::Metadata,
-        "errorMessages" | "error_messages" => K::ErrorMessages,
-        "error_summary" => K::ErrorSummary,
-        ".tag" => K::Tag,
-        "issue" => K::Issue,
-        "fields" => K::Fields,
-        "parameters" => K::Parameters,
-        "error_subcode" => K::ErrorSubcode,
-        "fbtrace_id" => K::FbTraceId,
-        "debug_id" => K::DebugId,
-        "done" => K::Done,
-        "state" => K::State,
-        "fieldErrors" | "field_errors" | "validation_errors" | "validationErrors" => K::FieldErrors,
-        "id" => K::Id,
-        "category" => K::Category,
-        "fault" => K::Fault,
-        "propertyPath" | "property_path" | "property" => K::PropertyPath,
-        "violations" => K::Violations,
+        b"code" | b"Code" => K::Code,
+        b"message" | b"Message" => K::Message,
+        b"msg" | b"errmsg" | b"error_message" | b"errorMessage" | b"ErrorMessage"
+        | b"errorSummary" | b"developer_message" => K::MsgAlt,
+        b"error_description" => K::ErrorDescription,
+        b"error_uri" => K::ErrorUri,
+        b"description" => K::Description,
+        b"detail" => K::Detail,
+        b"details" => K::Details,
+        b"errors" => K::Errors,
+        b"data" => K::Data,
+        b"type" => K::Type,
+        b"title" => K::Title,
+        b"status" => K::Status,
+        b"statusCode" | b"status_code" => K::StatusCode,
+        b"instance" => K::Instance,
+        b"kind" => K::KindKey,
+        b"apiVersion" => K::ApiVersion,
+        b"reason" => K::Reason,
+        b"timestamp" => K::Timestamp,
+        b"path" => K::Path,
+        b"ok" => K::OkFlag,
+        b"success" => K::Success,
+        b"__type" => K::AwsType,
+        b"odata.error" => K::OdataError,
+        b"invalid-params" | b"invalid_params" | b"invalidParams" => K::InvalidParams,
+        b"non_field_errors" => K::NonFieldErrors,
+        b"param" => K::Param,
+        b"doc_url"
+        | b"decline_code"
+        | b"request_log_url"
+        | b"charge"
+        | b"payment_intent"
+        | b"setup_intent"
+        | b"payment_method"
+        | b"advice_code"
+        | b"network_decline_code" => K::StripeOnly,
+        b"target" => K::Target,
+        b"innererror" | b"innerError" => K::InnerError,
+        b"retryable" | b"retriable" | b"is_retryable" | b"isRetryable" => K::Retryable,
+        b"retry_after"
+        | b"retryAfter"
+        | b"retry_after_seconds"
+        | b"retryAfterSeconds"
+        | b"estimated_time" => K::RetryAfter,
+        b"retry_after_ms" | b"retryAfterMs" => K::RetryAfterMs,
+        b"request_id" | b"requestId" | b"RequestId" | b"request-id" | b"requestID"
+        | b"correlationId" | b"correlation_id" => K::RequestId,
+        b"reference_id" | b"referenceId" => K::ReferenceId,
+        b"traceId" | b"trace_id" => K::TraceId,
+        b"loc" => K::Loc,
+        b"field" => K::Field,
+        b"fieldViolations" | b"field_violations" => K::FieldViolations,
+        b"retryDelay" | b"retry_delay" => K::RetryDelay,
+        b"@type" => K::AtType,
+        b"causes" => K::Causes,
+        b"source" => K::Source,
+        b"pointer" => K::Pointer,
+        b"parameter" => K::Parameter,
+        b"extensions" => K::Extensions,
+        b"locations" => K::Locations,
+        b"value" => K::Value,
+        b"name" => K::Name,
+        b"defaultMessage" => K::DefaultMessage,
+        b"messages" => K::Messages,
+        b"classification" => K::Classification,
+        b"object" => K::Object,
+        b"metadata" => K::Metadata,
+        b"errorMessages" | b"error_messages" => K::ErrorMessages,
+        b"error_summary" => K::ErrorSummary,
+        b".tag" => K::Tag,
+        b"issue" => K::Issue,
+        b"fields" => K::Fields,
+        b"parameters" => K::Parameters,
+        b"error_subcode" => K::ErrorSubcode,
+        b"fbtrace_id" => K::FbTraceId,
+        b"debug_id" => K::DebugId,
+        b"done" => K::Done,
+        b"state" => K::State,
+        b"fieldErrors" | b"field_errors" | b"validation_errors" | b"validationErrors" => {
+            K::FieldErrors
+        }
+        b"id" => K::Id,
+        b"category" => K::Category,
+        b"fault" => K::Fault,
+        b"propertyPath" | b"property_path" | b"property" => K::PropertyPath,
+        b"violations" => K::Violations,
         _ => return None,
     })
 }
@@ -213,9 +217,12 @@ impl Slots {
     fn fill(&mut self, t: &Tree<'_>, obj: usize) {
         let s = self;
         for c in t.children(obj) {
-            let Some((key, esc)) = t.key(c) else { continue };
+            let Some((key, esc)) = t.key_bytes(c) else {
+                continue;
+            };
             let k = if esc {
-                slot_of(&super::json::decode(key, true, 64))
+                let raw = t.key(c).map_or("", |(k, _)| k);
+                slot_of(super::json::decode(raw, true, 64).as_bytes())
             } else {
                 slot_of(key)
             };
@@ -285,9 +292,13 @@ fn id(t: &Tree<'_>, i: Option<usize>) -> Option<String> {
     t.code(i?, MAX_ID)
 }
 
+/// Set `slot` from `v` when it is empty (and `v` gives something: an empty slot is not
+/// written again, which for the strings of an envelope was three stores each time).
 fn fill<T>(slot: &mut Option<T>, v: impl FnOnce() -> Option<T>) {
     if slot.is_none() {
-        *slot = v();
+        if let Some(x) = v() {
+            *slot = Some(x);
+        }
     }
 }
 
@@ -362,6 +373,13 @@ pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
     let mut whole: u64 = 0;
     for &c in int {
         whole = whole.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    if frac.is_empty() && unit_nanos != 0 && 1_000_000_000 % unit_nanos == 0 {
+        // A whole number of seconds or milliseconds (`"retry_after": 7`): the same split as
+        // below, in `u64` (the `u128` division below is a library call).
+        let per_sec = 1_000_000_000 / unit_nanos;
+        let nanos = u32::try_from((whole % per_sec) * unit_nanos).ok()?;
+        return Some(Duration::new(whole / per_sec, nanos));
     }
     // The fraction, as units of 1e-9 of the unit.
     let mut f: u64 = 0;
@@ -704,31 +722,65 @@ fn details_at(t: &Tree<'_>, i: usize) -> Option<Details> {
 
 /// The members of object `o` not named in `skip`, as details (`None` when there are none).
 /// Their text is taken as given; duplicate names stay (the last wins when parsed).
+///
+/// The kept members are measured before anything is written, so the text goes into a buffer
+/// of exactly its size and [`Details::from_parsed_string`] keeps it without the shrinking
+/// reallocation (and copy) that a buffer sized by the whole object needed. Up to
+/// [`KEPT_ON_STACK`] kept members are remembered on the stack while measuring (names compared
+/// and texts found once); past that, a second pass finds them again.
 fn members_except(t: &Tree<'_>, o: usize, skip: &[&str]) -> Option<Details> {
-    let mut text = String::new();
+    let mut first: [(&str, &str); KEPT_ON_STACK] = [("", ""); KEPT_ON_STACK];
+    let mut n = 0usize;
+    // `{` or `,` before each member, `"key":` and the value; `}` is added below.
+    let mut len = 0usize;
     for c in t.children(o) {
-        let Some((key, esc)) = t.key(c) else { continue };
-        if skip.iter().any(|name| key_is(key, esc, name)) {
-            continue;
+        if let Some((key, value)) = kept_member(t, c, skip) {
+            len += key.len() + 4 + value.len();
+            if let Some(slot) = first.get_mut(n) {
+                *slot = (key, value);
+            }
+            n += 1;
         }
-        if text.is_empty() {
-            // Never longer than the object's own text: one allocation, no regrowth.
-            text.reserve(t.json_text(o).len());
-            text.push('{');
-        } else {
-            text.push(',');
-        }
-        text.push('"');
-        text.push_str(key);
-        text.push_str("\":");
-        text.push_str(t.json_text(c));
     }
-    if text.is_empty() {
+    if n == 0 {
         return None;
+    }
+    let mut text = String::with_capacity(len + 1);
+    if n <= KEPT_ON_STACK {
+        for &(key, value) in first.iter().take(n) {
+            put_member(&mut text, key, value);
+        }
+    } else {
+        for c in t.children(o) {
+            if let Some((key, value)) = kept_member(t, c, skip) {
+                put_member(&mut text, key, value);
+            }
+        }
     }
     text.push('}');
     Some(Details::from_parsed_string(text))
 }
+
+/// Member `c`'s raw name and value text, unless the name is in `skip`. Inlined: as a call it
+/// returned its pair through memory for every member.
+#[inline(always)]
+fn kept_member<'a>(t: &Tree<'a>, c: usize, skip: &[&str]) -> Option<(&'a str, &'a str)> {
+    let (key, esc) = t.key(c)?;
+    (!skip.iter().any(|name| key_is(key, esc, name))).then(|| (key, t.json_text(c)))
+}
+
+/// Append `"key":value` to the text of an object being built, after `{` or `,`.
+#[inline(always)]
+fn put_member(text: &mut String, key: &str, value: &str) {
+    text.push(if text.is_empty() { '{' } else { ',' });
+    text.push('"');
+    text.push_str(key);
+    text.push_str("\":");
+    text.push_str(value);
+}
+
+/// How many kept members [`members_except`] remembers while measuring (typed errors keep 2-5).
+const KEPT_ON_STACK: usize = 8;
 
 // ---------------------------------------------------------------------------------------------
 // Kubernetes, Anthropic, AWS JSON
@@ -1281,19 +1333,44 @@ fn names_long_window(t: &Tree<'_>, o: usize) -> bool {
 }
 
 /// True when `v` holds `perday`, `permonth`, `daily` or `monthly` in any ASCII case (what
-/// lowercasing it and searching would find, without the copy).
+/// lowercasing it and searching would find, without the copy). The bytes that may start one
+/// (`p`, `d`, `m`, any case) are found eight at a time, and only those are compared.
 fn names_long(v: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let starts = |i: usize, w: &[u8]| {
         v.get(i..i + w.len())
             .is_some_and(|r| r.eq_ignore_ascii_case(w))
     };
-    // `| 0x20` folds an ASCII letter to lowercase; the comparison confirms.
-    v.iter().enumerate().any(|(i, &c)| match c | 0x20 {
-        b'p' => starts(i, b"perday") || starts(i, b"permonth"),
-        b'd' => starts(i, b"daily"),
-        b'm' => starts(i, b"monthly"),
+    // `| 0x20` folds an ASCII letter to lowercase (and maps a few other bytes onto letters:
+    // the comparison turns those away).
+    let at = |i: usize| match v.get(i).map(|c| c | 0x20) {
+        Some(b'p') => starts(i, b"perday") || starts(i, b"permonth"),
+        Some(b'd') => starts(i, b"daily"),
+        Some(b'm') => starts(i, b"monthly"),
         _ => false,
-    })
+    };
+    let mut chunks = v.chunks_exact(8);
+    let mut base = 0usize;
+    for chunk in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(w) | (ONES * 0x20);
+        // A flag on every byte equal to a lead letter (and maybe on some bytes above one:
+        // `at` turns those away), none missed.
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        let mut m = zero(w ^ (ONES * u64::from(b'p')))
+            | zero(w ^ (ONES * u64::from(b'd')))
+            | zero(w ^ (ONES * u64::from(b'm')));
+        while m != 0 {
+            if at(base + (m.trailing_zeros() / 8) as usize) {
+                return true;
+            }
+            m &= m - 1;
+        }
+        base += 8;
+    }
+    (base..v.len()).any(at)
 }
 
 fn bare_status(t: &Tree<'_>, top: &Slots) -> Option<Envelope> {
@@ -1953,6 +2030,74 @@ fn apigee(t: &Tree<'_>, top: &Slots, f: usize) -> Envelope {
 mod tests {
     use super::*;
 
+    /// `members_except` as it was before it measured its text first: the oracle.
+    fn members_except_old(t: &Tree<'_>, o: usize, skip: &[&str]) -> Option<Details> {
+        let mut text = String::new();
+        for c in t.children(o) {
+            let Some((key, esc)) = t.key(c) else { continue };
+            if skip.iter().any(|name| key_is(key, esc, name)) {
+                continue;
+            }
+            if text.is_empty() {
+                text.reserve(t.json_text(o).len());
+                text.push('{');
+            } else {
+                text.push(',');
+            }
+            text.push('"');
+            text.push_str(key);
+            text.push_str("\":");
+            text.push_str(t.json_text(c));
+        }
+        if text.is_empty() {
+            return None;
+        }
+        text.push('}');
+        Some(Details::from_parsed_string(text))
+    }
+
+    #[test]
+    fn slots_find_plain_and_escaped_names() {
+        let doc =
+            r#"{"co\u0064e":1,"message":"m","Message":"M","x":0,"d\u00e9tail":2,"errorCode":3}"#;
+        let (t, _) = super::super::json::parse(doc, 32).unwrap();
+        let s = Slots::of(&t, 0);
+        assert_eq!(s.get(K::Code), Some(1));
+        // Aliases share a slot; the last one wins.
+        assert_eq!(s.get(K::Message), Some(3));
+        assert_eq!(s.get(K::ErrorCode), Some(6));
+        assert_eq!(s.other, 2);
+        assert_eq!(slot_of(b"retry_after_ms"), Some(K::RetryAfterMs));
+        assert_eq!(slot_of(b"Error"), None);
+    }
+
+    #[test]
+    fn members_except_matches_old() {
+        let skips: [&[&str]; 3] = [
+            &["code", "message"],
+            &["type", "title", "status", "detail", "instance"],
+            &[],
+        ];
+        for body in [
+            r#"{}"#,
+            r#"{"code":"x","message":"m"}"#,
+            r#"{"type":"rate_limit_error","code":"rate_limited","message":"Too many","doc_url":"https://d","details":{"retry_after":7,"a":[1,2,{"b":null}]}}"#,
+            r#"{ "co\u0064e" : 1 , "message":true,"x" : "y\"z", "x": false ,"\u00e9t\u00e9":[ ]}"#,
+            r#"{"type":"about:blank","title":"T","status":429,"detail":"d","instance":"/i","ext":{"k":"\u00e9"},"n":-1.5e3}"#,
+            r#"{"message":"only"}"#,
+            r#"{"a":1,"b":2,"c":3,"code":4,"d":5,"e":6,"f":7,"g":8,"h":9,"message":0,"i":[],"j":{}}"#,
+            r#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8}"#,
+            r#"{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"i":9}"#,
+        ] {
+            let (t, _) = super::super::json::parse(body, 32).unwrap();
+            for skip in skips {
+                let new = members_except(&t, 0, skip).map(|d| d.as_json().to_owned());
+                let old = members_except_old(&t, 0, skip).map(|d| d.as_json().to_owned());
+                assert_eq!(new, old, "{body} {skip:?}");
+            }
+        }
+    }
+
     #[test]
     fn names_long_is_lowercase_and_search() {
         for v in [
@@ -1974,6 +2119,124 @@ mod tests {
                 .iter()
                 .any(|w| lower.contains(w));
             assert_eq!(names_long(v.as_bytes()), want, "{v:?}");
+        }
+        // Every placement of each word (and of near misses) after padding of every length up
+        // to 20 bytes: plain, lead letters in either case, `$` (0x24, which `| 0x20` leaves
+        // alone, unlike `D`), non-ASCII and digits.
+        for word in [
+            "perday", "PerMonth", "DAILY", "monthly", "perda", "montly", "dail",
+        ] {
+            for pad in ["x", "P", "d$", "\u{f0}", "0m"] {
+                for before in 0..20 {
+                    for after in [0, 1, 7, 9] {
+                        let v = format!("{}{word}{}", pad.repeat(before), pad.repeat(after));
+                        let lower = v.to_ascii_lowercase();
+                        let want = ["perday", "permonth", "daily", "monthly"]
+                            .iter()
+                            .any(|w| lower.contains(w));
+                        assert_eq!(names_long(v.as_bytes()), want, "{v:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// `parse_secs` before its whole-number fast path: the oracle.
+    #[allow(clippy::all)]
+    fn parse_secs_old(s: &str, unit_nanos: u64) -> Option<Duration> {
+        let s = super::super::json::trim(s);
+        let s = match s.strip_suffix('s') {
+            Some(t) => t.trim_end(),
+            None => s,
+        };
+        if s.is_empty() || s.starts_with('-') {
+            return None;
+        }
+        let s = s.strip_prefix('+').unwrap_or(s);
+        if s.bytes().any(|c| matches!(c, b'e' | b'E')) {
+            // `s.parse::<f64>()`, without std's tables (see `float`).
+            let v = super::super::float::parse_f64(s)?;
+            if !v.is_finite() || v < 0.0 {
+                return None;
+            }
+            return Duration::try_from_secs_f64(v * (unit_nanos as f64) / 1e9).ok();
+        }
+        let b = s.as_bytes();
+        let (int, frac) = match b.iter().position(|&c| c == b'.') {
+            Some(i) => (
+                b.get(..i).unwrap_or_default(),
+                b.get(i + 1..).unwrap_or_default(),
+            ),
+            None => (b, &[][..]),
+        };
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        if !int.iter().all(u8::is_ascii_digit) || !frac.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        // Digits only: what `str::parse::<u64>` gives, `None` on overflow.
+        let mut whole: u64 = 0;
+        for &c in int {
+            whole = whole.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        }
+        // The fraction, as units of 1e-9 of the unit.
+        let mut f: u64 = 0;
+        for (i, &c) in frac.iter().take(9).enumerate() {
+            f += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
+        }
+        let total_nanos = u128::from(whole) * u128::from(unit_nanos)
+            + u128::from(f) * u128::from(unit_nanos) / 1_000_000_000;
+        let secs = u64::try_from(total_nanos / 1_000_000_000).ok()?;
+        let nanos = u32::try_from(total_nanos % 1_000_000_000).ok()?;
+        Some(Duration::new(secs, nanos))
+    }
+
+    #[test]
+    fn parse_secs_matches_old() {
+        let mut inputs: Vec<String> = [
+            "0",
+            "7",
+            "60",
+            "1000",
+            "999",
+            "1001",
+            "18446744073709551615",
+            "18446744073709551616",
+            "7s",
+            " 7 ",
+            "+7",
+            "-7",
+            "7.",
+            ".5",
+            "7.25",
+            "1e3",
+            "007",
+            "",
+            "s",
+            "12345678901234",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for n in [
+            1u64,
+            9,
+            10,
+            99,
+            999,
+            1_000,
+            1_001,
+            59_999,
+            86_400_000,
+            u64::MAX / 1_000,
+        ] {
+            inputs.push(n.to_string());
+        }
+        for s in &inputs {
+            for unit in [SECS, MILLIS, 1, 1_000, 60 * SECS, 3_600 * SECS, 7, 0] {
+                assert_eq!(parse_secs(s, unit), parse_secs_old(s, unit), "{s:?} {unit}");
+            }
         }
     }
 

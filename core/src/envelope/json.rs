@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
+use std::cell::Cell;
 
 /// What a node is. Strings remember whether their raw text holds escapes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +80,59 @@ pub(super) enum Fail {
 #[derive(Debug)]
 pub(super) struct Tree<'a> {
     src: &'a str,
-    nodes: Vec<Node>,
+    nodes: NodeBuf,
+}
+
+/// Most node buffers this small are kept for the next parse on the same thread.
+const MAX_SPARE_NODES: usize = 1024;
+
+thread_local! {
+    /// The node buffer of the last parse on this thread, emptied, for the next one to reuse:
+    /// `classify` parses one body per call, and allocating and freeing the buffer each time
+    /// was about 2% of classifying a small envelope (natively, glibc's allocator). Holds at
+    /// most [`MAX_SPARE_NODES`] nodes (24 KiB) of capacity.
+    static SPARE_NODES: Cell<Vec<Node>> = const { Cell::new(Vec::new()) };
+}
+
+/// A parse's node buffer: taken from [`SPARE_NODES`] (or newly allocated) and given back,
+/// emptied, when dropped, whether the parse succeeded (with its [`Tree`]) or not. Two trees
+/// alive at once simply use two buffers; the one dropped last is kept.
+#[derive(Debug)]
+struct NodeBuf(Vec<Node>);
+
+impl NodeBuf {
+    /// An empty buffer with room for at least `capacity` nodes.
+    fn with_capacity(capacity: usize) -> NodeBuf {
+        // `try_with` fails only while the thread is being torn down: then allocate afresh.
+        let mut v = SPARE_NODES.try_with(Cell::take).unwrap_or_default();
+        v.clear();
+        v.reserve(capacity);
+        NodeBuf(v)
+    }
+}
+
+impl Drop for NodeBuf {
+    fn drop(&mut self) {
+        if self.0.capacity() <= MAX_SPARE_NODES {
+            let mut v = std::mem::take(&mut self.0);
+            v.clear();
+            // Replaces (and frees) whatever spare there is; a no-op during thread teardown.
+            let _ = SPARE_NODES.try_with(|s| s.set(v));
+        }
+    }
+}
+
+impl std::ops::Deref for NodeBuf {
+    type Target = Vec<Node>;
+    fn deref(&self) -> &Vec<Node> {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for NodeBuf {
+    fn deref_mut(&mut self) -> &mut Vec<Node> {
+        &mut self.0
+    }
 }
 
 fn skip_ws(b: &[u8], mut pos: usize) -> usize {
@@ -141,30 +194,55 @@ fn string_end(b: &[u8], pos: usize) -> Result<(usize, bool), Fail> {
     Ok((pos, esc))
 }
 
-/// The first `"` or `\\` in `b`, eight bytes at a time (SWAR: a byte equal to the target
-/// becomes zero after XOR, and `(x - 0x01…) & !x & 0x80…` flags the lowest zero byte exactly).
+/// The first `"` or `\\` in `b`, sixteen bytes (two words) at a time, then a word, then byte
+/// by byte (SWAR: see [`quote_or_backslash_mask`]). Two words a step test both with one
+/// branch and half the loop overhead: long messages and URLs are most of an envelope's bytes.
+#[inline(always)]
 fn find_quote_or_backslash(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut i = 0usize;
-    let mut chunks = b.chunks_exact(8);
-    for chunk in &mut chunks {
+    let word = |c: &[u8]| {
         let mut w = [0u8; 8];
-        w.copy_from_slice(chunk);
-        let w = u64::from_le_bytes(w);
-        let q = w ^ (ONES * u64::from(b'"'));
-        let s = w ^ (ONES * u64::from(b'\\'));
-        let m = (q.wrapping_sub(ONES) & !q & HIGHS) | (s.wrapping_sub(ONES) & !s & HIGHS);
+        w.copy_from_slice(c);
+        quote_or_backslash_mask(u64::from_le_bytes(w))
+    };
+    let mut i = 0usize;
+    let mut pairs = b.chunks_exact(16);
+    for pair in &mut pairs {
+        let (lo, hi) = pair.split_at(8);
+        let (lo, hi) = (word(lo), word(hi));
+        if lo | hi != 0 {
+            let at = if lo != 0 {
+                lo.trailing_zeros()
+            } else {
+                64 + hi.trailing_zeros()
+            };
+            return Some(i + (at / 8) as usize);
+        }
+        i += 16;
+    }
+    let mut rest = pairs.remainder();
+    if let Some((w, tail)) = rest.split_first_chunk::<8>() {
+        let m = quote_or_backslash_mask(u64::from_le_bytes(*w));
         if m != 0 {
             return Some(i + (m.trailing_zeros() / 8) as usize);
         }
         i += 8;
+        rest = tail;
     }
-    chunks
-        .remainder()
-        .iter()
+    rest.iter()
         .position(|&c| c == b'"' || c == b'\\')
         .map(|p| i + p)
+}
+
+/// The high bit set in the lowest byte of `w` (little-endian) that is `"` or `\\`, and maybe in
+/// higher bytes too, but in none below it; zero when there is none. A byte equal to the target
+/// becomes zero after XOR, and `(x - 0x01…) & !x & 0x80…` flags the lowest zero byte exactly.
+#[inline(always)]
+fn quote_or_backslash_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let q = w ^ (ONES * u64::from(b'"'));
+    let s = w ^ (ONES * u64::from(b'\\'));
+    (q.wrapping_sub(ONES) & !q & HIGHS) | (s.wrapping_sub(ONES) & !s & HIGHS)
 }
 
 fn scan_digits(b: &[u8], mut pos: usize) -> Result<usize, Fail> {
@@ -179,7 +257,9 @@ fn scan_digits(b: &[u8], mut pos: usize) -> Result<usize, Fail> {
     Ok(pos)
 }
 
-/// Scan a number starting at `pos`; returns the position after it.
+/// Scan a number starting at `pos`; returns the position after it. Inlined into the parser
+/// (its only caller): as a call it cost about as much again as scanning a short integer.
+#[inline(always)]
 fn scan_number(b: &[u8], mut pos: usize) -> Result<usize, Fail> {
     if b.get(pos) == Some(&b'-') {
         pos += 1;
@@ -231,7 +311,7 @@ pub(super) fn parse(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fa
 fn parse_with<const FITS: bool>(src: &str, max_depth: usize) -> Result<(Tree<'_>, usize), Fail> {
     let b = src.as_bytes();
     // A rough guess: one node per 12 bytes, bounded so a small body costs one small allocation.
-    let mut nodes: Vec<Node> = Vec::with_capacity((b.len() / 12).clamp(4, 4096));
+    let mut nodes = NodeBuf::with_capacity((b.len() / 12).clamp(4, 4096));
     // The open containers form a chain through `end` (each points at its parent), so no
     // stack is allocated: `open` is the innermost one, `depth` how many there are.
     const ROOT: u32 = u32::MAX;
@@ -357,6 +437,7 @@ fn parse_with<const FITS: bool>(src: &str, max_depth: usize) -> Result<(Tree<'_>
 
 /// `"name"` then `:` at `pos`; returns (the raw name's start and end, has escapes, position
 /// of the value).
+#[inline(always)]
 fn member_name(b: &[u8], pos: usize) -> Result<((usize, usize), bool, usize), Fail> {
     match b.get(pos) {
         None => return Err(Fail::Eof),
@@ -673,25 +754,41 @@ pub(super) fn cut_chars(s: &str, max_chars: usize) -> &str {
     }
 }
 
+// The small accessors are `#[inline]`: their callers in `dialects` may sit in another codegen
+// unit, and as calls they cost as much as their bodies.
 impl<'a> Tree<'a> {
     /// The kind of node `i` (`None` when out of range).
+    #[inline]
     pub fn kind(&self, i: usize) -> Option<Kind> {
         self.nodes.get(i).map(|n| n.kind)
     }
 
     /// The raw member name of node `i` and whether it holds escapes.
+    #[inline]
     pub fn key(&self, i: usize) -> Option<(&'a str, bool)> {
         self.nodes
             .get(i)
             .map(|n| (span(self.src, n.key), n.key_esc))
     }
 
+    /// [`Tree::key`] as bytes: no char-boundary checks (the name is compared, not sliced).
+    #[inline]
+    pub fn key_bytes(&self, i: usize) -> Option<(&'a [u8], bool)> {
+        self.nodes.get(i).map(|n| {
+            let a = n.key.0 as usize;
+            let name = self.src.as_bytes().get(a..a + n.key.1 as usize);
+            (name.unwrap_or_default(), n.key_esc)
+        })
+    }
+
     /// The raw text of node `i` (string contents or a number literal; empty otherwise).
+    #[inline]
     fn raw(&self, n: &Node) -> &'a str {
         span(self.src, n.raw)
     }
 
     /// The children of container `i` (empty for scalars).
+    #[inline]
     pub fn children(&self, i: usize) -> Children<'_, 'a> {
         let end = match self.nodes.get(i) {
             Some(n) if matches!(n.kind, Kind::Arr | Kind::Obj) => n.end as usize,
@@ -779,6 +876,7 @@ impl<'a> Tree<'a> {
     }
 
     /// Node `i` as a boolean.
+    #[inline]
     pub fn boolean(&self, i: usize) -> Option<bool> {
         match self.kind(i)? {
             Kind::True => Some(true),
@@ -788,6 +886,7 @@ impl<'a> Tree<'a> {
     }
 
     /// The literal of number node `i`.
+    #[inline]
     pub fn num_raw(&self, i: usize) -> Option<&'a str> {
         match self.nodes.get(i) {
             Some(n) if n.kind == Kind::Num => Some(self.raw(n)),
@@ -802,6 +901,7 @@ impl<'a> Tree<'a> {
 
     /// The JSON text of node `i` exactly as it appears in the source (a string with its quotes,
     /// a container from its opening to its closing bracket); empty when out of range.
+    #[inline]
     pub fn json_text(&self, i: usize) -> &'a str {
         let Some(n) = self.nodes.get(i) else {
             return "";
@@ -864,12 +964,25 @@ fn number(raw: &str) -> Value {
 }
 
 /// True when the raw member name `key` (with escapes if `esc`) is `name`.
+///
+/// Without escapes, the length and the first byte are compared before the whole name: most
+/// names that differ differ there, and the full comparison is a call to `memcmp`.
+/// The rare escaped name is compared out of line, so that this stays small enough to inline
+/// into the loops over names that call it.
+#[inline]
 pub(super) fn key_is(key: &str, esc: bool, name: &str) -> bool {
     if esc {
-        decode(key, true, name.len() + 1) == name
+        escaped_key_is(key, name)
     } else {
-        key == name
+        key.len() == name.len() && key.as_bytes().first() == name.as_bytes().first() && key == name
     }
+}
+
+/// [`key_is`] for a name with escapes.
+#[cold]
+#[inline(never)]
+fn escaped_key_is(key: &str, name: &str) -> bool {
+    decode(key, true, name.len() + 1) == name
 }
 
 /// Iterator over the children of a container.
@@ -881,6 +994,7 @@ pub(super) struct Children<'t, 'a> {
 
 impl Iterator for Children<'_, '_> {
     type Item = usize;
+    #[inline]
     fn next(&mut self) -> Option<usize> {
         if self.next >= self.end {
             return None;
@@ -900,6 +1014,84 @@ impl Iterator for Children<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_quote_or_backslash_is_position() {
+        // Every length up to 40 and every placement of one or two targets among plain and
+        // non-ASCII bytes (0xA2 and 0xDC differ from `"` and `\\` only in the high bit).
+        let fills = [b'a', 0xA2, 0xDC, b'!', 0x00, 0xFF];
+        for len in 0..40usize {
+            for &fill in &fills {
+                for first in 0..=len {
+                    for (t1, t2) in [(b'"', b'\\'), (b'\\', b'"'), (b'"', b'"')] {
+                        for second in [first + 1, first + 7, first + 8, first + 17, len] {
+                            let mut v = vec![fill; len];
+                            if let Some(c) = v.get_mut(first) {
+                                *c = t1;
+                            }
+                            if let Some(c) = v.get_mut(second) {
+                                *c = t2;
+                            }
+                            let want = v.iter().position(|&c| c == b'"' || c == b'\\');
+                            assert_eq!(find_quote_or_backslash(&v), want, "{v:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn node_buffers_are_reused_and_never_shared() {
+        let a_doc = r#"{"a":[1,2,{"b":"c"}]}"#;
+        let b_doc = r#"["x",{"y":null}]"#;
+        let (a, _) = parse(a_doc, 32).unwrap();
+        // A second tree while the first is alive gets a buffer of its own.
+        let (b, _) = parse(b_doc, 32).unwrap();
+        assert_eq!(a.to_value(0), serde_json::from_str::<Value>(a_doc).unwrap());
+        assert_eq!(b.to_value(0), serde_json::from_str::<Value>(b_doc).unwrap());
+        let kept = b.nodes.as_ptr();
+        drop(a);
+        drop(b);
+        // The buffer dropped last is kept, emptied, and the next parse starts from it (one
+        // that fits in it: a larger document grows it).
+        let (c, _) = parse(b_doc, 32).unwrap();
+        assert_eq!(c.nodes.as_ptr(), kept);
+        assert_eq!(c.to_value(0), serde_json::from_str::<Value>(b_doc).unwrap());
+        drop(c);
+        // A failed parse gives its buffer back too, and leaves nothing behind in it.
+        assert!(parse(r#"{"a":[1,2,"#, 32).is_err());
+        let (d, _) = parse("7", 32).unwrap();
+        assert_eq!(d.nodes.len(), 1);
+        assert_eq!(d.to_value(0), Value::from(7));
+        drop(d);
+        // Past the cap a buffer is not kept.
+        let big = format!("[{}0]", "0,".repeat(MAX_SPARE_NODES * 12));
+        let (e, _) = parse(&big, 32).unwrap();
+        assert!(e.nodes.capacity() > MAX_SPARE_NODES);
+        drop(e);
+        assert!(SPARE_NODES.with(|s| {
+            let v = s.take();
+            let small = v.capacity() <= MAX_SPARE_NODES && v.is_empty();
+            s.set(v);
+            small
+        }));
+    }
+
+    #[test]
+    fn key_bytes_is_key_as_bytes() {
+        for doc in [
+            r#"{"error":{"code":"x","d\u00e9tail":[1,{"":null,"\"":true}],"\u00e9":"\u00e9"}}"#,
+            r#"[{"a":1},{"b":{"c":"d"}},"e",2.5e3]"#,
+            "{\"\u{e9}t\u{e9}\":{\"\u{1f600}\":\"\u{1f600}\"}}",
+        ] {
+            let (t, _) = parse(doc, 32).unwrap_or_else(|e| panic!("{doc}: {e:?}"));
+            for i in 0..t.nodes.len() + 2 {
+                let want = t.key(i).map(|(k, esc)| (k.as_bytes(), esc));
+                assert_eq!(t.key_bytes(i), want, "{doc} node {i}");
+            }
+        }
+    }
 
     #[test]
     fn trims_as_str_trim_does() {

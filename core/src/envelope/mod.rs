@@ -402,6 +402,19 @@ pub(crate) fn cut(s: &str, max_chars: usize) -> &str {
 /// `limits.max_body_bytes`; allocates in proportion to at most that many bytes. See the
 /// [module docs](self) for the order in which a body is read.
 pub fn parse_envelope(body: &[u8], content_type: Option<&str>, limits: &Limits) -> Envelope {
+    parse_envelope_with(body, content_type, limits, true)
+}
+
+/// [`parse_envelope`], reading the message for a wait written in prose only when `prose_wait`
+/// is set. `classify` clears it when a `Retry-After` header already gives the wait: the
+/// envelope's `retry_after` is then never looked at, and scanning the message was the largest
+/// single cost of a 429 whose body has no structured wait.
+pub(crate) fn parse_envelope_with(
+    body: &[u8],
+    content_type: Option<&str>,
+    limits: &Limits,
+    prose_wait: bool,
+) -> Envelope {
     if body.is_empty() {
         // The common headers-only error: what `parse_body` would conclude (an empty event
         // stream has no events; nothing else to read), without its UTF-8 check, content-type
@@ -417,7 +430,7 @@ pub fn parse_envelope(body: &[u8], content_type: Option<&str>, limits: &Limits) 
         });
     }
     let mut env = parse_body(body, content_type, limits);
-    if env.retry_after.is_none() {
+    if prose_wait && env.retry_after.is_none() {
         // "Rate limit exceeded. Try again in 12s.": only the strict phrases of [`prose`].
         env.retry_after = env.message.as_deref().and_then(prose::wait);
     }
