@@ -93,101 +93,97 @@ enum K {
 const N_SLOTS: usize = K::Violations as usize + 1;
 const NONE: u32 = u32::MAX;
 
-/// The slot of a member name (its raw bytes, escapes resolved). Bytes rather than `str`: the
-/// names come from [`Tree::key_bytes`], which skips the char-boundary checks of slicing a `str`.
-fn slot_of(key: &[u8]) -> Option<K> {
+fn slot_of(key: &str) -> Option<K> {
     Some(match key {
-        b"error" => K::Error,
-        b"error_code" | b"errorCode" | b"ErrorCode" | b"error_name" | b"serviceErrorCode" => {
+        "error" => K::Error,
+        "error_code" | "errorCode" | "ErrorCode" | "error_name" | "serviceErrorCode" => {
             K::ErrorCode
         }
-        b"code" | b"Code" => K::Code,
-        b"message" | b"Message" => K::Message,
-        b"msg" | b"errmsg" | b"error_message" | b"errorMessage" | b"ErrorMessage"
-        | b"errorSummary" | b"developer_message" => K::MsgAlt,
-        b"error_description" => K::ErrorDescription,
-        b"error_uri" => K::ErrorUri,
-        b"description" => K::Description,
-        b"detail" => K::Detail,
-        b"details" => K::Details,
-        b"errors" => K::Errors,
-        b"data" => K::Data,
-        b"type" => K::Type,
-        b"title" => K::Title,
-        b"status" => K::Status,
-        b"statusCode" | b"status_code" => K::StatusCode,
-        b"instance" => K::Instance,
-        b"kind" => K::KindKey,
-        b"apiVersion" => K::ApiVersion,
-        b"reason" => K::Reason,
-        b"timestamp" => K::Timestamp,
-        b"path" => K::Path,
-        b"ok" => K::OkFlag,
-        b"success" => K::Success,
-        b"__type" => K::AwsType,
-        b"odata.error" => K::OdataError,
-        b"invalid-params" | b"invalid_params" | b"invalidParams" => K::InvalidParams,
-        b"non_field_errors" => K::NonFieldErrors,
-        b"param" => K::Param,
-        b"doc_url"
-        | b"decline_code"
-        | b"request_log_url"
-        | b"charge"
-        | b"payment_intent"
-        | b"setup_intent"
-        | b"payment_method"
-        | b"advice_code"
-        | b"network_decline_code" => K::StripeOnly,
-        b"target" => K::Target,
-        b"innererror" | b"innerError" => K::InnerError,
-        b"retryable" | b"retriable" | b"is_retryable" | b"isRetryable" => K::Retryable,
-        b"retry_after"
-        | b"retryAfter"
-        | b"retry_after_seconds"
-        | b"retryAfterSeconds"
-        | b"estimated_time" => K::RetryAfter,
-        b"retry_after_ms" | b"retryAfterMs" => K::RetryAfterMs,
-        b"request_id" | b"requestId" | b"RequestId" | b"request-id" | b"requestID"
-        | b"correlationId" | b"correlation_id" => K::RequestId,
-        b"reference_id" | b"referenceId" => K::ReferenceId,
-        b"traceId" | b"trace_id" => K::TraceId,
-        b"loc" => K::Loc,
-        b"field" => K::Field,
-        b"fieldViolations" | b"field_violations" => K::FieldViolations,
-        b"retryDelay" | b"retry_delay" => K::RetryDelay,
-        b"@type" => K::AtType,
-        b"causes" => K::Causes,
-        b"source" => K::Source,
-        b"pointer" => K::Pointer,
-        b"parameter" => K::Parameter,
-        b"extensions" => K::Extensions,
-        b"locations" => K::Locations,
-        b"value" => K::Value,
-        b"name" => K::Name,
-        b"defaultMessage" => K::DefaultMessage,
-        b"messages" => K::Messages,
-        b"classification" => K::Classification,
-        b"object" => K::Object,
-        b"metadata" => K::Metadata,
-        b"errorMessages" | b"error_messages" => K::ErrorMessages,
-        b"error_summary" => K::ErrorSummary,
-        b".tag" => K::Tag,
-        b"issue" => K::Issue,
-        b"fields" => K::Fields,
-        b"parameters" => K::Parameters,
-        b"error_subcode" => K::ErrorSubcode,
-        b"fbtrace_id" => K::FbTraceId,
-        b"debug_id" => K::DebugId,
-        b"done" => K::Done,
-        b"state" => K::State,
-        b"fieldErrors" | b"field_errors" | b"validation_errors" | b"validationErrors" => {
-            K::FieldErrors
-        }
-        b"id" => K::Id,
-        b"category" => K::Category,
-        b"fault" => K::Fault,
-        b"propertyPath" | b"property_path" | b"property" => K::PropertyPath,
-        b"violations" => K::Violations,
+        "code" | "Code" => K::Code,
+        "message" | "Message" => K::Message,
+        "msg" | "errmsg" | "error_message" | "errorMessage" | "ErrorMessage" | "errorSummary"
+        | "developer_message" => K::MsgAlt,
+        "error_description" => K::ErrorDescription,
+        "error_uri" => K::ErrorUri,
+        "description" => K::Description,
+        "detail" => K::Detail,
+        "details" => K::Details,
+        "errors" => K::Errors,
+        "data" => K::Data,
+        "type" => K::Type,
+        "title" => K::Title,
+        "status" => K::Status,
+        "statusCode" | "status_code" => K::StatusCode,
+        "instance" => K::Instance,
+        "kind" => K::KindKey,
+        "apiVersion" => K::ApiVersion,
+        "reason" => K::Reason,
+        "timestamp" => K::Timestamp,
+        "path" => K::Path,
+        "ok" => K::OkFlag,
+        "success" => K::Success,
+        "__type" => K::AwsType,
+        "odata.error" => K::OdataError,
+        "invalid-params" | "invalid_params" | "invalidParams" => K::InvalidParams,
+        "non_field_errors" => K::NonFieldErrors,
+        "param" => K::Param,
+        "doc_url"
+        | "decline_code"
+        | "request_log_url"
+        | "charge"
+        | "payment_intent"
+        | "setup_intent"
+        | "payment_method"
+        | "advice_code"
+        | "network_decline_code" => K::StripeOnly,
+        "target" => K::Target,
+        "innererror" | "innerError" => K::InnerError,
+        "retryable" | "retriable" | "is_retryable" | "isRetryable" => K::Retryable,
+        "retry_after"
+        | "retryAfter"
+        | "retry_after_seconds"
+        | "retryAfterSeconds"
+        | "estimated_time" => K::RetryAfter,
+        "retry_after_ms" | "retryAfterMs" => K::RetryAfterMs,
+        "request_id" | "requestId" | "RequestId" | "request-id" | "requestID" | "correlationId"
+        | "correlation_id" => K::RequestId,
+        "reference_id" | "referenceId" => K::ReferenceId,
+        "traceId" | "trace_id" => K::TraceId,
+        "loc" => K::Loc,
+        "field" => K::Field,
+        "fieldViolations" | "field_violations" => K::FieldViolations,
+        "retryDelay" | "retry_delay" => K::RetryDelay,
+        "@type" => K::AtType,
+        "causes" => K::Causes,
+        "source" => K::Source,
+        "pointer" => K::Pointer,
+        "parameter" => K::Parameter,
+        "extensions" => K::Extensions,
+        "locations" => K::Locations,
+        "value" => K::Value,
+        "name" => K::Name,
+        "defaultMessage" => K::DefaultMessage,
+        "messages" => K::Messages,
+        "classification" => K::Classification,
+        "object" => K::Object,
+        "metadata" => K::Metadata,
+        "errorMessages" | "error_messages" => K::ErrorMessages,
+        "error_summary" => K::ErrorSummary,
+        ".tag" => K::Tag,
+        "issue" => K::Issue,
+        "fields" => K::Fields,
+        "parameters" => K::Parameters,
+        "error_subcode" => K::ErrorSubcode,
+        "fbtrace_id" => K::FbTraceId,
+        "debug_id" => K::DebugId,
+        "done" => K::Done,
+        "state" => K::State,
+        "fieldErrors" | "field_errors" | "validation_errors" | "validationErrors" => K::FieldErrors,
+        "id" => K::Id,
+        "category" => K::Category,
+        "fault" => K::Fault,
+        "propertyPath" | "property_path" | "property" => K::PropertyPath,
+        "violations" => K::Violations,
         _ => return None,
     })
 }
@@ -217,12 +213,9 @@ impl Slots {
     fn fill(&mut self, t: &Tree<'_>, obj: usize) {
         let s = self;
         for c in t.children(obj) {
-            let Some((key, esc)) = t.key_bytes(c) else {
-                continue;
-            };
+            let Some((key, esc)) = t.key(c) else { continue };
             let k = if esc {
-                let raw = t.key(c).map_or("", |(k, _)| k);
-                slot_of(super::json::decode(raw, true, 64).as_bytes())
+                slot_of(&super::json::decode(key, true, 64))
             } else {
                 slot_of(key)
             };
@@ -2054,21 +2047,6 @@ mod tests {
         }
         text.push('}');
         Some(Details::from_parsed_string(text))
-    }
-
-    #[test]
-    fn slots_find_plain_and_escaped_names() {
-        let doc =
-            r#"{"co\u0064e":1,"message":"m","Message":"M","x":0,"d\u00e9tail":2,"errorCode":3}"#;
-        let (t, _) = super::super::json::parse(doc, 32).unwrap();
-        let s = Slots::of(&t, 0);
-        assert_eq!(s.get(K::Code), Some(1));
-        // Aliases share a slot; the last one wins.
-        assert_eq!(s.get(K::Message), Some(3));
-        assert_eq!(s.get(K::ErrorCode), Some(6));
-        assert_eq!(s.other, 2);
-        assert_eq!(slot_of(b"retry_after_ms"), Some(K::RetryAfterMs));
-        assert_eq!(slot_of(b"Error"), None);
     }
 
     #[test]

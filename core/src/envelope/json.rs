@@ -771,16 +771,6 @@ impl<'a> Tree<'a> {
             .map(|n| (span(self.src, n.key), n.key_esc))
     }
 
-    /// [`Tree::key`] as bytes: no char-boundary checks (the name is compared, not sliced).
-    #[inline]
-    pub fn key_bytes(&self, i: usize) -> Option<(&'a [u8], bool)> {
-        self.nodes.get(i).map(|n| {
-            let a = n.key.0 as usize;
-            let name = self.src.as_bytes().get(a..a + n.key.1 as usize);
-            (name.unwrap_or_default(), n.key_esc)
-        })
-    }
-
     /// The raw text of node `i` (string contents or a number literal; empty otherwise).
     #[inline]
     fn raw(&self, n: &Node) -> &'a str {
@@ -1076,21 +1066,6 @@ mod tests {
             s.set(v);
             small
         }));
-    }
-
-    #[test]
-    fn key_bytes_is_key_as_bytes() {
-        for doc in [
-            r#"{"error":{"code":"x","d\u00e9tail":[1,{"":null,"\"":true}],"\u00e9":"\u00e9"}}"#,
-            r#"[{"a":1},{"b":{"c":"d"}},"e",2.5e3]"#,
-            "{\"\u{e9}t\u{e9}\":{\"\u{1f600}\":\"\u{1f600}\"}}",
-        ] {
-            let (t, _) = parse(doc, 32).unwrap_or_else(|e| panic!("{doc}: {e:?}"));
-            for i in 0..t.nodes.len() + 2 {
-                let want = t.key(i).map(|(k, esc)| (k.as_bytes(), esc));
-                assert_eq!(t.key_bytes(i), want, "{doc} node {i}");
-            }
-        }
     }
 
     #[test]
