@@ -209,8 +209,21 @@ function isStream(body) {
 function detailsValue(json) {
   if (json === null) return null;
   const v = JSON.parse(json);
-  // Only a text with an exponent or a surrogate escape can hold either.
-  return /[eE]|\\u[dD][89a-fA-F]/.test(json) ? wellFormed(v, 0) : v;
+  return mayNeedFixing(json) ? wellFormed(v, 0) : v;
+}
+/**
+ * Whether `json` may hold a number out of range or a lone surrogate escape, the only values
+ * JSON.parse reads otherwise than the core; cheap, as most texts hold neither. A number is out of
+ * range only with an exponent (digits, `e`, digits, then the end of the number: a hex id such
+ * as `14e45f` is no number) or with more than 308 digits (JSON.parse reads 1 and 400 zeros as
+ * Infinity). Walking and copying the value costs more than these scans.
+ */
+function mayNeedFixing(json) {
+  return (
+    /\d[eE][+-]?\d+(?:[\s,\]}]|$)/.test(json) ||
+    (json.length > 308 && /\d{309}/.test(json)) ||
+    (json.includes('\\u') && /\\u[dD][89a-fA-F]/.test(json))
+  );
 }
 const fixString = (s) =>
   typeof s.toWellFormed === 'function'

@@ -59,6 +59,11 @@ test('the packed result: every field, any text, details read lazily and as parse
   assert.equal(c.details.f, null);
   assert.equal(c.details.s, '\ufffd');
   assert.equal(c.details.n, 18446744073709551615);
+  // Out of range without an exponent, in a text with no letter e: null too, as in Rust and Python.
+  const huge = `{"error":{"code":"x","details":{"n":${'9'.repeat(400)},"m":-${'1'.repeat(310)},"f":${'1'.repeat(309)}}}}`;
+  for (const d of [ht.classify({ status: 400, body: huge, now: NOW }).details, ht.parseEnvelope(huge).details]) {
+    assert.deepEqual(d, { n: null, m: null, f: Number('1'.repeat(309)) });
+  }
   // A plain value all the same: spread, structuredClone and JSON see the parsed details.
   assert.deepEqual({ ...c }.details, e.details);
   assert.deepEqual(structuredClone(c).details, e.details);
