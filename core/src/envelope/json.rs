@@ -909,6 +909,22 @@ impl<'a> Tree<'a> {
         }
     }
 
+    /// The decoded contents of string node `i`, whole (`None` for other kinds).
+    pub fn string(&self, i: usize) -> Option<Cow<'a, str>> {
+        let n = self.nodes.get(i)?;
+        match n.kind {
+            Kind::Str => Some(Cow::Borrowed(self.raw(n))),
+            Kind::StrEsc => Some(decode(self.raw(n), true, usize::MAX)),
+            _ => None,
+        }
+    }
+
+    /// The decoded member name of node `i`, whole (empty when it has none).
+    pub fn name(&self, i: usize) -> Cow<'a, str> {
+        let (k, esc) = self.key(i).unwrap_or(("", false));
+        decode(k, esc, usize::MAX)
+    }
+
     /// Node `i` as a [`serde_json::Value`]. Recursion is bounded by the parse depth cap.
     pub fn to_value(&self, i: usize) -> Value {
         let Some(n) = self.nodes.get(i) else {

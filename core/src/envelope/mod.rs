@@ -54,6 +54,7 @@ mod prose;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// Codes are cut to this many characters.
@@ -364,6 +365,128 @@ impl Details {
     /// Details from text built out of pieces that [`json::parse`] accepted.
     pub(crate) fn from_parsed_string(text: String) -> Details {
         Details(text.into_boxed_str())
+    }
+
+    /// True when some member of an object in the details, at most `max_depth` levels down
+    /// (the details themselves are level 0), satisfies `hit` (given its decoded name and, for a
+    /// string, its decoded value) or holds, at the next level, such a member. Only the first
+    /// `max_items` items of an array are looked at. As in [`Details::to_value`], where a name
+    /// appears twice in an object only the last member counts.
+    ///
+    /// Walks the parsed text, not a [`Value`]: the browser's wasm module then carries no
+    /// `serde_json::Value` (about 12 KB).
+    pub(crate) fn any_member(
+        &self,
+        max_depth: usize,
+        max_items: usize,
+        hit: &dyn Fn(&str, Option<&str>) -> bool,
+    ) -> bool {
+        fn walk(
+            t: &json::Tree<'_>,
+            i: usize,
+            depth: usize,
+            max: (usize, usize),
+            hit: &dyn Fn(&str, Option<&str>) -> bool,
+        ) -> bool {
+            if depth > max.0 {
+                return false;
+            }
+            match t.kind(i) {
+                Some(json::Kind::Arr) => t
+                    .children(i)
+                    .take(max.1)
+                    .any(|c| walk(t, c, depth + 1, max, hit)),
+                Some(json::Kind::Obj) => {
+                    // Built at the first hit: most objects have none.
+                    let mut last = None;
+                    t.children(i).any(|c| {
+                        let name = t.name(c);
+                        (hit(&name, t.string(c).as_deref()) || walk(t, c, depth + 1, max, hit))
+                            && last
+                                .get_or_insert_with(|| LastNames::of(t, i))
+                                .is_last(&name, c)
+                    })
+                }
+                _ => false,
+            }
+        }
+        match json::parse(&self.0, HARD_MAX_DEPTH) {
+            Ok((tree, _)) => walk(&tree, 0, 0, (max_depth, max_items), hit),
+            // Never: the text was accepted by the same parser when the details were made.
+            Err(_) => false,
+        }
+    }
+}
+
+/// Details from JSON text the envelope parser accepts (`None` otherwise), for tests.
+#[cfg(test)]
+pub(crate) fn details_for_test(text: &str) -> Option<Details> {
+    json::parse(text, HARD_MAX_DEPTH)
+        .ok()
+        .map(|_| Details::from_parsed(text))
+}
+
+/// Which member of an object keeps each name when names repeat: the last one, as in a parsed
+/// value. A small open-addressing table of the decoded names, so that asking for every member
+/// of a large object costs linear time, not quadratic.
+struct LastNames<'a> {
+    /// Each distinct name and the last member (node) with it.
+    names: Vec<(Cow<'a, str>, usize)>,
+    /// Indexes into `names`, plus one (0: empty); a power of two, at least twice the members.
+    slots: Vec<usize>,
+}
+
+impl<'a> LastNames<'a> {
+    fn of(t: &json::Tree<'a>, o: usize) -> LastNames<'a> {
+        let size = t.len(o).saturating_mul(2).max(2).next_power_of_two();
+        let mut table = LastNames {
+            names: Vec::new(),
+            slots: vec![0; size],
+        };
+        for c in t.children(o) {
+            let name = t.name(c);
+            let s = table.slot(&name);
+            match table.slots.get(s).copied() {
+                Some(0) => {
+                    table.names.push((name, c));
+                    if let Some(slot) = table.slots.get_mut(s) {
+                        *slot = table.names.len();
+                    }
+                }
+                Some(k) => {
+                    if let Some(e) = table.names.get_mut(k - 1) {
+                        e.1 = c;
+                    }
+                }
+                None => {}
+            }
+        }
+        table
+    }
+
+    /// The slot that holds `name`, or the empty one where it would go.
+    fn slot(&self, name: &str) -> usize {
+        // FNV-1a.
+        let mut h: u32 = 0x811c_9dc5;
+        for b in name.bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        let mask = self.slots.len() - 1;
+        let mut s = h as usize & mask;
+        // Never more names than half the slots: an empty one is always found.
+        while let Some(&k) = self.slots.get(s) {
+            if k == 0 || self.names.get(k - 1).is_some_and(|e| e.0 == name) {
+                break;
+            }
+            s = (s + 1) & mask;
+        }
+        s
+    }
+
+    /// Whether member `c`, named `name`, is the last with its name.
+    fn is_last(&self, name: &str, c: usize) -> bool {
+        let k = self.slots.get(self.slot(name)).copied().unwrap_or(0);
+        self.names.get(k.wrapping_sub(1)).is_some_and(|e| e.1 == c)
     }
 }
 
