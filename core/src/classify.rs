@@ -964,12 +964,7 @@ fn says_rate_limited(env: &Envelope) -> bool {
 /// then a comparison, instead of setting up a substring searcher per needle (`by_code` asks
 /// for up to two dozen needles).
 fn has_part(hay: &str, needle: &str) -> bool {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    let Some(&first) = n.first() else {
-        return true;
-    };
-    h.windows(n.len())
-        .any(|w| w.first() == Some(&first) && w == n)
+    crate::envelope::find_str(hay, needle).is_some()
 }
 
 /// `hay.to_ascii_lowercase().contains(needle)` for a lowercase ASCII `needle`, without the

@@ -6,7 +6,7 @@
 
 use super::json::{key_is, Kind, Tree};
 use super::{
-    cut, Details, Dialect, Envelope, Violation, MAX_CODE, MAX_FIELD, MAX_ID, MAX_MESSAGE,
+    cut, find_str, Details, Dialect, Envelope, Violation, MAX_CODE, MAX_FIELD, MAX_ID, MAX_MESSAGE,
     MAX_VIOLATIONS,
 };
 use std::time::Duration;
@@ -880,7 +880,7 @@ fn problem_type_code(ty: &str) -> Option<&str> {
     if ty.is_empty() || ty.eq_ignore_ascii_case("about:blank") {
         return None;
     }
-    if ty.contains("ietf.org/") || ty.contains("rfc-editor.org/") {
+    if find_str(ty, "ietf.org/").is_some() || find_str(ty, "rfc-editor.org/").is_some() {
         return None;
     }
     // A fragment names the problem within a page (the IANA http-problem-types registry:
@@ -959,7 +959,20 @@ fn pointer_field(p: &str) -> String {
         if i > 0 {
             out.push('.');
         }
-        out.push_str(&seg.replace("~1", "/").replace("~0", "~"));
+        // `~1` is `/` and `~0` is `~` (RFC 6901), in one pass: what
+        // `seg.replace("~1", "/").replace("~0", "~")` gives, without `str`'s substring search.
+        let mut rest = seg;
+        while let Some(i) = rest.find('~') {
+            out.push_str(rest.get(..i).unwrap_or(""));
+            let (ch, used) = match rest.as_bytes().get(i + 1) {
+                Some(b'1') => ('/', 2),
+                Some(b'0') => ('~', 2),
+                _ => ('~', 1),
+            };
+            out.push(ch);
+            rest = rest.get(i + used..).unwrap_or("");
+        }
+        out.push_str(rest);
     }
     out
 }
@@ -2248,5 +2261,21 @@ mod tests {
             parse_secs("1500", MILLIS),
             Some(Duration::from_millis(1500))
         );
+    }
+
+    proptest::proptest! {
+        /// The one-pass unescape is the two `replace` calls it replaced.
+        #[test]
+        fn pointer_field_unescapes_as_replace_did(p in "[~01/a#]{0,12}") {
+            let old = {
+                let q = p.strip_prefix('#').unwrap_or(&p);
+                let q = q.strip_prefix('/').unwrap_or(q);
+                q.split('/')
+                    .map(|seg| seg.replace("~1", "/").replace("~0", "~"))
+                    .collect::<Vec<_>>()
+                    .join(".")
+            };
+            proptest::prop_assert_eq!(pointer_field(&p), old);
+        }
     }
 }

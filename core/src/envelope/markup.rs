@@ -58,7 +58,7 @@ fn element(s: &str, from: usize, name: &str, open_ended: bool) -> Option<(usize,
         loop {
             match s
                 .get(search..)
-                .and_then(|r| r.find("</"))
+                .and_then(|r| super::find_str(r, "</"))
                 .map(|c| search + c)
             {
                 Some(c) => {

@@ -516,6 +516,18 @@ impl<'de> Deserialize<'de> for Details {
     }
 }
 
+/// Where `needle` first occurs in `hay` (`hay.find(needle)`): a scan for the needle's first
+/// byte, then a comparison. For the core's short needles; `str`'s own substring search (the
+/// Two-Way searcher) is about 2 KB of the browser's wasm module.
+pub(crate) fn find_str(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return Some(0);
+    };
+    h.windows(n.len())
+        .position(|w| w.first() == Some(&first) && w == n)
+}
+
 /// The longest prefix of `s` with at most `max_chars` characters.
 pub(crate) fn cut(s: &str, max_chars: usize) -> &str {
     json::cut_chars(s, max_chars)
@@ -700,7 +712,7 @@ fn event_stream(body: &str, limits: &Limits) -> Envelope {
                 ..Envelope::default()
             });
         }
-        if !data.starts_with('{') || !(named || data.contains("\"error\"")) {
+        if !data.starts_with('{') || !(named || find_str(data, "\"error\"").is_some()) {
             return None;
         }
         let mut env = json_body(data, false, ContentType::Other, limits);
@@ -807,6 +819,13 @@ mod tests {
             Some("application/json"),
             &Limits::default(),
         )
+    }
+
+    proptest! {
+        #[test]
+        fn find_str_is_str_find(hay in "[<>/a\"ré]{0,16}", needle in "[<>/a\"ré]{0,3}") {
+            prop_assert_eq!(find_str(&hay, &needle), hay.find(needle.as_str()));
+        }
     }
 
     #[test]
