@@ -367,23 +367,12 @@ pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
     for &c in int {
         whole = whole.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
     }
-    if frac.is_empty() && unit_nanos != 0 && 1_000_000_000 % unit_nanos == 0 {
-        // A whole number of seconds or milliseconds (`"retry_after": 7`): the same split as
-        // below, in `u64` (the `u128` division below is a library call).
-        let per_sec = 1_000_000_000 / unit_nanos;
-        let nanos = u32::try_from((whole % per_sec) * unit_nanos).ok()?;
-        return Some(Duration::new(whole / per_sec, nanos));
-    }
     // The fraction, as units of 1e-9 of the unit.
     let mut f: u64 = 0;
     for (i, &c) in frac.iter().take(9).enumerate() {
         f += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
     }
-    let total_nanos = u128::from(whole) * u128::from(unit_nanos)
-        + u128::from(f) * u128::from(unit_nanos) / 1_000_000_000;
-    let secs = u64::try_from(total_nanos / 1_000_000_000).ok()?;
-    let nanos = u32::try_from(total_nanos % 1_000_000_000).ok()?;
-    Some(Duration::new(secs, nanos))
+    super::duration_of(whole, f, unit_nanos)
 }
 
 /// A duration from a number, a numeric string, or a protobuf `{"seconds", "nanos"}` object.

@@ -516,6 +516,30 @@ impl<'de> Deserialize<'de> for Details {
     }
 }
 
+/// `whole + frac_e9 / 10^9` units of `unit_nanos` nanoseconds, rounded down to the
+/// nanosecond; `None` when the seconds do not fit in a `u64`. `frac_e9` must be below 10^9.
+///
+/// Exact, in `u64` arithmetic: the same as `(whole * unit + frac_e9 * unit / 10^9)` in
+/// `u128`, whose division is a library call (`__udivti3`, about 1 KB of the browser's wasm
+/// module). With `unit = us·10^9 + un` and `whole = wh·10^9 + wl`, the total is
+/// `10^9·(whole·us + wh·un) + wl·un + frac·us + frac·un / 10^9`, and each product fits.
+pub(crate) fn duration_of(whole: u64, frac_e9: u64, unit_nanos: u64) -> Option<Duration> {
+    const E9: u64 = 1_000_000_000;
+    let (us, un) = (unit_nanos / E9, unit_nanos % E9);
+    let (wh, wl) = (whole / E9, whole % E9);
+    // Below 10^18; below 10^9 · (2^64 / 10^9); below 10^9.
+    let a = wl * un;
+    let b = frac_e9 * us;
+    let c = frac_e9 * un / E9;
+    // Below 3·10^9.
+    let sub = a % E9 + b % E9 + c;
+    let secs = whole
+        .checked_mul(us)?
+        .checked_add(wh * un)?
+        .checked_add(a / E9 + b / E9 + sub / E9)?;
+    Some(Duration::new(secs, (sub % E9) as u32))
+}
+
 /// Where `needle` first occurs in `hay` (`hay.find(needle)`): a scan for the needle's first
 /// byte, then a comparison. For the core's short needles; `str`'s own substring search (the
 /// Two-Way searcher) is about 2 KB of the browser's wasm module.
@@ -821,7 +845,67 @@ mod tests {
         )
     }
 
+    /// `duration_of` in `u128`, as `parse_secs` and the prose reader computed it before.
+    fn duration_of_u128(whole: u64, frac_e9: u64, unit_nanos: u64) -> Option<Duration> {
+        let total = u128::from(whole) * u128::from(unit_nanos)
+            + u128::from(frac_e9) * u128::from(unit_nanos) / 1_000_000_000;
+        let secs = u64::try_from(total / 1_000_000_000).ok()?;
+        let nanos = u32::try_from(total % 1_000_000_000).ok()?;
+        Some(Duration::new(secs, nanos))
+    }
+
+    #[test]
+    fn duration_of_is_the_u128_arithmetic_at_the_edges() {
+        let wholes = [
+            0,
+            1,
+            999_999_999,
+            1_000_000_000,
+            1_000_000_000_000,
+            u64::MAX / 3_600_000_000_000,
+            u64::MAX / 3_600_000_000_000 + 1,
+            u64::MAX / 1_000_000_000,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        let fracs = [0, 1, 500_000_000, 999_999_999];
+        let units = [
+            0,
+            1,
+            7,
+            1_000,
+            1_000_000,
+            999_999_999,
+            1_000_000_000,
+            1_000_000_001,
+            60_000_000_000,
+            3_600_000_000_000,
+            u64::MAX / 2,
+            u64::MAX,
+        ];
+        for w in wholes {
+            for f in fracs {
+                for u in units {
+                    assert_eq!(
+                        duration_of(w, f, u),
+                        duration_of_u128(w, f, u),
+                        "{w} {f} {u}"
+                    );
+                }
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn duration_of_is_the_u128_arithmetic(
+            whole in prop_oneof![any::<u64>(), 0u64..2_000_000_000_000],
+            frac in 0u64..1_000_000_000,
+            unit in prop_oneof![any::<u64>(), 0u64..4_000_000_000_000],
+        ) {
+            prop_assert_eq!(duration_of(whole, frac, unit), duration_of_u128(whole, frac, unit));
+        }
+
         #[test]
         fn find_str_is_str_find(hay in "[<>/a\"ré]{0,16}", needle in "[<>/a\"ré]{0,3}") {
             prop_assert_eq!(find_str(&hay, &needle), hay.find(needle.as_str()));
