@@ -64,7 +64,9 @@ cargo_build() {
   local profile="$1"
   shift
   if [ "$nightly" = 1 ]; then
-    if RUSTFLAGS="${RUSTFLAGS:-} -Zunstable-options -Cpanic=immediate-abort" \
+    # -Zlocation-detail=none: no file/line/column constants for #[track_caller] (nothing reads
+    # them once panics are bare traps): pkg/web 87,798 -> 87,544 bytes gzipped.
+    if RUSTFLAGS="${RUSTFLAGS:-} -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none" \
       cargo +nightly build -p http-triage-wasm --target wasm32-unknown-unknown --profile "$profile" \
       --locked -Z build-std=std,panic_abort "$@"; then
       return
