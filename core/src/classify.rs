@@ -443,8 +443,8 @@ impl Rules {
     ) -> Result<(), String> {
         let status = match place {
             "status" => Some(
-                key.parse::<u16>()
-                    .ok()
+                crate::envelope::parse_u64(key)
+                    .and_then(|s| u16::try_from(s).ok())
                     .filter(|s| (100..=999).contains(s))
                     .ok_or("`rules.status` keys must be HTTP statuses like \"409\"")?,
             ),
@@ -714,7 +714,7 @@ fn query_error_code(headers: &[(&str, &str)]) -> Option<String> {
 /// business-use-case range 80000–80014 are throttling (under `OAuthException` too), 1 and 2
 /// transient, 102 and 190 an invalid or expired token, 10 and 200–299 missing permissions.
 fn facebook_code(norm: &str) -> Option<&'static str> {
-    let n: u32 = norm.parse().ok()?;
+    let n = u32::try_from(crate::envelope::parse_u64(norm)?).ok()?;
     Some(match n {
         4 | 17 | 32 | 613 | 80_000..=80_014 => "ratelimitexceeded",
         1 | 2 => "temporarilyunavailable",
@@ -750,9 +750,8 @@ fn header_error_code(headers: &[(&str, &str)]) -> Option<String> {
             }
             1 => return Some(v.to_owned()),
             _ => {
-                if let Some(name) = v
-                    .parse::<usize>()
-                    .ok()
+                if let Some(name) = crate::envelope::parse_u64(v)
+                    .and_then(|n| usize::try_from(n).ok())
                     .and_then(|n| crate::envelope::GRPC_CODES.get(n))
                 {
                     if *name != "OK" {

@@ -386,7 +386,7 @@ fn duration_at(t: &Tree<'_>, i: usize, unit_nanos: u64) -> Option<Duration> {
                 _ => t.text(s, 32),
             });
             let nanos = t.get(i, "nanos").and_then(|n| t.int(n)).unwrap_or(0);
-            let secs: u64 = secs?.parse().ok()?;
+            let secs = super::parse_u64(&secs?)?;
             let nanos = u32::try_from(nanos).ok().filter(|n| *n < 1_000_000_000)?;
             Some(Duration::new(secs, nanos))
         }

@@ -886,7 +886,7 @@ impl<'a> Tree<'a> {
 
     /// Node `i` as an integer, when it is an integer literal.
     pub fn int(&self, i: usize) -> Option<i64> {
-        self.num_raw(i)?.parse().ok()
+        super::parse_i64(self.num_raw(i)?)
     }
 
     /// The JSON text of node `i` exactly as it appears in the source (a string with its quotes,
@@ -955,10 +955,10 @@ impl<'a> Tree<'a> {
 /// that does not fit (`1e999`) becomes `null`.
 fn number(raw: &str) -> Value {
     if !raw.bytes().any(|c| matches!(c, b'.' | b'e' | b'E')) {
-        if let Ok(v) = raw.parse::<i64>() {
+        if let Some(v) = super::parse_i64(raw) {
             return Value::Number(v.into());
         }
-        if let Ok(v) = raw.parse::<u64>() {
+        if let Some(v) = super::parse_u64(raw) {
             return Value::Number(v.into());
         }
     }

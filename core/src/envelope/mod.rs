@@ -516,6 +516,37 @@ impl<'de> Deserialize<'de> for Details {
     }
 }
 
+/// `s.parse::<u64>()`: ASCII digits after at most one `+`; `None` when there are none, for any
+/// other byte, and on overflow. One reader for the integer types the core parses (each
+/// `FromStr` is its own code in the wasm module); narrower types convert with `try_from`.
+pub(crate) fn parse_u64(s: &str) -> Option<u64> {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for c in digits.bytes() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(v)
+}
+
+/// `s.parse::<i64>()`: [`parse_u64`] with an optional `-` instead of the `+`.
+pub(crate) fn parse_i64(s: &str) -> Option<i64> {
+    match s.strip_prefix('-') {
+        Some(d) if !d.starts_with('+') => {
+            let m = parse_u64(d)?;
+            // Down to i64::MIN (2^63), whose negation wraps to itself.
+            (m <= 1 << 63).then(|| (m as i64).wrapping_neg())
+        }
+        Some(_) => None,
+        None => i64::try_from(parse_u64(s)?).ok(),
+    }
+}
+
 /// `whole + frac_e9 / 10^9` units of `unit_nanos` nanoseconds, rounded down to the
 /// nanosecond; `None` when the seconds do not fit in a `u64`. `frac_e9` must be below 10^9.
 ///
@@ -896,7 +927,49 @@ mod tests {
         }
     }
 
+    fn check_int_parse(s: &str) {
+        assert_eq!(parse_u64(s), s.parse::<u64>().ok(), "{s:?}");
+        assert_eq!(parse_i64(s), s.parse::<i64>().ok(), "{s:?}");
+    }
+
+    #[test]
+    fn integer_parses_are_std_at_the_edges() {
+        for s in [
+            "",
+            "+",
+            "-",
+            "+-1",
+            "-+1",
+            "++1",
+            "--1",
+            "0",
+            "+0",
+            "-0",
+            "007",
+            " 1",
+            "1 ",
+            "1.0",
+            "18446744073709551615",
+            "18446744073709551616",
+            "+18446744073709551615",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "-18446744073709551616",
+            "١",
+            "1e3",
+        ] {
+            check_int_parse(s);
+        }
+    }
+
     proptest! {
+        #[test]
+        fn integer_parses_are_std(s in "[-+0-9a ]{0,22}") {
+            check_int_parse(&s);
+        }
+
         #[test]
         fn duration_of_is_the_u128_arithmetic(
             whole in prop_oneof![any::<u64>(), 0u64..2_000_000_000_000],
