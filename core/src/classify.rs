@@ -16,7 +16,6 @@
 use crate::envelope::{parse_envelope_with, Dialect, Envelope, Limits, Violation};
 use crate::headers::read_headers;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -444,8 +443,8 @@ impl Rules {
     ) -> Result<(), String> {
         let status = match place {
             "status" => Some(
-                key.parse::<u16>()
-                    .ok()
+                crate::envelope::parse_u64(key)
+                    .and_then(|s| u16::try_from(s).ok())
                     .filter(|s| (100..=999).contains(s))
                     .ok_or("`rules.status` keys must be HTTP statuses like \"409\"")?,
             ),
@@ -715,7 +714,7 @@ fn query_error_code(headers: &[(&str, &str)]) -> Option<String> {
 /// business-use-case range 80000–80014 are throttling (under `OAuthException` too), 1 and 2
 /// transient, 102 and 190 an invalid or expired token, 10 and 200–299 missing permissions.
 fn facebook_code(norm: &str) -> Option<&'static str> {
-    let n: u32 = norm.parse().ok()?;
+    let n = u32::try_from(crate::envelope::parse_u64(norm)?).ok()?;
     Some(match n {
         4 | 17 | 32 | 613 | 80_000..=80_014 => "ratelimitexceeded",
         1 | 2 => "temporarilyunavailable",
@@ -751,9 +750,8 @@ fn header_error_code(headers: &[(&str, &str)]) -> Option<String> {
             }
             1 => return Some(v.to_owned()),
             _ => {
-                if let Some(name) = v
-                    .parse::<usize>()
-                    .ok()
+                if let Some(name) = crate::envelope::parse_u64(v)
+                    .and_then(|n| usize::try_from(n).ok())
                     .and_then(|n| crate::envelope::GRPC_CODES.get(n))
                 {
                     if *name != "OK" {
@@ -771,29 +769,18 @@ fn header_error_code(headers: &[(&str, &str)]) -> Option<String> {
 /// `RESOURCE_EXHAUSTED` outside the google.rpc dialect, whose walk already sets
 /// `Envelope::long_quota`; the details are parsed here.
 fn names_long_quota(details: &crate::envelope::Details) -> bool {
-    fn walk(v: &Value, depth: usize) -> bool {
-        if depth > 6 {
-            return false;
-        }
-        match v {
-            Value::Object(m) => m.iter().any(|(k, v)| {
-                let is_quota_key = contains_ci(k, "quotaid")
-                    || contains_ci(k, "quota_limit")
-                    || contains_ci(k, "quotalimit");
-                (is_quota_key
-                    && v.as_str().is_some_and(|s| {
-                        contains_ci(s, "perday")
-                            || contains_ci(s, "permonth")
-                            || contains_ci(s, "daily")
-                            || contains_ci(s, "monthly")
-                    }))
-                    || walk(v, depth + 1)
-            }),
-            Value::Array(a) => a.iter().take(32).any(|v| walk(v, depth + 1)),
-            _ => false,
-        }
-    }
-    walk(&details.to_value(), 0)
+    details.any_member(6, 32, &|k, v| {
+        let is_quota_key = contains_ci(k, "quotaid")
+            || contains_ci(k, "quota_limit")
+            || contains_ci(k, "quotalimit");
+        is_quota_key
+            && v.is_some_and(|s| {
+                contains_ci(s, "perday")
+                    || contains_ci(s, "permonth")
+                    || contains_ci(s, "daily")
+                    || contains_ci(s, "monthly")
+            })
+    })
 }
 
 /// Errors inside a 2xx come as a JSON object (`{"ok": false}`, GraphQL `errors`) or, from S3, an
@@ -976,12 +963,7 @@ fn says_rate_limited(env: &Envelope) -> bool {
 /// then a comparison, instead of setting up a substring searcher per needle (`by_code` asks
 /// for up to two dozen needles).
 fn has_part(hay: &str, needle: &str) -> bool {
-    let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    let Some(&first) = n.first() else {
-        return true;
-    };
-    h.windows(n.len())
-        .any(|w| w.first() == Some(&first) && w == n)
+    crate::envelope::find_str(hay, needle).is_some()
 }
 
 /// `hay.to_ascii_lowercase().contains(needle)` for a lowercase ASCII `needle`, without the
@@ -1366,5 +1348,132 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// The walk over a `serde_json::Value` that `names_long_quota` replaced: the oracle.
+    fn names_long_quota_by_value(details: &crate::envelope::Details) -> bool {
+        use serde_json::Value;
+        fn walk(v: &Value, depth: usize) -> bool {
+            if depth > 6 {
+                return false;
+            }
+            match v {
+                Value::Object(m) => m.iter().any(|(k, v)| {
+                    let is_quota_key = contains_ci(k, "quotaid")
+                        || contains_ci(k, "quota_limit")
+                        || contains_ci(k, "quotalimit");
+                    (is_quota_key
+                        && v.as_str().is_some_and(|s| {
+                            contains_ci(s, "perday")
+                                || contains_ci(s, "permonth")
+                                || contains_ci(s, "daily")
+                                || contains_ci(s, "monthly")
+                        }))
+                        || walk(v, depth + 1)
+                }),
+                Value::Array(a) => a.iter().take(32).any(|v| walk(v, depth + 1)),
+                _ => false,
+            }
+        }
+        walk(&details.to_value(), 0)
+    }
+
+    fn check_long_quota(text: &str) {
+        let d = crate::envelope::details_for_test(text).expect(text);
+        assert_eq!(
+            names_long_quota(&d),
+            names_long_quota_by_value(&d),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn long_quota_walk_matches_the_value_walk() {
+        let mut deep = String::from(r#"{"quotaId":"perDay"}"#);
+        let mut cases = vec![
+            r#"{"quotaId":"perDay"}"#.to_owned(),
+            r#"{"quotaId":"perDay","quotaId":"perMinute"}"#.to_owned(),
+            r#"{"quotaId":"perMinute","quotaId":"perDay"}"#.to_owned(),
+            r#"{"quotaId":"perDay","quota\u0049d":"x"}"#.to_owned(),
+            r#"{"quota\u0049d":"per\u0044ay"}"#.to_owned(),
+            r#"{"a":{"quotaId":"daily"},"a":1}"#.to_owned(),
+            r#"{"a":1,"a":{"quotaId":"daily"}}"#.to_owned(),
+            r#"{"\ud800":{"quotaId":"daily"},"\udbff":0}"#.to_owned(),
+            r#"{"x_QUOTA_LIMIT_y":"Monthly"}"#.to_owned(),
+            r#"{"quotaLimit":["perDay"]}"#.to_owned(),
+            r#"[{"quotaLimit":"perMonth"}]"#.to_owned(),
+            r#""perDay""#.to_owned(),
+            "null".to_owned(),
+        ];
+        for _ in 0..9 {
+            cases.push(deep.clone());
+            deep = format!(r#"{{"d":{deep}}}"#);
+        }
+        // The item at 32 and after is past the walk's cap.
+        for n in 0..40 {
+            let zeros = vec!["0"; n];
+            let items = [zeros, vec![r#"{"quotaid":"daily"}"#]].concat();
+            cases.push(format!("[{}]", items.join(",")));
+        }
+        for c in cases {
+            check_long_quota(&c);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn long_quota_walk_matches_the_value_walk_on_random_details(
+            text in long_quota_json(),
+        ) {
+            check_long_quota(&text);
+        }
+    }
+
+    /// JSON text with names and strings from small pools (so names repeat, escaped or not, and
+    /// quota names and period values meet), nested up to 9 levels, arrays up to 40 items.
+    fn long_quota_json() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        const NAMES: &[&str] = &[
+            "quotaId",
+            "QUOTA_LIMIT",
+            "xquotalimitx",
+            "quota\\u0049d",
+            "quota\\u005flimit",
+            "a",
+            "b",
+            "\\ud800",
+            "\\udbff",
+            "\\u0061",
+            "quota_id",
+        ];
+        const STRINGS: &[&str] = &[
+            "perDay",
+            "per\\u0044ay",
+            "Monthly",
+            "x",
+            "DAILY",
+            "\\ud800permonth",
+            "perMinute",
+            "per\\nDay",
+        ];
+        let leaf = prop_oneof![
+            proptest::sample::select(STRINGS).prop_map(|s| format!("\"{s}\"")),
+            Just("null".to_owned()),
+            Just("12".to_owned()),
+            Just("true".to_owned()),
+        ];
+        leaf.prop_recursive(9, 256, 40, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..40)
+                    .prop_map(|v| format!("[{}]", v.join(","))),
+                proptest::collection::vec((proptest::sample::select(NAMES), inner), 0..8).prop_map(
+                    |v| {
+                        let members: Vec<String> =
+                            v.iter().map(|(k, x)| format!("\"{k}\": {x}")).collect();
+                        format!("{{{}}}", members.join(", "))
+                    }
+                ),
+            ]
+        })
     }
 }

@@ -6,7 +6,7 @@
 
 use super::json::{key_is, Kind, Tree};
 use super::{
-    cut, Details, Dialect, Envelope, Violation, MAX_CODE, MAX_FIELD, MAX_ID, MAX_MESSAGE,
+    cut, find_str, Details, Dialect, Envelope, Violation, MAX_CODE, MAX_FIELD, MAX_ID, MAX_MESSAGE,
     MAX_VIOLATIONS,
 };
 use std::time::Duration;
@@ -367,23 +367,12 @@ pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
     for &c in int {
         whole = whole.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
     }
-    if frac.is_empty() && unit_nanos != 0 && 1_000_000_000 % unit_nanos == 0 {
-        // A whole number of seconds or milliseconds (`"retry_after": 7`): the same split as
-        // below, in `u64` (the `u128` division below is a library call).
-        let per_sec = 1_000_000_000 / unit_nanos;
-        let nanos = u32::try_from((whole % per_sec) * unit_nanos).ok()?;
-        return Some(Duration::new(whole / per_sec, nanos));
-    }
     // The fraction, as units of 1e-9 of the unit.
     let mut f: u64 = 0;
     for (i, &c) in frac.iter().take(9).enumerate() {
         f += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
     }
-    let total_nanos = u128::from(whole) * u128::from(unit_nanos)
-        + u128::from(f) * u128::from(unit_nanos) / 1_000_000_000;
-    let secs = u64::try_from(total_nanos / 1_000_000_000).ok()?;
-    let nanos = u32::try_from(total_nanos % 1_000_000_000).ok()?;
-    Some(Duration::new(secs, nanos))
+    super::duration_of(whole, f, unit_nanos)
 }
 
 /// A duration from a number, a numeric string, or a protobuf `{"seconds", "nanos"}` object.
@@ -397,7 +386,7 @@ fn duration_at(t: &Tree<'_>, i: usize, unit_nanos: u64) -> Option<Duration> {
                 _ => t.text(s, 32),
             });
             let nanos = t.get(i, "nanos").and_then(|n| t.int(n)).unwrap_or(0);
-            let secs: u64 = secs?.parse().ok()?;
+            let secs = super::parse_u64(&secs?)?;
             let nanos = u32::try_from(nanos).ok().filter(|n| *n < 1_000_000_000)?;
             Some(Duration::new(secs, nanos))
         }
@@ -880,7 +869,7 @@ fn problem_type_code(ty: &str) -> Option<&str> {
     if ty.is_empty() || ty.eq_ignore_ascii_case("about:blank") {
         return None;
     }
-    if ty.contains("ietf.org/") || ty.contains("rfc-editor.org/") {
+    if find_str(ty, "ietf.org/").is_some() || find_str(ty, "rfc-editor.org/").is_some() {
         return None;
     }
     // A fragment names the problem within a page (the IANA http-problem-types registry:
@@ -959,7 +948,20 @@ fn pointer_field(p: &str) -> String {
         if i > 0 {
             out.push('.');
         }
-        out.push_str(&seg.replace("~1", "/").replace("~0", "~"));
+        // `~1` is `/` and `~0` is `~` (RFC 6901), in one pass: what
+        // `seg.replace("~1", "/").replace("~0", "~")` gives, without `str`'s substring search.
+        let mut rest = seg;
+        while let Some(i) = rest.find('~') {
+            out.push_str(rest.get(..i).unwrap_or(""));
+            let (ch, used) = match rest.as_bytes().get(i + 1) {
+                Some(b'1') => ('/', 2),
+                Some(b'0') => ('~', 2),
+                _ => ('~', 1),
+            };
+            out.push(ch);
+            rest = rest.get(i + used..).unwrap_or("");
+        }
+        out.push_str(rest);
     }
     out
 }
@@ -2248,5 +2250,21 @@ mod tests {
             parse_secs("1500", MILLIS),
             Some(Duration::from_millis(1500))
         );
+    }
+
+    proptest::proptest! {
+        /// The one-pass unescape is the two `replace` calls it replaced.
+        #[test]
+        fn pointer_field_unescapes_as_replace_did(p in "[~01/a#]{0,12}") {
+            let old = {
+                let q = p.strip_prefix('#').unwrap_or(&p);
+                let q = q.strip_prefix('/').unwrap_or(q);
+                q.split('/')
+                    .map(|seg| seg.replace("~1", "/").replace("~0", "~"))
+                    .collect::<Vec<_>>()
+                    .join(".")
+            };
+            proptest::prop_assert_eq!(pointer_field(&p), old);
+        }
     }
 }

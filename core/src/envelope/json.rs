@@ -886,7 +886,7 @@ impl<'a> Tree<'a> {
 
     /// Node `i` as an integer, when it is an integer literal.
     pub fn int(&self, i: usize) -> Option<i64> {
-        self.num_raw(i)?.parse().ok()
+        super::parse_i64(self.num_raw(i)?)
     }
 
     /// The JSON text of node `i` exactly as it appears in the source (a string with its quotes,
@@ -907,6 +907,22 @@ impl<'a> Tree<'a> {
                 self.src.get(a..a.wrapping_add(len)).unwrap_or("")
             }
         }
+    }
+
+    /// The decoded contents of string node `i`, whole (`None` for other kinds).
+    pub fn string(&self, i: usize) -> Option<Cow<'a, str>> {
+        let n = self.nodes.get(i)?;
+        match n.kind {
+            Kind::Str => Some(Cow::Borrowed(self.raw(n))),
+            Kind::StrEsc => Some(decode(self.raw(n), true, usize::MAX)),
+            _ => None,
+        }
+    }
+
+    /// The decoded member name of node `i`, whole (empty when it has none).
+    pub fn name(&self, i: usize) -> Cow<'a, str> {
+        let (k, esc) = self.key(i).unwrap_or(("", false));
+        decode(k, esc, usize::MAX)
     }
 
     /// Node `i` as a [`serde_json::Value`]. Recursion is bounded by the parse depth cap.
@@ -939,10 +955,10 @@ impl<'a> Tree<'a> {
 /// that does not fit (`1e999`) becomes `null`.
 fn number(raw: &str) -> Value {
     if !raw.bytes().any(|c| matches!(c, b'.' | b'e' | b'E')) {
-        if let Ok(v) = raw.parse::<i64>() {
+        if let Some(v) = super::parse_i64(raw) {
             return Value::Number(v.into());
         }
-        if let Ok(v) = raw.parse::<u64>() {
+        if let Some(v) = super::parse_u64(raw) {
             return Value::Number(v.into());
         }
     }

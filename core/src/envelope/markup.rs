@@ -58,7 +58,7 @@ fn element(s: &str, from: usize, name: &str, open_ended: bool) -> Option<(usize,
         loop {
             match s
                 .get(search..)
-                .and_then(|r| r.find("</"))
+                .and_then(|r| super::find_str(r, "</"))
                 .map(|c| search + c)
             {
                 Some(c) => {
@@ -156,7 +156,7 @@ fn entity(rest: &str) -> Option<(char, usize)> {
             let num = name.strip_prefix('#')?;
             let cp = match num.strip_prefix(['x', 'X']) {
                 Some(hex) => u32::from_str_radix(hex, 16).ok()?,
-                None => num.parse().ok()?,
+                None => u32::try_from(super::parse_u64(num)?).ok()?,
             };
             char::from_u32(cp).unwrap_or('\u{FFFD}')
         }

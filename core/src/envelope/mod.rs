@@ -54,6 +54,7 @@ mod prose;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::time::Duration;
 
 /// Codes are cut to this many characters.
@@ -365,6 +366,128 @@ impl Details {
     pub(crate) fn from_parsed_string(text: String) -> Details {
         Details(text.into_boxed_str())
     }
+
+    /// True when some member of an object in the details, at most `max_depth` levels down
+    /// (the details themselves are level 0), satisfies `hit` (given its decoded name and, for a
+    /// string, its decoded value) or holds, at the next level, such a member. Only the first
+    /// `max_items` items of an array are looked at. As in [`Details::to_value`], where a name
+    /// appears twice in an object only the last member counts.
+    ///
+    /// Walks the parsed text, not a [`Value`]: the browser's wasm module then carries no
+    /// `serde_json::Value` (about 12 KB).
+    pub(crate) fn any_member(
+        &self,
+        max_depth: usize,
+        max_items: usize,
+        hit: &dyn Fn(&str, Option<&str>) -> bool,
+    ) -> bool {
+        fn walk(
+            t: &json::Tree<'_>,
+            i: usize,
+            depth: usize,
+            max: (usize, usize),
+            hit: &dyn Fn(&str, Option<&str>) -> bool,
+        ) -> bool {
+            if depth > max.0 {
+                return false;
+            }
+            match t.kind(i) {
+                Some(json::Kind::Arr) => t
+                    .children(i)
+                    .take(max.1)
+                    .any(|c| walk(t, c, depth + 1, max, hit)),
+                Some(json::Kind::Obj) => {
+                    // Built at the first hit: most objects have none.
+                    let mut last = None;
+                    t.children(i).any(|c| {
+                        let name = t.name(c);
+                        (hit(&name, t.string(c).as_deref()) || walk(t, c, depth + 1, max, hit))
+                            && last
+                                .get_or_insert_with(|| LastNames::of(t, i))
+                                .is_last(&name, c)
+                    })
+                }
+                _ => false,
+            }
+        }
+        match json::parse(&self.0, HARD_MAX_DEPTH) {
+            Ok((tree, _)) => walk(&tree, 0, 0, (max_depth, max_items), hit),
+            // Never: the text was accepted by the same parser when the details were made.
+            Err(_) => false,
+        }
+    }
+}
+
+/// Details from JSON text the envelope parser accepts (`None` otherwise), for tests.
+#[cfg(test)]
+pub(crate) fn details_for_test(text: &str) -> Option<Details> {
+    json::parse(text, HARD_MAX_DEPTH)
+        .ok()
+        .map(|_| Details::from_parsed(text))
+}
+
+/// Which member of an object keeps each name when names repeat: the last one, as in a parsed
+/// value. A small open-addressing table of the decoded names, so that asking for every member
+/// of a large object costs linear time, not quadratic.
+struct LastNames<'a> {
+    /// Each distinct name and the last member (node) with it.
+    names: Vec<(Cow<'a, str>, usize)>,
+    /// Indexes into `names`, plus one (0: empty); a power of two, at least twice the members.
+    slots: Vec<usize>,
+}
+
+impl<'a> LastNames<'a> {
+    fn of(t: &json::Tree<'a>, o: usize) -> LastNames<'a> {
+        let size = t.len(o).saturating_mul(2).max(2).next_power_of_two();
+        let mut table = LastNames {
+            names: Vec::new(),
+            slots: vec![0; size],
+        };
+        for c in t.children(o) {
+            let name = t.name(c);
+            let s = table.slot(&name);
+            match table.slots.get(s).copied() {
+                Some(0) => {
+                    table.names.push((name, c));
+                    if let Some(slot) = table.slots.get_mut(s) {
+                        *slot = table.names.len();
+                    }
+                }
+                Some(k) => {
+                    if let Some(e) = table.names.get_mut(k - 1) {
+                        e.1 = c;
+                    }
+                }
+                None => {}
+            }
+        }
+        table
+    }
+
+    /// The slot that holds `name`, or the empty one where it would go.
+    fn slot(&self, name: &str) -> usize {
+        // FNV-1a.
+        let mut h: u32 = 0x811c_9dc5;
+        for b in name.bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        let mask = self.slots.len() - 1;
+        let mut s = h as usize & mask;
+        // Never more names than half the slots: an empty one is always found.
+        while let Some(&k) = self.slots.get(s) {
+            if k == 0 || self.names.get(k - 1).is_some_and(|e| e.0 == name) {
+                break;
+            }
+            s = (s + 1) & mask;
+        }
+        s
+    }
+
+    /// Whether member `c`, named `name`, is the last with its name.
+    fn is_last(&self, name: &str, c: usize) -> bool {
+        let k = self.slots.get(self.slot(name)).copied().unwrap_or(0);
+        self.names.get(k.wrapping_sub(1)).is_some_and(|e| e.1 == c)
+    }
 }
 
 impl PartialEq for Details {
@@ -391,6 +514,73 @@ impl<'de> Deserialize<'de> for Details {
             Err(_) => Err(D::Error::custom("details nested deeper than 128 levels")),
         }
     }
+}
+
+/// `s.parse::<u64>()`: ASCII digits after at most one `+`; `None` when there are none, for any
+/// other byte, and on overflow. One reader for the integer types the core parses (each
+/// `FromStr` is its own code in the wasm module); narrower types convert with `try_from`.
+pub(crate) fn parse_u64(s: &str) -> Option<u64> {
+    let digits = s.strip_prefix('+').unwrap_or(s);
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for c in digits.bytes() {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+    }
+    Some(v)
+}
+
+/// `s.parse::<i64>()`: [`parse_u64`] with an optional `-` instead of the `+`.
+pub(crate) fn parse_i64(s: &str) -> Option<i64> {
+    match s.strip_prefix('-') {
+        Some(d) if !d.starts_with('+') => {
+            let m = parse_u64(d)?;
+            // Down to i64::MIN (2^63), whose negation wraps to itself.
+            (m <= 1 << 63).then(|| (m as i64).wrapping_neg())
+        }
+        Some(_) => None,
+        None => i64::try_from(parse_u64(s)?).ok(),
+    }
+}
+
+/// `whole + frac_e9 / 10^9` units of `unit_nanos` nanoseconds, rounded down to the
+/// nanosecond; `None` when the seconds do not fit in a `u64`. `frac_e9` must be below 10^9.
+///
+/// Exact, in `u64` arithmetic: the same as `(whole * unit + frac_e9 * unit / 10^9)` in
+/// `u128`, whose division is a library call (`__udivti3`, about 1 KB of the browser's wasm
+/// module). With `unit = us·10^9 + un` and `whole = wh·10^9 + wl`, the total is
+/// `10^9·(whole·us + wh·un) + wl·un + frac·us + frac·un / 10^9`, and each product fits.
+pub(crate) fn duration_of(whole: u64, frac_e9: u64, unit_nanos: u64) -> Option<Duration> {
+    const E9: u64 = 1_000_000_000;
+    let (us, un) = (unit_nanos / E9, unit_nanos % E9);
+    let (wh, wl) = (whole / E9, whole % E9);
+    // Below 10^18; below 10^9 · (2^64 / 10^9); below 10^9.
+    let a = wl * un;
+    let b = frac_e9 * us;
+    let c = frac_e9 * un / E9;
+    // Below 3·10^9.
+    let sub = a % E9 + b % E9 + c;
+    let secs = whole
+        .checked_mul(us)?
+        .checked_add(wh * un)?
+        .checked_add(a / E9 + b / E9 + sub / E9)?;
+    Some(Duration::new(secs, (sub % E9) as u32))
+}
+
+/// Where `needle` first occurs in `hay` (`hay.find(needle)`): a scan for the needle's first
+/// byte, then a comparison. For the core's short needles; `str`'s own substring search (the
+/// Two-Way searcher) is about 2 KB of the browser's wasm module.
+pub(crate) fn find_str(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let Some(&first) = n.first() else {
+        return Some(0);
+    };
+    h.windows(n.len())
+        .position(|w| w.first() == Some(&first) && w == n)
 }
 
 /// The longest prefix of `s` with at most `max_chars` characters.
@@ -577,7 +767,7 @@ fn event_stream(body: &str, limits: &Limits) -> Envelope {
                 ..Envelope::default()
             });
         }
-        if !data.starts_with('{') || !(named || data.contains("\"error\"")) {
+        if !data.starts_with('{') || !(named || find_str(data, "\"error\"").is_some()) {
             return None;
         }
         let mut env = json_body(data, false, ContentType::Other, limits);
@@ -684,6 +874,115 @@ mod tests {
             Some("application/json"),
             &Limits::default(),
         )
+    }
+
+    /// `duration_of` in `u128`, as `parse_secs` and the prose reader computed it before.
+    fn duration_of_u128(whole: u64, frac_e9: u64, unit_nanos: u64) -> Option<Duration> {
+        let total = u128::from(whole) * u128::from(unit_nanos)
+            + u128::from(frac_e9) * u128::from(unit_nanos) / 1_000_000_000;
+        let secs = u64::try_from(total / 1_000_000_000).ok()?;
+        let nanos = u32::try_from(total % 1_000_000_000).ok()?;
+        Some(Duration::new(secs, nanos))
+    }
+
+    #[test]
+    fn duration_of_is_the_u128_arithmetic_at_the_edges() {
+        let wholes = [
+            0,
+            1,
+            999_999_999,
+            1_000_000_000,
+            1_000_000_000_000,
+            u64::MAX / 3_600_000_000_000,
+            u64::MAX / 3_600_000_000_000 + 1,
+            u64::MAX / 1_000_000_000,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        let fracs = [0, 1, 500_000_000, 999_999_999];
+        let units = [
+            0,
+            1,
+            7,
+            1_000,
+            1_000_000,
+            999_999_999,
+            1_000_000_000,
+            1_000_000_001,
+            60_000_000_000,
+            3_600_000_000_000,
+            u64::MAX / 2,
+            u64::MAX,
+        ];
+        for w in wholes {
+            for f in fracs {
+                for u in units {
+                    assert_eq!(
+                        duration_of(w, f, u),
+                        duration_of_u128(w, f, u),
+                        "{w} {f} {u}"
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_int_parse(s: &str) {
+        assert_eq!(parse_u64(s), s.parse::<u64>().ok(), "{s:?}");
+        assert_eq!(parse_i64(s), s.parse::<i64>().ok(), "{s:?}");
+    }
+
+    #[test]
+    fn integer_parses_are_std_at_the_edges() {
+        for s in [
+            "",
+            "+",
+            "-",
+            "+-1",
+            "-+1",
+            "++1",
+            "--1",
+            "0",
+            "+0",
+            "-0",
+            "007",
+            " 1",
+            "1 ",
+            "1.0",
+            "18446744073709551615",
+            "18446744073709551616",
+            "+18446744073709551615",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "-18446744073709551616",
+            "١",
+            "1e3",
+        ] {
+            check_int_parse(s);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn integer_parses_are_std(s in "[-+0-9a ]{0,22}") {
+            check_int_parse(&s);
+        }
+
+        #[test]
+        fn duration_of_is_the_u128_arithmetic(
+            whole in prop_oneof![any::<u64>(), 0u64..2_000_000_000_000],
+            frac in 0u64..1_000_000_000,
+            unit in prop_oneof![any::<u64>(), 0u64..4_000_000_000_000],
+        ) {
+            prop_assert_eq!(duration_of(whole, frac, unit), duration_of_u128(whole, frac, unit));
+        }
+
+        #[test]
+        fn find_str_is_str_find(hay in "[<>/a\"ré]{0,16}", needle in "[<>/a\"ré]{0,3}") {
+            prop_assert_eq!(find_str(&hay, &needle), hay.find(needle.as_str()));
+        }
     }
 
     #[test]

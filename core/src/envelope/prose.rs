@@ -90,7 +90,7 @@ fn duration(s: &[u8], bare_secs: bool) -> Option<Duration> {
     let mut pos = 0;
     let mut parts = 0;
     loop {
-        let (nanos_per_unit_value, num_end) = number(s, pos)?;
+        let (value, num_end) = number(s, pos)?;
         let mut p = num_end;
         // At most one space between a number and its unit.
         let spaced = s.get(p) == Some(&b' ');
@@ -99,7 +99,7 @@ fn duration(s: &[u8], bare_secs: bool) -> Option<Duration> {
         }
         match unit(s, p) {
             Some((unit_nanos, end)) => {
-                let add = scale(nanos_per_unit_value, unit_nanos)?;
+                let add = super::duration_of(value.0, value.1, unit_nanos)?;
                 total = total.checked_add(add)?;
                 parts += 1;
                 pos = end;
@@ -129,7 +129,7 @@ fn duration(s: &[u8], bare_secs: bool) -> Option<Duration> {
                     _ => false,
                 };
                 return if ends {
-                    scale(nanos_per_unit_value, 1_000_000_000)
+                    super::duration_of(value.0, value.1, 1_000_000_000)
                 } else {
                     None
                 };
@@ -139,12 +139,13 @@ fn duration(s: &[u8], bare_secs: bool) -> Option<Duration> {
     }
 }
 
-/// A decimal number at `pos`: its value in billionths, and where it ends.
-fn number(s: &[u8], pos: usize) -> Option<(u128, usize)> {
+/// A decimal number at `pos`: its whole part (at most 10^12), its fraction in billionths, and
+/// where it ends.
+fn number(s: &[u8], pos: usize) -> Option<((u64, u64), usize)> {
     let mut p = pos;
-    let mut int: u128 = 0;
+    let mut int: u64 = 0;
     while let Some(d) = s.get(p).filter(|c| c.is_ascii_digit()) {
-        int = int.checked_mul(10)?.checked_add(u128::from(d - b'0'))?;
+        int = int.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
         if int > 1_000_000_000_000 {
             return None;
         }
@@ -153,27 +154,19 @@ fn number(s: &[u8], pos: usize) -> Option<(u128, usize)> {
     if p == pos {
         return None;
     }
-    let mut frac: u128 = 0;
-    let mut scale: u128 = 1_000_000_000;
+    let mut frac: u64 = 0;
+    let mut scale: u64 = 1_000_000_000;
     if s.get(p) == Some(&b'.') && s.get(p + 1).is_some_and(u8::is_ascii_digit) {
         p += 1;
         while let Some(d) = s.get(p).filter(|c| c.is_ascii_digit()) {
             if scale > 1 {
                 scale /= 10;
-                frac += u128::from(d - b'0') * scale;
+                frac += u64::from(d - b'0') * scale;
             }
             p += 1;
         }
     }
-    Some((int * 1_000_000_000 + frac, p))
-}
-
-/// `value_e9` (a number times 10^9) of a unit of `unit_nanos` nanoseconds.
-fn scale(value_e9: u128, unit_nanos: u64) -> Option<Duration> {
-    let nanos = value_e9.checked_mul(u128::from(unit_nanos))? / 1_000_000_000;
-    let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
-    let sub = u32::try_from(nanos % 1_000_000_000).ok()?;
-    Some(Duration::new(secs, sub))
+    Some(((int, frac), p))
 }
 
 /// A unit word at `pos`, not followed by a letter: its length in nanoseconds and its end.
