@@ -170,13 +170,33 @@ async function readPrefix(response, limit) {
 
 const monotonic = () => Math.floor(performance.now());
 
+/**
+ * The longest timer: setTimeout fires a longer one after 1 ms (Node warns, browsers do not).
+ * A longer wait is a loop of these (see `wait` in `fetchWithRetry`).
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Call `fn` at `at` (on `performance.now()`'s clock), however far off: a timer past the longest
+ * one is armed again when it fires. Cancel with `clearTimeout(handle.id)`.
+ */
+function timerAt(at, fn) {
+  const handle = { id: undefined };
+  const arm = () => {
+    const left = at - performance.now();
+    handle.id = setTimeout(left > MAX_TIMER_MS ? arm : fn, Math.min(Math.max(0, left), MAX_TIMER_MS));
+  };
+  arm();
+  return handle;
+}
+
 function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
     const t = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, Math.max(0, ms));
+    }, Math.min(Math.max(0, ms), MAX_TIMER_MS));
     const onAbort = () => {
       clearTimeout(t);
       reject(signal.reason);
@@ -848,14 +868,13 @@ export function bind(raw, codec = WEB_TEXT) {
     const wait = async (ms) => {
       if (!(ms > 0)) return;
       const until = performance.now() + ms;
-      if (until > deadlineAt) {
-        await sleep(deadlineAt - monotonic(), userSignal);
-        throw deadlineError();
-      }
-      // Timers may fire a little early; never send before the time the core gave.
-      for (let left = ms; left > 0; left = until - performance.now()) {
+      const end = Math.min(until, deadlineAt);
+      // Timers may fire a little early, and one timer waits at most ~24.8 days: never go on
+      // (send, or report the deadline) before the time.
+      for (let left = end - performance.now(); left > 0; left = end - performance.now()) {
         await sleep(Math.ceil(left), userSignal);
       }
+      if (until > deadlineAt) throw deadlineError();
     };
 
     let number = 0;
@@ -906,10 +925,10 @@ export function bind(raw, codec = WEB_TEXT) {
       const timer =
         deadlineAt === Infinity
           ? undefined
-          : setTimeout(() => {
+          : timerAt(deadlineAt, () => {
               deadlineFired = true;
               ctrl.abort(deadlineError());
-            }, Math.max(0, deadlineAt - monotonic()));
+            });
       const attemptInit = { ...init, headers, signal: ctrl.signal, method };
       if (streamBody) {
         attemptInit.duplex = 'half';
@@ -931,7 +950,7 @@ export function bind(raw, codec = WEB_TEXT) {
           c.error = err;
         }
       } finally {
-        clearTimeout(timer);
+        clearTimeout(timer?.id);
         userSignal?.removeEventListener('abort', onAbort);
       }
       const transportErr = c.error;

@@ -209,3 +209,60 @@ test('a 429 paces every caller sharing the state', async () => {
   assert.ok(snap.pacer.rate !== null, 'the 429 taught the shared pacer a rate');
   assert.ok(snap.pacer.cuts >= 1, 'the 429 cut the shared pacer');
 });
+
+/** A loopback server that answers every request with `answer(req, res)`; counts requests. */
+async function plainServer(answer) {
+  const { createServer } = await import('node:http');
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests += 1;
+    answer(req, res);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/`,
+    requests: () => requests,
+    close: () => new Promise((r) => server.close(r)),
+  };
+}
+
+test('a deadline or a wait longer than the longest timer (~24.8 days) is kept, not cut to 1 ms', async () => {
+  // setTimeout fires a longer timer after 1 ms: a 30-day deadline used to fail every call at once.
+  const ok = await plainServer((req, res) => setTimeout(() => res.end('ok'), 30));
+  try {
+    const res = await fetchWithRetry(ok.url, {}, { deadlineMs: 30 * 86_400_000, state: new SharedState() });
+    assert.equal(res.status, 200);
+    assert.equal(await res.text(), 'ok');
+  } finally {
+    await ok.close();
+  }
+  // A server's wait of 40 days, followed (clamp at 50): nothing is sent again before it, and no
+  // timer overflows (Node reports each with a TimeoutOverflowWarning).
+  const slow = await plainServer((req, res) => {
+    res.writeHead(429, { 'retry-after': String(40 * 86_400) });
+    res.end();
+  });
+  const overflows = [];
+  const onWarning = (w) => w.name === 'TimeoutOverflowWarning' && overflows.push(w);
+  process.on('warning', onWarning);
+  try {
+    const events = [];
+    await assert.rejects(
+      fetchWithRetry(slow.url, { signal: AbortSignal.timeout(300) }, {
+        policy: { maxServerDelayMs: 50 * 86_400_000, longWait: 'clamp' },
+        state: new SharedState(),
+        onDecision: (e) => events.push(e),
+      }),
+      { name: 'TimeoutError' },
+    );
+    assert.equal(events.length, 1);
+    assert.equal(events[0].decision, 'retry');
+    assert.equal(events[0].delayMs, 40 * 86_400_000);
+    assert.equal(slow.requests(), 1);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(overflows, []);
+  } finally {
+    process.off('warning', onWarning);
+    await slow.close();
+  }
+});
