@@ -305,7 +305,8 @@ pub struct Envelope {
     pub reference_id: Option<String>,
     /// The body's own word on retrying (`"retryable": true`).
     pub retryable: Option<bool>,
-    /// A delay the body asks for (`details.retry_after`, Google `RetryInfo.retryDelay`).
+    /// A delay the body asks for (`details.retry_after`, Google `RetryInfo.retryDelay`), at most
+    /// [`crate::headers::MAX_DELAY`] (100 years) as a header's.
     pub retry_after: Option<Duration>,
     /// Field-level problems.
     pub violations: Vec<Violation>,
@@ -623,6 +624,12 @@ pub(crate) fn parse_envelope_with(
     if prose_wait && env.retry_after.is_none() {
         // "Rate limit exceeded. Try again in 12s.": only the strict phrases of [`prose`].
         env.retry_after = env.message.as_deref().and_then(prose::wait);
+    }
+    // A body's wait saturates at the longest a header's may be (100 years): Google's
+    // `"retryDelay": "9007199254740993s"` must not reach a caller as 285 million years, nor
+    // JavaScript as more milliseconds than a double holds exactly.
+    if let Some(d) = env.retry_after.as_mut() {
+        *d = (*d).min(crate::headers::MAX_DELAY);
     }
     env
 }
