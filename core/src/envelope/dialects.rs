@@ -2121,7 +2121,7 @@ mod tests {
         }
     }
 
-    /// `parse_secs` before its whole-number fast path: the oracle.
+    /// `parse_secs` as it computed the duration before `duration_of` (in `u128`): the oracle.
     #[allow(clippy::all)]
     fn parse_secs_old(s: &str, unit_nanos: u64) -> Option<Duration> {
         let s = super::super::json::trim(s);
@@ -2165,11 +2165,7 @@ mod tests {
         for (i, &c) in frac.iter().take(9).enumerate() {
             f += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
         }
-        let total_nanos = u128::from(whole) * u128::from(unit_nanos)
-            + u128::from(f) * u128::from(unit_nanos) / 1_000_000_000;
-        let secs = u64::try_from(total_nanos / 1_000_000_000).ok()?;
-        let nanos = u32::try_from(total_nanos % 1_000_000_000).ok()?;
-        Some(Duration::new(secs, nanos))
+        super::super::tests::duration_of_u128(whole, f, unit_nanos)
     }
 
     #[test]

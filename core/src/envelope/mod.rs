@@ -883,8 +883,9 @@ mod tests {
         )
     }
 
-    /// `duration_of` in `u128`, as `parse_secs` and the prose reader computed it before.
-    fn duration_of_u128(whole: u64, frac_e9: u64, unit_nanos: u64) -> Option<Duration> {
+    /// `duration_of` in `u128`, as `parse_secs` and the prose reader computed it before (the
+    /// oracle here and in `dialects`' tests).
+    pub(super) fn duration_of_u128(whole: u64, frac_e9: u64, unit_nanos: u64) -> Option<Duration> {
         let total = u128::from(whole) * u128::from(unit_nanos)
             + u128::from(frac_e9) * u128::from(unit_nanos) / 1_000_000_000;
         let secs = u64::try_from(total / 1_000_000_000).ok()?;
