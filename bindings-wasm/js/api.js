@@ -170,37 +170,37 @@ async function readPrefix(response, limit) {
 
 const monotonic = () => Math.floor(performance.now());
 
-/**
- * The longest timer: setTimeout fires a longer one after 1 ms (Node warns, browsers do not).
- * A longer wait is a loop of these (see `wait` in `fetchWithRetry`).
- */
+/** The longest timer: setTimeout fires a longer one after 1 ms (Node warns, browsers do not). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * Call `fn` at `at` (on `performance.now()`'s clock), however far off: a timer past the longest
- * one is armed again when it fires. Cancel with `clearTimeout(handle.id)`.
+ * Call `fn` at `at` (on `performance.now()`'s clock), however far off and never before it: a
+ * timer that fires early, or that stopped at the longest timer, is armed again for what is
+ * left. Cancel with `clearTimeout(handle.id)`.
  */
 function timerAt(at, fn) {
   const handle = { id: undefined };
+  const delay = () => Math.min(Math.max(0, Math.ceil(at - performance.now())), MAX_TIMER_MS);
   const arm = () => {
-    const left = at - performance.now();
-    handle.id = setTimeout(left > MAX_TIMER_MS ? arm : fn, Math.min(Math.max(0, left), MAX_TIMER_MS));
+    if (performance.now() >= at) fn();
+    else handle.id = setTimeout(arm, delay());
   };
-  arm();
+  handle.id = setTimeout(arm, delay());
   return handle;
 }
 
-function sleep(ms, signal) {
+/** Resolve at `at` (see `timerAt`), or reject with the reason when `signal` aborts first. */
+function sleepUntil(at, signal) {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.min(Math.max(0, ms), MAX_TIMER_MS));
     const onAbort = () => {
-      clearTimeout(t);
+      clearTimeout(timer.id);
       reject(signal.reason);
     };
+    const timer = timerAt(at, () => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    });
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
@@ -868,12 +868,8 @@ export function bind(raw, codec = WEB_TEXT) {
     const wait = async (ms) => {
       if (!(ms > 0)) return;
       const until = performance.now() + ms;
-      const end = Math.min(until, deadlineAt);
-      // Timers may fire a little early, and one timer waits at most ~24.8 days: never go on
-      // (send, or report the deadline) before the time.
-      for (let left = end - performance.now(); left > 0; left = end - performance.now()) {
-        await sleep(Math.ceil(left), userSignal);
-      }
+      // Never go on (send, or report the deadline) before the time.
+      await sleepUntil(Math.min(until, deadlineAt), userSignal);
       if (until > deadlineAt) throw deadlineError();
     };
 
