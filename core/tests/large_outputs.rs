@@ -28,6 +28,14 @@ impl Drop for Scratch {
     }
 }
 
+/// Free space in KiB on the file system holding `dir`, from `df -Pk` (None when `df` is missing
+/// or says something else).
+fn free_kib(dir: &Path) -> Option<u64> {
+    let out = Command::new("df").arg("-Pk").arg(dir).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines().nth(1)?.split_whitespace().nth(3)?.parse().ok()
+}
+
 /// Run `cmd` and return its exit success, stderr and peak RSS in KiB.
 fn run_measured(mut cmd: Command) -> (bool, String, u64) {
     let time = Path::new("/usr/bin/time");
@@ -113,6 +121,17 @@ async fn ten_answers_of_200_mb_stay_under_100_mb_rss() {
     let src = root.join("in");
     let out = root.join("out");
     std::fs::create_dir_all(&src).unwrap();
+    // The outputs take 2 GB: say so up front rather than fail mid-batch on ENOSPC.
+    let need_kib = FILES as u64 * (ANSWER_BYTES >> 10) + (256 << 10);
+    if let Some(free) = free_kib(&root) {
+        assert!(
+            free >= need_kib,
+            "this test writes {} MB under {}, but only {} MB are free there",
+            need_kib >> 10,
+            root.display(),
+            free >> 10
+        );
+    }
     let mut inputs = Vec::new();
     for i in 0..FILES {
         let body = format!("large output test file {i}\n").into_bytes();
