@@ -87,12 +87,18 @@ export interface Classification {
   dialect: Dialect;
   /**
    * The structured part of the error body (`null` when none), parsed from the server's JSON
-   * text when first read; an own, enumerable property (spread and `structuredClone` see it).
+   * text when first read. A getter on the prototype, not an own property: a spread or
+   * `structuredClone` copies the other fields only; `toJSON()` gives them all.
    */
   details: unknown;
   /** True when the failure proves the server did not act on the request. */
   requestNotProcessed: boolean;
+  /** A plain object of every field, `details` included (what `JSON.stringify` writes). */
+  toJSON(): ClassificationData;
 }
+
+/** A classification as plain data: what `Classification.toJSON()` returns. */
+export type ClassificationData = Omit<Classification, 'toJSON'>;
 
 export interface Envelope {
   dialect: Dialect;
@@ -190,7 +196,7 @@ export interface Decision {
 export class RetryPolicy {
   constructor(options?: RetryPolicyOptions);
   /** `random` is a draw in [0, 1) for jitter; default `Math.random()`. */
-  decide(classification: Classification, attempt: AttemptInput, random?: number): Decision;
+  decide(classification: ClassificationData, attempt: AttemptInput, random?: number): Decision;
   backoff(attempt: number, previousDelayMs?: number | null, random?: number): number;
 }
 
@@ -213,7 +219,7 @@ export class CircuitBreaker {
   onSuccess(nowMs: Millis): void;
   onFailure(nowMs: Millis, retryAfterMs?: number | null): void;
   onNeutral(nowMs: Millis): void;
-  record(classification: Classification, nowMs: Millis): void;
+  record(classification: ClassificationData, nowMs: Millis): void;
   state(nowMs: Millis): { state: 'closed' | 'open' | 'half_open'; untilMs: number | null };
   toJSON(): Snapshot;
   static fromJSON(snapshot: Snapshot, options?: BreakerOptions): CircuitBreaker;
@@ -230,7 +236,7 @@ export class RetryBudget {
   readonly tokens: number;
   onSuccess(): void;
   onFailure(): void;
-  record(classification: Classification): void;
+  record(classification: ClassificationData): void;
   toJSON(): Snapshot;
   static fromJSON(snapshot: Snapshot, options?: BudgetOptions): RetryBudget;
 }
@@ -238,7 +244,7 @@ export class RetryBudget {
 export class RateGate {
   constructor();
   closeFor(nowMs: Millis, delayMs: Millis): void;
-  record(classification: Classification, nowMs: Millis): void;
+  record(classification: ClassificationData, nowMs: Millis): void;
   wait(nowMs: Millis): number;
   isOpen(nowMs: Millis): boolean;
   readonly reopensAtMs: number | null;
@@ -260,9 +266,9 @@ export class Pacer {
   /** Reserve the next send: the time (ms, at least `nowMs`) at which to send. */
   acquire(nowMs: Millis): number;
   waitMs(nowMs: Millis): number;
-  record(classification: Classification, nowMs: Millis): void;
+  record(classification: ClassificationData, nowMs: Millis): void;
   /** Learn from a call sent at `sentMs` and answered at `nowMs`. */
-  recordSent(classification: Classification, sentMs: Millis, nowMs: Millis): void;
+  recordSent(classification: ClassificationData, sentMs: Millis, nowMs: Millis): void;
   /** Requests per second, `null` while not pacing. */
   readonly rate: number | null;
   /** The pace in force at `nowMs` (requests per second), `null` when none. */

@@ -97,9 +97,9 @@ pub fn set_rules(rules: JsValue) -> Result<(), JsValue> {
 /// about as much for 12 bytes as for 300); a string is three slots: its offset and its length
 /// in that decoded text, in UTF-16 units (JavaScript's), the length -1 when absent, and its
 /// length in bytes. A name (category, reason, dialect, transport error) is four slots: a key
-/// that is the same for the same name in every call (-1: none), the byte offset and the byte
-/// length of its text, which comes after all other strings, so that JavaScript decodes a name
-/// only the first time it meets its key. `NaN` is an absent number.
+/// that is the same for the same name in every call (-1: none; below 1024, see [`name_key`]),
+/// the byte offset and the byte length of its text, which comes after all other strings, so
+/// that JavaScript decodes a name only the first time it meets its key. `NaN` is an absent number.
 ///
 /// | slot | |
 /// |---|---|
@@ -121,6 +121,13 @@ struct Out<'a> {
     text: &'a mut Vec<u8>,
     /// The byte area's length so far in UTF-16 units.
     units: usize,
+}
+
+/// A name's key in the result (see [`Out::name`]): the kind (0 category, 1 reason, 2 dialect,
+/// 3 transport error) times 256 plus the variant's index: below 1024, the size of the array of
+/// names in `js/api.js`. A test checks that every kind has fewer than 256 variants.
+const fn name_key(kind: usize, variant: usize) -> usize {
+    kind * 256 + variant
 }
 
 /// The slots before the violations (see [`Out`]).
@@ -146,16 +153,16 @@ impl Out<'_> {
         }
     }
 
-    /// A name's four slots: its key (a name is a `&'static str`, so its address identifies it;
-    /// -1: none), then the byte offset and length of its text, which [`Out::write`] puts after
-    /// every other string: JavaScript decodes a name only the first time it meets its key.
-    fn name(&mut self, s: Option<&'static str>) -> [f64; 4] {
-        match s {
+    /// A name's four slots: its key (-1: none), then the byte offset and length of its text,
+    /// which [`Out::write`] puts after every other string: JavaScript decodes a name only the
+    /// first time it meets its key, and keeps it in an array indexed by the key (see [`name_key`]).
+    fn name(&mut self, n: Option<(usize, &'static str)>) -> [f64; 4] {
+        match n {
             None => [-1.0, 0.0, 0.0, 0.0],
-            Some(s) => {
+            Some((key, s)) => {
                 let at = self.text.len();
                 self.text.extend_from_slice(s.as_bytes());
-                [s.as_ptr() as usize as f64, at as f64, s.len() as f64, 0.0]
+                [key as f64, at as f64, s.len() as f64, 0.0]
             }
         }
     }
@@ -184,10 +191,20 @@ impl Out<'_> {
         }
         let (head, units) = (self.text.len(), self.units);
         let names = [
-            (3, Some(c.category.as_str())),
-            (7, Some(c.reason.as_str())),
-            (11, Some(c.dialect.as_str())),
-            (15, c.transport_error.map(TransportError::as_str)),
+            (
+                3,
+                Some((name_key(0, c.category as usize), c.category.as_str())),
+            ),
+            (7, Some((name_key(1, c.reason as usize), c.reason.as_str()))),
+            (
+                11,
+                Some((name_key(2, c.dialect as usize), c.dialect.as_str())),
+            ),
+            (
+                15,
+                c.transport_error
+                    .map(|t| (name_key(3, t as usize), t.as_str())),
+            ),
         ];
         for (slot, n) in names {
             let t = self.name(n);
@@ -720,6 +737,40 @@ pub fn read_headers_js(headers: &str, now_ms: f64) -> Result<JsValue, JsValue> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use http_triage::{Category, Reason};
+
+    /// JavaScript keeps names in an array of 1024 by their key: every key fits, and no two
+    /// names share one.
+    #[test]
+    fn name_keys_fit_and_differ() {
+        let mut seen = std::collections::HashMap::new();
+        let mut add = |key: usize, name: &str| {
+            assert!(key < 1024, "{name}: key {key}");
+            assert_eq!(
+                *seen.entry(key).or_insert(name.to_owned()),
+                name,
+                "key {key}"
+            );
+        };
+        for c in Category::ALL {
+            add(name_key(0, c as usize), c.as_str());
+        }
+        for r in Reason::ALL {
+            assert!((*r as usize) < 256);
+            add(name_key(1, *r as usize), r.as_str());
+        }
+        for d in DIALECTS {
+            assert!((*d as usize) < 256);
+            add(name_key(2, *d as usize), d.as_str());
+        }
+        for t in TransportError::ALL {
+            add(name_key(3, t as usize), t.as_str());
+        }
+        assert_eq!(
+            seen.len(),
+            Category::ALL.len() + Reason::ALL.len() + DIALECTS.len() + TransportError::ALL.len()
+        );
+    }
 
     #[test]
     fn every_dialect_reads_back() {

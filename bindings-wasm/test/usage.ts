@@ -18,6 +18,7 @@ import {
   BodyNotReplayableError,
   type Category,
   type Classification,
+  type ClassificationData,
   type DecisionEvent,
 } from 'http-triage';
 import { parseLedgerLine, replayLedger, type LedgerReplay } from 'http-triage/ledger';
@@ -95,3 +96,11 @@ const toRun: string[] | undefined = replay.toRun;
 // @ts-expect-error: a ledger is text
 replayLedger(42);
 void toRun;
+
+// toJSON() is the plain copy with `details`; the state machines take plain data too.
+{
+  const c = classify({ status: 429, body: '{"error":{"code":"x","details":{"a":1}}}' });
+  const plain: ClassificationData = c.toJSON();
+  new RetryPolicy().decide(plain, { number: 1 }, 0.5);
+  new RetryPolicy().decide(JSON.parse(JSON.stringify(c)) as ClassificationData, { number: 1 }, 0.5);
+}
