@@ -264,6 +264,13 @@ test('headers that are not ASCII: each shape, with a text or a byte body, reads 
       );
     }
   }
+  // Past 256 UTF-16 units the headers take the encoder's path: ASCII and not.
+  for (const long of ['v'.repeat(300), `${'v'.repeat(300)}é😀`]) {
+    const c = ht.classify({ status: 429, headers: [['x-long', long], ['x-request-id', 'req-é-2'], ['retry-after', '5']], now: NOW });
+    assert.deepEqual([c.requestId, c.retryAfterMs], ['req-é-2', 5000]);
+    const d = ht.classify({ status: 429, headers: { 'x-note': long, 'x-request-id': 'r😀', 'retry-after': '6' }, now: NOW });
+    assert.deepEqual([d.requestId, d.retryAfterMs], ['r😀', 6000]);
+  }
   // An ASCII call after them still reads right (the lengths come from the strings again).
   const c = ht.classify({ status: 429, headers: { 'x-request-id': 'abc', 'retry-after': '2' }, now: NOW });
   assert.deepEqual([c.requestId, c.retryAfterMs], ['abc', 2000]);
