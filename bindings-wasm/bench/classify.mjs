@@ -104,7 +104,7 @@ function rawCall() {
   at += bytes.length;
   const view = new DataView(raw.wasmMemory().buffer);
   parts.forEach((p, i) => view.setUint32(at + 4 * i, p.length, true));
-  const call = () => raw.classifyIo(429, undefined, 3, false, now, headersLen, bytes.length, parts.length / 2, false);
+  const call = () => raw.classifyIo(429, undefined, 3, false, now, headersLen, bytes.length, parts.length / 2, false, true);
   if (call() === 0) throw raw.lastError();
   return call;
 }

@@ -273,14 +273,25 @@ const DECODER = new TextDecoder();
  * a spread or `structuredClone` copies only the own fields: use `c.toJSON()` for a plain copy.
  */
 class Classification {
+  /** The details' JSON text; null when none; '' when deferred (`#redo(#args)` gives it). */
   #json;
+  #redo;
+  #args;
   #details;
-  constructor(json) {
+  constructor(json, redo, args) {
     this.#json = json;
+    this.#redo = redo;
+    this.#args = args;
   }
   /** The structured part of the error body, `null` when none; parsed when first read. */
   get details() {
-    if (this.#details === undefined) this.#details = detailsValue(this.#json);
+    if (this.#details === undefined) {
+      if (this.#json === '') {
+        this.#json = this.#redo(this.#args);
+        this.#args = null;
+      }
+      this.#details = detailsValue(this.#json);
+    }
     return this.#details;
   }
   set details(value) {
@@ -454,21 +465,42 @@ function makeIo(raw, codec) {
    * Classify: `method` a string or undefined, `headers` any shape, `body` a string or a
    * Uint8Array. Returns the classification as a plain object.
    */
-  return function classifyIo(status, transportError, method, idempotencyKey, now, headers, body, rules) {
+  /**
+   * The details text of a classification whose details were deferred: `args` holds its header
+   * names and values, then its status and body (see `run`). Classifies again, building them.
+   */
+  const redo = (args) => {
+    const k = args.length - 2;
+    return guarded(args[k], undefined, undefined, false, 0, undefined, args[k + 1], undefined, args);
+  };
+  function guarded(status, transportError, method, idempotencyKey, now, headers, body, rules, again) {
     try {
-      return run(status, transportError, method, idempotencyKey, now, headers, body, rules);
+      return run(status, transportError, method, idempotencyKey, now, headers, body, rules, again);
     } catch (e) {
       // After a trap the module starts again from empty buffers: ask for the input buffer anew
       // (after any other error this costs one call that hands back the same buffer).
       cap = 0;
       throw e;
     }
+  }
+  return function classifyIo(status, transportError, method, idempotencyKey, now, headers, body, rules) {
+    return guarded(status, transportError, method, idempotencyKey, now, headers, body, rules, undefined);
   };
-  function run(status, transportError, method, idempotencyKey, now, headers, body, rules) {
+  /**
+   * One classification. With `again` (the header names and values, status and body kept by
+   * `Classification` for deferred details), only the details' text is wanted: the headers come
+   * from it, and the text is returned.
+   */
+  function run(status, transportError, method, idempotencyKey, now, headers, body, rules, again) {
     views();
     if (cap === 0) ensure(4096);
     nf = 0;
-    collectHeaders(headers);
+    if (again === undefined) collectHeaders(headers);
+    else for (; nf < again.length - 2; nf += 1) fields[nf] = again[nf];
+    // A text body cannot change after the call, so its details can be built later, when read
+    // (building them was ~10% of a call; most callers never read them). Bytes can change:
+    // their details are built now.
+    const defer = again === undefined && typeof body === 'string';
     // A long text is encoded first: room for 3 bytes per character would be wasted.
     if (typeof body === 'string' && body.length > 65536) body = ENCODER.encode(body);
     const textBody = typeof body === 'string';
@@ -522,8 +554,6 @@ function makeIo(raw, codec) {
       u8[p + 2] = (len >>> 16) & 0xff;
       u8[p + 3] = len >>> 24;
     }
-    // The arrays are kept for the next call, but not a long list's strings.
-    if (fields.length > 64) fields.length = lens.length = 0;
     if (rules !== undefined) raw.setRules(rules);
     const p = raw.classifyIo(
       status,
@@ -535,6 +565,7 @@ function makeIo(raw, codec) {
       bodyLen,
       nf >> 1,
       rules !== undefined,
+      defer,
     );
     if (p === 0) throw raw.lastError();
     views();
@@ -547,7 +578,19 @@ function makeIo(raw, codec) {
     for (let v = f64[n + 42], i = n + 43; v > 0; v -= 1, i += 6) {
       violations.push({ field: text(i), message: text(i + 3) });
     }
-    const c = new Classification(text(n + 39));
+    const json = text(n + 39);
+    if (again !== undefined) return json;
+    let args = null;
+    if (json === '') {
+      // Deferred: keep what classifying again needs (strings and a number, none of them
+      // changeable by the caller).
+      args = fields.slice(0, nf + 2);
+      args[nf] = status;
+      args[nf + 1] = body;
+    }
+    // The arrays are kept for the next call, but not a long list's strings.
+    if (fields.length > 64) fields.length = lens.length = 0;
+    const c = new Classification(json, redo, args);
     c.category = name(n + 3);
     c.reason = name(n + 7);
     c.status = num(f64[n + 19]);

@@ -114,7 +114,7 @@ pub fn set_rules(rules: JsValue) -> Result<(), JsValue> {
 /// | 20 | retryable hint: -1 none, 0, 1 |
 /// | 21–25 | retryAfterMs, rateLimitRemaining, rateLimitResetMs, rateLimitLimit, rateLimitWindowMs |
 /// | 26 | requestNotProcessed (0/1) |
-/// | 27–41 | code, message, requestId, referenceId, details (JSON text) |
+/// | 27–41 | code, message, requestId, referenceId, details (JSON text; empty when deferred) |
 /// | 42 | violation count, then field and message per violation |
 struct Out<'a> {
     nums: &'a mut Vec<f64>,
@@ -276,7 +276,9 @@ fn header_pairs<'a>(text: &'a [u8], lens: &[u8], pairs: &mut Vec<(&'a str, &'a s
 /// wrote into the input buffer: `method_len` bytes of method (-1: none), `headers_len` bytes of
 /// header names and values, `body_len` bytes of body, then `header_count` pairs of `u32`
 /// lengths (name, value: see [`header_pairs`]), in that order; `with_rules` to use the rules given to
-/// [`set_rules`] just before. Returns the address of the result (see
+/// [`set_rules`] just before; `defer_details` to leave the details unbuilt
+/// ([`http_triage::classify_deferring_details`]: their text is then empty, and JavaScript
+/// classifies again without it when they are read). Returns the address of the result (see
 /// [`Out`]), or 0 when the input is refused ([`last_error`] says why).
 #[wasm_bindgen(js_name = classifyIo)]
 #[allow(clippy::too_many_arguments)]
@@ -290,6 +292,7 @@ pub fn classify_io(
     body_len: usize,
     header_count: usize,
     with_rules: bool,
+    defer_details: bool,
 ) -> usize {
     with_io(|io| {
         let Io {
@@ -315,6 +318,7 @@ pub fn classify_io(
             body_len,
             header_count,
             rules,
+            defer_details,
         ) {
             Ok(c) => {
                 Out {
@@ -345,6 +349,7 @@ fn classify_input(
     body_len: usize,
     header_count: usize,
     rules: Rules,
+    defer_details: bool,
 ) -> Res<Classification> {
     let status = match status {
         None => None,
@@ -403,12 +408,13 @@ fn classify_input(
     let lens = input.get(b_end..b_end + 8 * header_count).ok_or_else(bad)?;
     let mut pairs = Vec::with_capacity(header_count);
     header_pairs(headers, lens, &mut pairs)?;
-    Ok(http_triage::classify(
-        &Response::new(status.unwrap_or(0), &pairs, body),
-        &request,
-        now_ms.round() as i64,
-        &rules,
-    ))
+    let response = Response::new(status.unwrap_or(0), &pairs, body);
+    let now = now_ms.round() as i64;
+    Ok(if defer_details {
+        http_triage::classify_deferring_details(&response, &request, now, &rules)
+    } else {
+        http_triage::classify(&response, &request, now, &rules)
+    })
 }
 
 /// `{status: {"409": "retryable"}, codes: {"locked": "pending"}}`: the caller's overrides,

@@ -217,6 +217,38 @@ test('state machines round-trip through JSON and keep deciding', () => {
   assert.ok(p2.acquire(0) >= 0);
 });
 
+test('details of a text body are built when first read, from what the call was given, whatever ran since', () => {
+  // Details depend on the status and the content type: a problem document's extensions are
+  // its details only under application/problem+json.
+  const problem = JSON.stringify({ title: 'Out of credit', balance: 30, accounts: ['/a/1'] });
+  const stripe = JSON.stringify({ error: { type: 'rate_limit_error', code: 'rate_limited', message: 'slow', doc_url: 'https://d' } });
+  const long = JSON.stringify({ error: { code: 'big', message: 'm', details: { pad: 'p'.repeat(60000) } } });
+  const ct = { 'content-type': 'application/problem+json' };
+  const a = ht.classify({ status: 403, headers: ct, body: problem, now: NOW });
+  const b = ht.classify({ status: 429, headers: [['Content-Type', 'application/json'], ['retry-after', '1']], body: stripe, now: NOW });
+  const c = ht.classify({ status: 400, body: long, now: NOW });
+  const plain = ht.classify({ status: 403, body: problem, now: NOW });
+  // Other calls in between overwrite the module's buffers.
+  for (let i = 0; i < 3; i += 1) ht.classify({ status: 500, headers: { 'x-n': String(i) }, body: '{"error":{"code":"other","details":{"n":1}}}', now: NOW });
+  ht.parseEnvelope('{"error":{"code":"zzz","details":[1,2,3]}}');
+  assert.deepEqual(a.details, ht.parseEnvelope(problem, 'application/problem+json').details);
+  assert.deepEqual(a.details, { balance: 30, accounts: ['/a/1'] });
+  assert.deepEqual(b.details, { type: 'rate_limit_error', doc_url: 'https://d' });
+  assert.equal(c.details.pad.length, 60000);
+  assert.equal(plain.details, null);
+  assert.equal(ht.parseEnvelope(problem).details, null);
+  // The same as a byte body gives (built at once: bytes can change after the call).
+  const enc = new TextEncoder();
+  for (const [x, input] of [[a, { status: 403, headers: ct, body: problem }], [b, { status: 429, body: stripe }], [c, { status: 400, body: long }]]) {
+    const bytes = enc.encode(input.body);
+    const y = ht.classify({ ...input, body: bytes, now: NOW });
+    bytes.fill(0x20);
+    assert.deepEqual(y.details, x.details);
+  }
+  // Read once, then kept.
+  assert.equal(a.details, a.details);
+});
+
 test('big bodies and many headers: the input buffer grows and later calls still read right', () => {
   const small = () => ht.classify({ status: 429, headers: { 'retry-after': '2' }, body: '{"error":{"code":"slow_down"}}', now: NOW });
   const before = small();

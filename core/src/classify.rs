@@ -582,21 +582,47 @@ pub fn classify(
     now_unix_ms: i64,
     rules: &Rules,
 ) -> Classification {
+    classify_with(response, request, now_unix_ms, rules, false)
+}
+
+/// [`classify`], except that `details` are not built: when the body has some, the result's
+/// `details` are [`Details::is_deferred`] ones (present, with no text), and
+/// [`classify`] of the same response gives them. Everything else is as [`classify`] gives
+/// it. For bindings that hand `details` over only when asked: building their text was ~10%
+/// of classifying a typical envelope in wasm, and most callers never read them.
+///
+/// [`Details::is_deferred`]: crate::Details::is_deferred
+pub fn classify_deferring_details(
+    response: &Response<'_>,
+    request: &Request,
+    now_unix_ms: i64,
+    rules: &Rules,
+) -> Classification {
+    classify_with(response, request, now_unix_ms, rules, true)
+}
+
+fn classify_with(
+    response: &Response<'_>,
+    request: &Request,
+    now_unix_ms: i64,
+    rules: &Rules,
+    defer_details: bool,
+) -> Classification {
     let status = response.status;
     let hints = read_headers(response.headers, now_unix_ms);
     let success_status = (200..400).contains(&status);
 
     // A success body is only parsed when it may carry an error, so successful downloads cost
     // nothing here.
+    let mut limits = response.limits;
+    if success_status {
+        // Errors carried by a 2xx are small; a large JSON success must not cost a full parse.
+        limits.max_body_bytes = limits.max_body_bytes.min(SUCCESS_SNIFF_BYTES);
+    }
     let env: Envelope =
         if success_status && !success_may_carry_error(response.body, hints.content_type) {
             Envelope::default()
         } else {
-            let mut limits = response.limits;
-            if success_status {
-                // Errors carried by a 2xx are small; a large JSON success must not cost a full parse.
-                limits.max_body_bytes = limits.max_body_bytes.min(SUCCESS_SNIFF_BYTES);
-            }
             // The envelope's own wait only counts when no `Retry-After` header gave one (see
             // `retry_after` below), so its message is not scanned for one in prose otherwise.
             parse_envelope_with(
@@ -604,6 +630,7 @@ pub fn classify(
                 hints.content_type,
                 &limits,
                 hints.retry_after.is_none(),
+                defer_details,
             )
         };
 
@@ -634,7 +661,16 @@ pub fn classify(
         if env.dialect == Dialect::GoogleRpc {
             env.long_quota
         } else {
-            env.details.as_ref().is_some_and(names_long_quota)
+            match env.details.as_ref() {
+                // Deferred: built here after all (only a non-Google RESOURCE_EXHAUSTED gets here).
+                Some(d) if d.is_deferred() => {
+                    parse_envelope_with(response.body, hints.content_type, &limits, false, false)
+                        .details
+                        .as_ref()
+                        .is_some_and(names_long_quota)
+                }
+                d => d.is_some_and(names_long_quota),
+            }
         }
     };
     if google_throttle && long_quota() {
@@ -1212,6 +1248,34 @@ mod tests {
     /// Classifying with a `Retry-After` header no longer reads the message for a prose wait:
     /// the header's wait wins either way, and the rest of the envelope is the same.
     #[test]
+    fn deferring_details_still_reads_them_for_a_long_quota() {
+        // Not Google's dialect, so the quota's window is read from the details: deferring them
+        // must not turn a daily quota into a rate limit.
+        let body = br#"{"error":{"code":"RESOURCE_EXHAUSTED","message":"m","details":{"quotaId":"RequestsPerDayPerProject"}}}"#;
+        let short = br#"{"error":{"code":"RESOURCE_EXHAUSTED","message":"m","details":{"quotaId":"RequestsPerMinute"}}}"#;
+        let headers = [("content-type", "application/json")];
+        for (body, want) in [
+            (&body[..], Category::Quota),
+            (&short[..], Category::Retryable),
+        ] {
+            let response = Response::new(429, &headers, body);
+            let full = classify(&response, &Request::unknown(), 0, &Rules::default());
+            let deferred =
+                classify_deferring_details(&response, &Request::unknown(), 0, &Rules::default());
+            assert_ne!(full.dialect, Dialect::GoogleRpc);
+            assert_eq!(full.category, want);
+            assert_eq!(
+                (deferred.category, deferred.reason),
+                (full.category, full.reason)
+            );
+            assert!(deferred
+                .details
+                .as_ref()
+                .is_some_and(crate::Details::is_deferred));
+        }
+    }
+
+    #[test]
     fn prose_wait_skipped_only_when_header_gives_one() {
         let bodies: [&[u8]; 4] = [
             br#"{"error":{"code":"rate_limited","message":"Slow down. Try again in 30s."}}"#,
@@ -1222,8 +1286,13 @@ mod tests {
         for body in bodies {
             let full = parse_envelope(body, Some("application/json"), &Limits::DEFAULT);
             assert!(full.retry_after.is_some(), "{body:?}");
-            let mut lean =
-                parse_envelope_with(body, Some("application/json"), &Limits::DEFAULT, false);
+            let mut lean = parse_envelope_with(
+                body,
+                Some("application/json"),
+                &Limits::DEFAULT,
+                false,
+                false,
+            );
             assert_eq!(lean.retry_after, None);
             lean.retry_after = full.retry_after;
             assert_eq!(lean, full);

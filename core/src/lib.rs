@@ -73,8 +73,8 @@ pub use breaker::{
 };
 pub use budget::{BudgetConfig, BudgetSnapshot, RetryBudget};
 pub use classify::{
-    classify, classify_transport, Category, Classification, Reason, Request, Response, Rules,
-    TransportError,
+    classify, classify_deferring_details, classify_transport, Category, Classification, Reason,
+    Request, Response, Rules, TransportError,
 };
 pub use envelope::{parse_envelope, Details, Dialect, Envelope, Limits, Violation};
 pub use gate::{GateSnapshot, RateGate};

@@ -699,6 +699,9 @@ fn ok_false(t: &Tree<'_>, top: &Slots) -> bool {
 
 /// Node `i` as details: its text, as given.
 fn details_at(t: &Tree<'_>, i: usize) -> Option<Details> {
+    if t.details_deferred() {
+        return Some(Details::deferred());
+    }
     Some(Details::from_parsed(t.json_text(i)))
 }
 
@@ -726,6 +729,9 @@ fn members_except(t: &Tree<'_>, o: usize, skip: &[&str]) -> Option<Details> {
     }
     if n == 0 {
         return None;
+    }
+    if t.details_deferred() {
+        return Some(Details::deferred());
     }
     let mut text = String::with_capacity(len + 1);
     if n <= KEPT_ON_STACK {

@@ -81,6 +81,10 @@ pub(super) enum Fail {
 pub(super) struct Tree<'a> {
     src: &'a str,
     nodes: NodeBuf,
+    /// Details found in this tree are marked present, not built (see [`Details::deferred`]).
+    ///
+    /// [`Details::deferred`]: super::Details::deferred
+    defer_details: bool,
 }
 
 /// Most node buffers this small are kept for the next parse on the same thread.
@@ -400,7 +404,14 @@ fn parse_with<const FITS: bool>(src: &str, max_depth: usize) -> Result<(Tree<'_>
         // After a value: close containers or move to the next member / element.
         loop {
             if open == ROOT {
-                return Ok((Tree { src, nodes }, pos));
+                return Ok((
+                    Tree {
+                        src,
+                        nodes,
+                        defer_details: false,
+                    },
+                    pos,
+                ));
             }
             pos = skip_ws(b, pos);
             match b.get(pos) {
@@ -757,6 +768,17 @@ pub(super) fn cut_chars(s: &str, max_chars: usize) -> &str {
 // The small accessors are `#[inline]`: their callers in `dialects` may sit in another codegen
 // unit, and as calls they cost as much as their bodies.
 impl<'a> Tree<'a> {
+    /// Details found in this tree are to be marked present, not built.
+    pub(super) fn defer_details(&mut self) {
+        self.defer_details = true;
+    }
+
+    /// Whether details found in this tree are marked present, not built.
+    #[inline]
+    pub(super) fn details_deferred(&self) -> bool {
+        self.defer_details
+    }
+
     /// The kind of node `i` (`None` when out of range).
     #[inline]
     pub fn kind(&self, i: usize) -> Option<Kind> {

@@ -341,6 +341,17 @@ pub struct Envelope {
 pub struct Details(Box<str>);
 
 impl Details {
+    /// Details that are there but were not built ([`crate::classify_deferring_details`]): an
+    /// empty text, which no built details have (they are always a JSON value).
+    pub(crate) fn deferred() -> Details {
+        Details(Box::default())
+    }
+
+    /// Whether these are [`Details::deferred`] ones: present, not built.
+    pub fn is_deferred(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The JSON text, as the server gave it.
     pub fn as_json(&self) -> &str {
         &self.0
@@ -593,7 +604,7 @@ pub(crate) fn cut(s: &str, max_chars: usize) -> &str {
 /// `limits.max_body_bytes`; allocates in proportion to at most that many bytes. See the
 /// [module docs](self) for the order in which a body is read.
 pub fn parse_envelope(body: &[u8], content_type: Option<&str>, limits: &Limits) -> Envelope {
-    parse_envelope_with(body, content_type, limits, true)
+    parse_envelope_with(body, content_type, limits, true, false)
 }
 
 /// [`parse_envelope`], reading the message for a wait written in prose only when `prose_wait`
@@ -605,6 +616,7 @@ pub(crate) fn parse_envelope_with(
     content_type: Option<&str>,
     limits: &Limits,
     prose_wait: bool,
+    defer_details: bool,
 ) -> Envelope {
     if body.is_empty() {
         // The common headers-only error: what `parse_body` would conclude (an empty event
@@ -620,7 +632,7 @@ pub(crate) fn parse_envelope_with(
             Dialect::Empty
         });
     }
-    let mut env = parse_body(body, content_type, limits);
+    let mut env = parse_body(body, content_type, limits, defer_details);
     if prose_wait && env.retry_after.is_none() {
         // "Rate limit exceeded. Try again in 12s.": only the strict phrases of [`prose`].
         env.retry_after = env.message.as_deref().and_then(prose::wait);
@@ -634,7 +646,12 @@ pub(crate) fn parse_envelope_with(
     env
 }
 
-fn parse_body(body: &[u8], content_type: Option<&str>, limits: &Limits) -> Envelope {
+fn parse_body(
+    body: &[u8],
+    content_type: Option<&str>,
+    limits: &Limits,
+    defer_details: bool,
+) -> Envelope {
     let cut_off = body.len() > limits.max_body_bytes;
     let seen = body.get(..limits.max_body_bytes).unwrap_or(body);
     let seen = seen
@@ -661,12 +678,18 @@ fn parse_body(body: &[u8], content_type: Option<&str>, limits: &Limits) -> Envel
     let body = text.get(lead..).unwrap_or_default();
     let ct = ContentType::of(content_type);
     if ct == ContentType::EventStream || body.starts_with("event:") || body.starts_with("data:") {
-        return event_stream(body, limits);
+        return event_stream(body, limits, defer_details);
     }
     match body.as_bytes().first() {
         None if cut_off => with_dialect(Dialect::Truncated),
         None => with_dialect(Dialect::Empty),
-        Some(b'{' | b'[') => json_body(body, cut_off || body.len() > PRESCAN_BYTES, ct, limits),
+        Some(b'{' | b'[') => json_body(
+            body,
+            cut_off || body.len() > PRESCAN_BYTES,
+            ct,
+            limits,
+            defer_details,
+        ),
         Some(b'<') => markup::markup(body, ct == ContentType::Html),
         Some(b'"' | b'-' | b'0'..=b'9' | b't' | b'f' | b'n') => scalar_body(body),
         Some(_) => markup::text(body),
@@ -716,7 +739,13 @@ impl ContentType {
 /// A body that starts with `{` or `[`. `prescan`: check completeness and depth with the
 /// allocation-free bracket counter before building anything (large or cut bodies); the
 /// outcome is the same either way, only the cost differs.
-fn json_body(body: &str, prescan: bool, ct: ContentType, limits: &Limits) -> Envelope {
+fn json_body(
+    body: &str,
+    prescan: bool,
+    ct: ContentType,
+    limits: &Limits,
+    defer_details: bool,
+) -> Envelope {
     let max_depth = limits.max_depth.min(HARD_MAX_DEPTH);
     if prescan {
         let s = json::structure(body, max_depth);
@@ -728,7 +757,10 @@ fn json_body(body: &str, prescan: bool, ct: ContentType, limits: &Limits) -> Env
         }
     }
     match json::parse(body, max_depth) {
-        Ok((tree, end)) => {
+        Ok((mut tree, end)) => {
+            if defer_details {
+                tree.defer_details();
+            }
             if body
                 .get(end..)
                 .is_some_and(|rest| json::trim(rest).is_empty())
@@ -757,7 +789,7 @@ fn json_body(body: &str, prescan: bool, ct: ContentType, limits: &Limits) -> Env
 /// or the first `data:` JSON object with a top-level `error` member (OpenAI), read as JSON.
 /// An `error` event whose data is not JSON is [`Dialect::EventStream`] with that text as the
 /// message; without any error, [`Dialect::EventStream`] with nothing set.
-fn event_stream(body: &str, limits: &Limits) -> Envelope {
+fn event_stream(body: &str, limits: &Limits, defer_details: bool) -> Envelope {
     let mut event = "";
     let mut data_at: Option<(usize, usize)> = None;
     let mut pos = 0;
@@ -777,7 +809,7 @@ fn event_stream(body: &str, limits: &Limits) -> Envelope {
         if !data.starts_with('{') || !(named || find_str(data, "\"error\"").is_some()) {
             return None;
         }
-        let mut env = json_body(data, false, ContentType::Other, limits);
+        let mut env = json_body(data, false, ContentType::Other, limits, defer_details);
         if named && (env.code.is_some() || env.message.is_some()) {
             env.signals_error = true;
         }
@@ -866,7 +898,7 @@ mod tests {
                     max_body_bytes: max,
                     ..Limits::DEFAULT
                 };
-                let mut slow = parse_body(b"", ct, &limits);
+                let mut slow = parse_body(b"", ct, &limits, false);
                 if slow.retry_after.is_none() {
                     slow.retry_after = slow.message.as_deref().and_then(prose::wait);
                 }
@@ -1285,8 +1317,8 @@ mod tests {
             let body = format!("{}{rest}", if obj { '{' } else { '[' });
             let body = body.as_str();
             let limits = Limits { max_body_bytes: usize::MAX, max_depth: depth };
-            let direct = json_body(body, false, ContentType::Other, &limits);
-            let prescanned = json_body(body, true, ContentType::Other, &limits);
+            let direct = json_body(body, false, ContentType::Other, &limits, false);
+            let prescanned = json_body(body, true, ContentType::Other, &limits, false);
             prop_assert_eq!(direct, prescanned);
         }
 

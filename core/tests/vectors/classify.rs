@@ -3,10 +3,12 @@
 //! and `reference_id`.
 
 use http_triage::wire::{ClassifyInput, ClassifyOutput};
+use http_triage::{classify_deferring_details, Response};
 use serde_json::{Map, Value};
 
 pub fn run_case(input: &Value, expect: &Value) -> Result<(), String> {
     let c = classify_input(input)?;
+    deferring_agrees(input, &c)?;
     let out = serde_json::to_value(ClassifyOutput::from(&c)).map_err(|e| e.to_string())?;
     let mut actual: Map<String, Value> = out.as_object().cloned().ok_or("output not an object")?;
     actual.insert(
@@ -35,4 +37,49 @@ pub fn classify_input(input: &Value) -> Result<http_triage::Classification, Stri
         parsed.body = b;
     }
     Ok(parsed.classify(super::DEFAULT_NOW_S * 1000))
+}
+
+/// `classify_deferring_details` (the wasm binding's) gives what `classify` gives, except that
+/// its `details` are deferred exactly where `classify`'s are present.
+fn deferring_agrees(input: &Value, c: &http_triage::Classification) -> Result<(), String> {
+    let mut map = input
+        .as_object()
+        .cloned()
+        .ok_or("input must be an object")?;
+    let body = super::take_body(&mut map)?;
+    let mut parsed = ClassifyInput::from_map(&map).map_err(|e| e.to_string())?;
+    if let Some(b) = body {
+        parsed.body = b;
+    }
+    if parsed.transport_error.is_some() {
+        return Ok(());
+    }
+    let pairs: Vec<(&str, &str)> = parsed
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let response = Response::new(parsed.status.unwrap_or(0), &pairs, &parsed.body);
+    let mut d = classify_deferring_details(
+        &response,
+        &parsed.request(),
+        parsed.now_unix_ms.unwrap_or(super::DEFAULT_NOW_S * 1000),
+        &parsed.rules,
+    );
+    match (&c.details, &d.details) {
+        (None, None) => {}
+        (Some(full), Some(deferred)) if !full.is_deferred() && deferred.is_deferred() => {}
+        (full, deferred) => {
+            return Err(format!(
+                "classify_deferring_details: details {deferred:?} where classify has {full:?}"
+            ))
+        }
+    }
+    d.details.clone_from(&c.details);
+    if d != *c {
+        return Err(format!(
+            "classify_deferring_details differs from classify: {d:?} != {c:?}"
+        ));
+    }
+    Ok(())
 }

@@ -5,7 +5,9 @@
 //! present, null = absent): `dialect`, `code`, `message`, `details`, `request_id`,
 //! `reference_id`, `retryable`, `retry_after_ms`, `violations`, `signals_error`, `in_progress`.
 
-use http_triage::{parse_envelope, Limits};
+use http_triage::{
+    classify, classify_deferring_details, parse_envelope, Limits, Request, Response, Rules,
+};
 use serde_json::{json, Map, Value};
 
 pub fn run_case(input: &Value, expect: &Value) -> Result<(), String> {
@@ -44,6 +46,7 @@ pub fn run_case(input: &Value, expect: &Value) -> Result<(), String> {
     }
 
     let env = parse_envelope(&body, content_type.as_deref(), &limits);
+    deferring_agrees(&body, content_type.as_deref(), limits)?;
 
     let mut actual = Map::new();
     actual.insert("dialect".into(), json!(env.dialect.as_str()));
@@ -71,4 +74,36 @@ pub fn run_case(input: &Value, expect: &Value) -> Result<(), String> {
     actual.insert("signals_error".into(), json!(env.signals_error));
     actual.insert("in_progress".into(), json!(env.in_progress));
     super::compare(expect, &actual)
+}
+
+/// Classifying this body (as a 400, a 429 and a 200) with `classify_deferring_details` gives
+/// what `classify` gives, except that `details` are deferred exactly where they are present.
+fn deferring_agrees(body: &[u8], content_type: Option<&str>, limits: Limits) -> Result<(), String> {
+    let headers: Vec<(&str, &str)> = content_type
+        .map(|ct| ("content-type", ct))
+        .into_iter()
+        .collect();
+    for status in [400, 429, 200] {
+        let response = Response::new(status, &headers, body).with_limits(limits);
+        let (request, rules) = (Request::unknown(), Rules::default());
+        let full = classify(&response, &request, 1_700_000_000_000, &rules);
+        let mut deferred =
+            classify_deferring_details(&response, &request, 1_700_000_000_000, &rules);
+        match (&full.details, &deferred.details) {
+            (None, None) => {}
+            (Some(f), Some(d)) if !f.is_deferred() && d.is_deferred() => {}
+            (f, d) => {
+                return Err(format!(
+                    "status {status}: deferred details {d:?} where classify has {f:?}"
+                ))
+            }
+        }
+        deferred.details.clone_from(&full.details);
+        if deferred != full {
+            return Err(format!(
+                "status {status}: classify_deferring_details differs: {deferred:?} != {full:?}"
+            ));
+        }
+    }
+    Ok(())
 }
