@@ -329,7 +329,10 @@ fn push_violation(env: &mut Envelope, field: &str, message: Option<String>) {
 // Durations
 
 /// Seconds as a decimal literal (`"30"`, `"1.5"`, `"1.5s"`, `"2e1"`) → a duration; `None` for
-/// negative, non-finite or absurd values. Decimal literals are read exactly (no float rounding).
+/// negative or malformed values. Decimal literals are read exactly (no float rounding). A value
+/// too large for a `Duration` (`"99999999999999999999"`, `"1e30"`, `"1e999"`) is
+/// `Duration::MAX`, which [`super::parse_envelope`] cuts to `headers::MAX_DELAY` as a
+/// header's wait is cut, rather than no wait at all.
 pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
     let s = super::json::trim(s);
     let s = match s.strip_suffix('s') {
@@ -343,10 +346,14 @@ pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
     if s.bytes().any(|c| matches!(c, b'e' | b'E')) {
         // `s.parse::<f64>()`, without std's tables (see `float`).
         let v = super::float::parse_f64(s)?;
-        if !v.is_finite() || v < 0.0 {
+        // NaN or negative; a literal too large for a double (`1e999`) is +inf: saturated below.
+        if v.is_nan() || v < 0.0 {
             return None;
         }
-        return Duration::try_from_secs_f64(v * (unit_nanos as f64) / 1e9).ok();
+        // The only error left is a value too large: saturate.
+        return Some(
+            Duration::try_from_secs_f64(v * (unit_nanos as f64) / 1e9).unwrap_or(Duration::MAX),
+        );
     }
     let b = s.as_bytes();
     let (int, frac) = match b.iter().position(|&c| c == b'.') {
@@ -362,17 +369,23 @@ pub(super) fn parse_secs(s: &str, unit_nanos: u64) -> Option<Duration> {
     if !int.iter().all(u8::is_ascii_digit) || !frac.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    // Digits only: what `str::parse::<u64>` gives, `None` on overflow.
+    // Digits only: what `str::parse::<u64>` gives; past `u64::MAX` the wait saturates.
     let mut whole: u64 = 0;
     for &c in int {
-        whole = whole.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+        let Some(w) = whole
+            .checked_mul(10)
+            .and_then(|w| w.checked_add(u64::from(c - b'0')))
+        else {
+            return Some(Duration::MAX);
+        };
+        whole = w;
     }
     // The fraction, as units of 1e-9 of the unit.
     let mut f: u64 = 0;
     for (i, &c) in frac.iter().take(9).enumerate() {
         f += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
     }
-    super::duration_of(whole, f, unit_nanos)
+    Some(super::duration_of(whole, f, unit_nanos).unwrap_or(Duration::MAX))
 }
 
 /// A duration from a number, a numeric string, or a protobuf `{"seconds", "nanos"}` object.
@@ -386,7 +399,11 @@ fn duration_at(t: &Tree<'_>, i: usize, unit_nanos: u64) -> Option<Duration> {
                 _ => t.text(s, 32),
             });
             let nanos = t.get(i, "nanos").and_then(|n| t.int(n)).unwrap_or(0);
-            let secs = super::parse_u64(&secs?)?;
+            let secs = secs?;
+            // Whole seconds past `u64::MAX` saturate, as in `parse_secs`.
+            let secs = super::parse_u64(&secs).or_else(|| {
+                (!secs.is_empty() && secs.bytes().all(|c| c.is_ascii_digit())).then_some(u64::MAX)
+            })?;
             let nanos = u32::try_from(nanos).ok().filter(|n| *n < 1_000_000_000)?;
             Some(Duration::new(secs, nanos))
         }
@@ -2142,10 +2159,12 @@ mod tests {
         if s.bytes().any(|c| matches!(c, b'e' | b'E')) {
             // `s.parse::<f64>()`, without std's tables (see `float`).
             let v = super::super::float::parse_f64(s)?;
-            if !v.is_finite() || v < 0.0 {
+            if v.is_nan() || v < 0.0 {
                 return None;
             }
-            return Duration::try_from_secs_f64(v * (unit_nanos as f64) / 1e9).ok();
+            return Some(
+                Duration::try_from_secs_f64(v * (unit_nanos as f64) / 1e9).unwrap_or(Duration::MAX),
+            );
         }
         let b = s.as_bytes();
         let (int, frac) = match b.iter().position(|&c| c == b'.') {
@@ -2161,17 +2180,23 @@ mod tests {
         if !int.iter().all(u8::is_ascii_digit) || !frac.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        // Digits only: what `str::parse::<u64>` gives, `None` on overflow.
+        // Digits only; past `u64::MAX` (or a duration past `Duration::MAX`) it saturates.
         let mut whole: u64 = 0;
         for &c in int {
-            whole = whole.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+            match whole
+                .checked_mul(10)
+                .and_then(|w| w.checked_add(u64::from(c - b'0')))
+            {
+                Some(w) => whole = w,
+                None => return Some(Duration::MAX),
+            }
         }
         // The fraction, as units of 1e-9 of the unit.
         let mut f: u64 = 0;
         for (i, &c) in frac.iter().take(9).enumerate() {
             f += u64::from(c - b'0') * 10u64.pow(8 - i as u32);
         }
-        super::super::tests::duration_of_u128(whole, f, unit_nanos)
+        Some(super::super::tests::duration_of_u128(whole, f, unit_nanos).unwrap_or(Duration::MAX))
     }
 
     #[test]
@@ -2235,17 +2260,12 @@ mod tests {
             d("18446744073709551615"),
             Some(Duration::from_secs(u64::MAX))
         );
-        for bad in [
-            "",
-            ".",
-            "-1",
-            "1.2.3",
-            "1 2",
-            "18446744073709551616",
-            "x",
-            "s",
-            "\u{a0}",
-        ] {
+        // Too large for u64 seconds: saturated, as a header's wait (cut to MAX_DELAY later).
+        assert_eq!(d("18446744073709551616"), Some(Duration::MAX));
+        assert_eq!(d(&"9".repeat(400)), Some(Duration::MAX));
+        assert_eq!(d("99999999999999999999s"), Some(Duration::MAX));
+        assert_eq!(d("1e999"), Some(Duration::MAX));
+        for bad in ["", ".", "-1", "1.2.3", "1 2", "-1e999", "x", "s", "\u{a0}"] {
             assert_eq!(d(bad), None, "{bad:?}");
         }
         assert_eq!(

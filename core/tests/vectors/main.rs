@@ -10,6 +10,7 @@
 mod classify;
 mod decide;
 mod envelope;
+mod generated;
 mod headers;
 mod ledger;
 mod machines;
