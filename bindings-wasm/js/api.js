@@ -28,6 +28,23 @@ const CLASSIFY_KEYS = new Set([
   'rules',
 ]);
 
+/** Whether `k` is one of CLASSIFY_KEYS (a switch on constant strings: cheaper than a Set). */
+function isClassifyKey(k) {
+  switch (k) {
+    case 'status':
+    case 'transportError':
+    case 'headers':
+    case 'body':
+    case 'method':
+    case 'idempotencyKey':
+    case 'now':
+    case 'rules':
+      return true;
+    default:
+      return false;
+  }
+}
+
 /** Node/undici error codes → the core's transport error kinds. Conversion only. */
 const CODE_KINDS = {
   ENOTFOUND: 'dns',
@@ -273,22 +290,31 @@ const DECODER = new TextDecoder();
  * a spread or `structuredClone` copies only the own fields: use `c.toJSON()` for a plain copy.
  */
 class Classification {
-  /** The details' JSON text; null when none; '' when deferred (`#redo(#args)` gives it). */
+  /**
+   * The details' JSON text; null when none; '' when deferred: `#redo` classifies the call's
+   * status, content type and body (kept in `#status`, `#contentType`, `#body`) again to build it. A text body cannot
+   * change after the call, so its details need not be built before they are read (building
+   * them was ~10% of a call, and most callers never read them).
+   */
   #json;
   #redo;
-  #args;
+  #status;
+  #contentType;
+  #body;
   #details;
-  constructor(json, redo, args) {
+  constructor(json, redo, status, contentType, body) {
     this.#json = json;
     this.#redo = redo;
-    this.#args = args;
+    this.#status = status;
+    this.#contentType = contentType;
+    this.#body = body;
   }
   /** The structured part of the error body, `null` when none; parsed when first read. */
   get details() {
     if (this.#details === undefined) {
       if (this.#json === '') {
-        this.#json = this.#redo(this.#args);
-        this.#args = null;
+        this.#json = this.#redo(this.#status, this.#contentType, this.#body);
+        this.#body = null;
       }
       this.#details = detailsValue(this.#json);
     }
@@ -466,12 +492,12 @@ function makeIo(raw, codec) {
    * Uint8Array. Returns the classification as a plain object.
    */
   /**
-   * The details text of a classification whose details were deferred: `args` holds its header
-   * names and values, then its status and body (see `run`). Classifies again, building them.
+   * The details text of a classification whose details were deferred: classifies its status,
+   * content type and body again, building them. Details depend on nothing else.
    */
-  const redo = (args) => {
-    const k = args.length - 2;
-    return guarded(args[k], undefined, undefined, false, 0, undefined, args[k + 1], undefined, args);
+  const redo = (status, contentType, body) => {
+    const headers = contentType === null ? undefined : [['content-type', contentType]];
+    return guarded(status, undefined, undefined, false, 0, headers, body, undefined, true);
   };
   function guarded(status, transportError, method, idempotencyKey, now, headers, body, rules, again) {
     try {
@@ -484,23 +510,19 @@ function makeIo(raw, codec) {
     }
   }
   return function classifyIo(status, transportError, method, idempotencyKey, now, headers, body, rules) {
-    return guarded(status, transportError, method, idempotencyKey, now, headers, body, rules, undefined);
+    return guarded(status, transportError, method, idempotencyKey, now, headers, body, rules, false);
   };
   /**
-   * One classification. With `again` (the header names and values, status and body kept by
-   * `Classification` for deferred details), only the details' text is wanted: the headers come
-   * from it, and the text is returned.
+   * One classification. `again`: only the details' text is wanted (for `redo`), and returned.
    */
   function run(status, transportError, method, idempotencyKey, now, headers, body, rules, again) {
     views();
     if (cap === 0) ensure(4096);
     nf = 0;
-    if (again === undefined) collectHeaders(headers);
-    else for (; nf < again.length - 2; nf += 1) fields[nf] = again[nf];
-    // A text body cannot change after the call, so its details can be built later, when read
-    // (building them was ~10% of a call; most callers never read them). Bytes can change:
-    // their details are built now.
-    const defer = again === undefined && typeof body === 'string';
+    collectHeaders(headers);
+    // A text body's details are built when first read (see `Classification`); bytes can
+    // change after the call, so theirs are built now.
+    const defer = !again && typeof body === 'string';
     // A long text is encoded first: room for 3 bytes per character would be wasted.
     if (typeof body === 'string' && body.length > 65536) body = ENCODER.encode(body);
     const textBody = typeof body === 'string';
@@ -575,22 +597,17 @@ function makeIo(raw, codec) {
     all = head === 0 ? '' : codec.read(tv, t, t + head);
     const hint = f64[n + 20];
     const violations = [];
-    for (let v = f64[n + 42], i = n + 43; v > 0; v -= 1, i += 6) {
+    for (let v = f64[n + 42], i = n + 44; v > 0; v -= 1, i += 6) {
       violations.push({ field: text(i), message: text(i + 3) });
     }
     const json = text(n + 39);
-    if (again !== undefined) return json;
-    let args = null;
-    if (json === '') {
-      // Deferred: keep what classifying again needs (strings and a number, none of them
-      // changeable by the caller).
-      args = fields.slice(0, nf + 2);
-      args[nf] = status;
-      args[nf + 1] = body;
-    }
+    if (again) return json;
+    // Deferred details: the header that gave the content type, if any (a string, as the status
+    // and the body: nothing the caller can change).
+    const ct = json === '' && f64[n + 43] >= 0 ? fields[2 * f64[n + 43] + 1] : null;
     // The arrays are kept for the next call, but not a long list's strings.
     if (fields.length > 64) fields.length = lens.length = 0;
-    const c = new Classification(json, redo, args);
+    const c = new Classification(json, redo, status, ct, json === '' ? body : null);
     c.category = name(n + 3);
     c.reason = name(n + 7);
     c.status = num(f64[n + 19]);
@@ -624,7 +641,7 @@ export function bind(raw, codec = WEB_TEXT) {
       throw new InvalidInputError('classify takes an object {status, headers, body, method, idempotencyKey, now}');
     }
     for (const k in input) {
-      if (!CLASSIFY_KEYS.has(k) && Object.hasOwn(input, k)) {
+      if (!isClassifyKey(k) && Object.hasOwn(input, k)) {
         throw new InvalidInputError(`unknown field \`${k.slice(0, 40)}\` (known: ${[...CLASSIFY_KEYS].join(', ')})`);
       }
     }

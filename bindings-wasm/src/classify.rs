@@ -13,8 +13,8 @@ use crate::convert::{
     Slot, Unknown,
 };
 use http_triage::{
-    classify_transport, parse_envelope, read_headers, Classification, Dialect, Envelope, Limits,
-    Request, Response, Rules, TransportError, Violation,
+    classify_transport, content_type_index, parse_envelope, read_headers, Classification, Details,
+    Dialect, Envelope, Limits, Request, Response, Rules, TransportError, Violation,
 };
 use js_sys::{Array, Object};
 use std::cell::Cell;
@@ -115,7 +115,9 @@ pub fn set_rules(rules: JsValue) -> Result<(), JsValue> {
 /// | 21–25 | retryAfterMs, rateLimitRemaining, rateLimitResetMs, rateLimitLimit, rateLimitWindowMs |
 /// | 26 | requestNotProcessed (0/1) |
 /// | 27–41 | code, message, requestId, referenceId, details (JSON text; empty when deferred) |
-/// | 42 | violation count, then field and message per violation |
+/// | 42 | violation count |
+/// | 43 | when details are deferred: the index of the header pair that gave the content type (-1: none) |
+/// | 44… | field and message per violation |
 struct Out<'a> {
     nums: &'a mut Vec<f64>,
     text: &'a mut Vec<u8>,
@@ -131,7 +133,7 @@ const fn name_key(kind: usize, variant: usize) -> usize {
 }
 
 /// The slots before the violations (see [`Out`]).
-const HEAD: usize = 43;
+const HEAD: usize = 44;
 
 impl Out<'_> {
     /// A string's three slots (see [`Out`]); its bytes go to the byte area.
@@ -167,7 +169,7 @@ impl Out<'_> {
         }
     }
 
-    fn write(&mut self, c: &Classification) {
+    fn write(&mut self, c: &Classification, content_type_at: Option<usize>) {
         let num = |v: Option<u64>| v.map_or(f64::NAN, |v| v as f64);
         self.text.clear();
         self.nums.clear();
@@ -231,7 +233,13 @@ impl Out<'_> {
                 f64::from(u8::from(c.request_not_processed)),
             ],
         );
-        self.set(42, &[c.violations.len() as f64]);
+        self.set(
+            42,
+            &[
+                c.violations.len() as f64,
+                content_type_at.map_or(-1.0, |i| i as f64),
+            ],
+        );
     }
 
     /// Slots from `slot` on (all within the table `write` sized).
@@ -320,13 +328,13 @@ pub fn classify_io(
             rules,
             defer_details,
         ) {
-            Ok(c) => {
+            Ok((c, content_type_at)) => {
                 Out {
                     nums,
                     text,
                     units: 0,
                 }
-                .write(&c);
+                .write(&c, content_type_at);
                 nums.as_ptr() as usize
             }
             Err(e) => {
@@ -350,7 +358,7 @@ fn classify_input(
     header_count: usize,
     rules: Rules,
     defer_details: bool,
-) -> Res<Classification> {
+) -> Res<(Classification, Option<usize>)> {
     let status = match status {
         None => None,
         Some(s) if s.fract() == 0.0 && (100.0..=999.0).contains(&s) => Some(s as u16),
@@ -399,7 +407,7 @@ fn classify_input(
         ));
     }
     if let Some(t) = transport_error {
-        return Ok(classify_transport(t, &request));
+        return Ok((classify_transport(t, &request), None));
     }
     let h_end = m_len + headers_len;
     let b_end = h_end + body_len;
@@ -410,11 +418,22 @@ fn classify_input(
     header_pairs(headers, lens, &mut pairs)?;
     let response = Response::new(status.unwrap_or(0), &pairs, body);
     let now = now_ms.round() as i64;
-    Ok(if defer_details {
-        http_triage::classify_deferring_details(&response, &request, now, &rules)
+    if !defer_details {
+        return Ok((
+            http_triage::classify(&response, &request, now, &rules),
+            None,
+        ));
+    }
+    let c = http_triage::classify_deferring_details(&response, &request, now, &rules);
+    // Deferred details: JavaScript keeps the status, the body and this one header to build
+    // them when read.
+    let deferred = c.details.as_ref().is_some_and(Details::is_deferred);
+    let content_type_at = if deferred {
+        content_type_index(&pairs)
     } else {
-        http_triage::classify(&response, &request, now, &rules)
-    })
+        None
+    };
+    Ok((c, content_type_at))
 }
 
 /// `{status: {"409": "retryable"}, codes: {"locked": "pending"}}`: the caller's overrides,

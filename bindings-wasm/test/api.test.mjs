@@ -311,3 +311,12 @@ test('headers that are not ASCII: each shape, with a text or a byte body, reads 
     (e) => e instanceof ht.InvalidInputError && /NUL/.test(e.message),
   );
 });
+
+test('classify accepts each of its fields, and names them when refusing another', () => {
+  const c = ht.classify({ status: 429, transportError: undefined, headers: {}, body: '', method: 'GET', idempotencyKey: false, now: NOW, rules: {} });
+  assert.equal(c.category, 'retryable');
+  assert.throws(
+    () => ht.classify({ status: 200, Status: 1 }),
+    (e) => e.code === 'invalid_input' && e.message.includes('status, transportError, headers, body, method, idempotencyKey, now, rules'),
+  );
+});

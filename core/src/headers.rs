@@ -477,6 +477,16 @@ fn parse_bool(value: &str) -> Option<bool> {
     }
 }
 
+/// Which of `headers` [`read_headers`] takes its `content_type` from (the first non-empty
+/// `Content-Type`), by the same rules. For a caller that keeps only that header, to parse the
+/// same body again later (the wasm binding, for details deferred by
+/// [`crate::classify_deferring_details`]).
+pub fn content_type_index(headers: &[(&str, &str)]) -> Option<usize> {
+    headers.iter().position(|&(name, value)| {
+        matches!(field_of(name), Some(Field::ContentType)) && non_empty(trim(value)).is_some()
+    })
+}
+
 /// HTTP optional whitespace (spaces and tabs, and stray CR/LF) around a value.
 fn trim(s: &str) -> &str {
     s.trim_ascii()
@@ -717,6 +727,45 @@ impl<'a> Iterator for SplitTop<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_type_index_is_where_read_headers_takes_it_from() {
+        let lists: [&[(&str, &str)]; 7] = [
+            &[],
+            &[("Content-Type", "application/json")],
+            &[
+                ("x", "y"),
+                ("content-type", "  "),
+                ("CONTENT-TYPE", " text/html ; q=1"),
+            ],
+            &[
+                ("content-type", ""),
+                ("content-typ", "a/b"),
+                ("content-types", "c/d"),
+            ],
+            &[
+                ("content-type", "\t\r\n"),
+                ("Content-Type", "a/b"),
+                ("content-type", "c/d"),
+            ],
+            &[("retry-after", "1"), ("x-request-id", "r")],
+            &[
+                (" content-type", "a/b"),
+                ("content-type ", "c/d"),
+                ("content-type", "e/f"),
+            ],
+        ];
+        for h in lists {
+            let at = content_type_index(h);
+            let from_index = at.map(|i| trim(h[i].1));
+            assert_eq!(from_index, read_headers(h, 0).content_type, "{h:?}");
+            if let Some(i) = at {
+                // The very value read_headers returns, not an equal one elsewhere.
+                let ct = read_headers(h, 0).content_type.unwrap();
+                assert!(h[i].1.as_bytes().as_ptr_range().contains(&ct.as_ptr()) || ct.is_empty());
+            }
+        }
+    }
 
     const NOW: i64 = 1_763_800_000_000;
 

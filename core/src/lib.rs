@@ -78,7 +78,7 @@ pub use classify::{
 };
 pub use envelope::{parse_envelope, Details, Dialect, Envelope, Limits, Violation};
 pub use gate::{GateSnapshot, RateGate};
-pub use headers::{read_headers, HeaderHints};
+pub use headers::{content_type_index, read_headers, HeaderHints};
 pub use pacer::{Pacer, PacerConfig, PacerSnapshot};
 pub use policy::{
     Attempt, Decision, DecisionFields, DelaySource, GiveUpReason, Jitter, LongWait, RetryPolicy,
