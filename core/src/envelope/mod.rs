@@ -347,7 +347,8 @@ impl Details {
         Details(Box::default())
     }
 
-    /// Whether these are [`Details::deferred`] ones: present, not built.
+    /// Whether these details are deferred ones ([`crate::classify_deferring_details`]):
+    /// present in the body, but not built (an empty text).
     pub fn is_deferred(&self) -> bool {
         self.0.is_empty()
     }
