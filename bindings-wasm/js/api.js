@@ -292,9 +292,9 @@ const DECODER = new TextDecoder();
 class Classification {
   /**
    * The details' JSON text; null when none; '' when deferred: `#redo` classifies the call's
-   * status, content type and body (kept in `#status`, `#contentType`, `#body`) again to build it. A text body cannot
-   * change after the call, so its details need not be built before they are read (building
-   * them was ~10% of a call, and most callers never read them).
+   * status, content type and body (`#status`, `#contentType`, `#body`) again to build it. A
+   * text body cannot change after the call, so its details need not be built before they are
+   * read (building them was ~10% of a call, and most callers never read them).
    */
   #json;
   #redo;
@@ -403,8 +403,10 @@ function makeIo(raw, codec) {
     }
     return at + codec.write(tv, s, p, p + 3 * n);
   };
-  /** Write `s` at `at` if it is all ASCII (then return the end), else return -1 (room for
-   * `s.length` bytes must have been made). */
+  /**
+   * Write `s` at `at` if it is all ASCII (then return the end), else return -1. Room for
+   * `s.length` bytes must have been made.
+   */
   const asciiInto = (s, at) => {
     const p = base + at;
     const n = s.length;
@@ -488,10 +490,6 @@ function makeIo(raw, codec) {
     return n;
   };
   /**
-   * Classify: `method` a string or undefined, `headers` any shape, `body` a string or a
-   * Uint8Array. Returns the classification as a plain object.
-   */
-  /**
    * The details text of a classification whose details were deferred: classifies its status,
    * content type and body again, building them. Details depend on nothing else.
    */
@@ -509,6 +507,10 @@ function makeIo(raw, codec) {
       throw e;
     }
   }
+  /**
+   * Classify: `method` a string or undefined, `headers` any shape, `body` a string or a
+   * Uint8Array. Returns a `Classification`.
+   */
   return function classifyIo(status, transportError, method, idempotencyKey, now, headers, body, rules) {
     return guarded(status, transportError, method, idempotencyKey, now, headers, body, rules, false);
   };

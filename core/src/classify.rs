@@ -612,13 +612,13 @@ fn classify_with(
     let hints = read_headers(response.headers, now_unix_ms);
     let success_status = (200..400).contains(&status);
 
-    // A success body is only parsed when it may carry an error, so successful downloads cost
-    // nothing here.
     let mut limits = response.limits;
     if success_status {
         // Errors carried by a 2xx are small; a large JSON success must not cost a full parse.
         limits.max_body_bytes = limits.max_body_bytes.min(SUCCESS_SNIFF_BYTES);
     }
+    // A success body is only parsed when it may carry an error, so successful downloads cost
+    // nothing here.
     let env: Envelope =
         if success_status && !success_may_carry_error(response.body, hints.content_type) {
             Envelope::default()
@@ -1245,8 +1245,6 @@ mod tests {
     use super::*;
     use crate::envelope::parse_envelope;
 
-    /// Classifying with a `Retry-After` header no longer reads the message for a prose wait:
-    /// the header's wait wins either way, and the rest of the envelope is the same.
     #[test]
     fn deferring_details_still_reads_them_for_a_long_quota() {
         // Not Google's dialect, so the quota's window is read from the details: deferring them
@@ -1275,6 +1273,8 @@ mod tests {
         }
     }
 
+    /// Classifying with a `Retry-After` header no longer reads the message for a prose wait:
+    /// the header's wait wins either way, and the rest of the envelope is the same.
     #[test]
     fn prose_wait_skipped_only_when_header_gives_one() {
         let bodies: [&[u8]; 4] = [

@@ -27,21 +27,11 @@ pub fn run_case(input: &Value, expect: &Value) -> Result<(), String> {
 
 /// Read a classify input (as the CLI does, plus the vector-only body forms) and classify it.
 pub fn classify_input(input: &Value) -> Result<http_triage::Classification, String> {
-    let mut map = input
-        .as_object()
-        .cloned()
-        .ok_or("input must be an object")?;
-    let body = super::take_body(&mut map)?;
-    let mut parsed = ClassifyInput::from_map(&map).map_err(|e| e.to_string())?;
-    if let Some(b) = body {
-        parsed.body = b;
-    }
-    Ok(parsed.classify(super::DEFAULT_NOW_S * 1000))
+    Ok(read_input(input)?.classify(super::DEFAULT_NOW_S * 1000))
 }
 
-/// `classify_deferring_details` (the wasm binding's) gives what `classify` gives, except that
-/// its `details` are deferred exactly where `classify`'s are present.
-fn deferring_agrees(input: &Value, c: &http_triage::Classification) -> Result<(), String> {
+/// A classify input as the CLI reads it, plus the vector-only body forms.
+fn read_input(input: &Value) -> Result<ClassifyInput, String> {
     let mut map = input
         .as_object()
         .cloned()
@@ -51,6 +41,13 @@ fn deferring_agrees(input: &Value, c: &http_triage::Classification) -> Result<()
     if let Some(b) = body {
         parsed.body = b;
     }
+    Ok(parsed)
+}
+
+/// `classify_deferring_details` (the wasm binding's) gives what `classify` gave (`c`), with
+/// the details deferred exactly where `c` has some.
+fn deferring_agrees(input: &Value, c: &http_triage::Classification) -> Result<(), String> {
+    let parsed = read_input(input)?;
     if parsed.transport_error.is_some() {
         return Ok(());
     }
@@ -60,26 +57,11 @@ fn deferring_agrees(input: &Value, c: &http_triage::Classification) -> Result<()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     let response = Response::new(parsed.status.unwrap_or(0), &pairs, &parsed.body);
-    let mut d = classify_deferring_details(
+    let deferred = classify_deferring_details(
         &response,
         &parsed.request(),
         parsed.now_unix_ms.unwrap_or(super::DEFAULT_NOW_S * 1000),
         &parsed.rules,
     );
-    match (&c.details, &d.details) {
-        (None, None) => {}
-        (Some(full), Some(deferred)) if !full.is_deferred() && deferred.is_deferred() => {}
-        (full, deferred) => {
-            return Err(format!(
-                "classify_deferring_details: details {deferred:?} where classify has {full:?}"
-            ))
-        }
-    }
-    d.details.clone_from(&c.details);
-    if d != *c {
-        return Err(format!(
-            "classify_deferring_details differs from classify: {d:?} != {c:?}"
-        ));
-    }
-    Ok(())
+    super::same_but_deferred(c, deferred)
 }

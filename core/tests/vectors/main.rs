@@ -117,6 +117,30 @@ fn shared_vectors() {
 
 // ---- helpers shared by the suite modules ----
 
+/// `deferred` (from `classify_deferring_details`) is `full` (from `classify` of the same
+/// response) but for details deferred exactly where `full` has some.
+pub fn same_but_deferred(
+    full: &http_triage::Classification,
+    mut deferred: http_triage::Classification,
+) -> Result<(), String> {
+    match (&full.details, &deferred.details) {
+        (None, None) => {}
+        (Some(f), Some(d)) if !f.is_deferred() && d.is_deferred() => {}
+        (f, d) => {
+            return Err(format!(
+                "classify_deferring_details: details {d:?} where classify has {f:?}"
+            ))
+        }
+    }
+    deferred.details.clone_from(&full.details);
+    if deferred != *full {
+        return Err(format!(
+            "classify_deferring_details differs from classify: {deferred:?} != {full:?}"
+        ));
+    }
+    Ok(())
+}
+
 /// Compare every key of `expect` with the same key of `actual`. A key that `actual` does not
 /// have is an unknown field: an error. Numbers compare by value (7 == 7.0).
 pub fn compare(expect: &Value, actual: &Map<String, Value>) -> Result<(), String> {
