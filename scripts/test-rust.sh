@@ -34,8 +34,8 @@ if [ -n "$bad" ]; then
 fi
 echo "ok: $(printf '%s\n' "$deps" | wc -l) crates, none of tokio/reqwest/hyper/mio/getrandom"
 
-step "docs build without warnings"
-RUSTDOCFLAGS="-D warnings" cargo doc -p http-triage --no-deps --all-features --locked --quiet
+step "docs build without warnings (the core and both bindings)"
+RUSTDOCFLAGS="-D warnings" cargo doc -p http-triage -p http-triage-wasm -p http-triage-python --no-deps --all-features --locked --quiet
 
 step "all Rust tests (all features)"
 cargo test --workspace --all-features --locked

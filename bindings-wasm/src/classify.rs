@@ -4,7 +4,7 @@
 //! A call of `classify` crosses once each way and allocates no JavaScript object on the wasm
 //! side. JavaScript writes the method, the headers and the body into one input buffer
 //! ([`io_input`]), calls [`classify_io`], and reads the result from a table of doubles in wasm
-//! memory (layout at [`Out`]) whose strings point into a byte area. Measured on this path
+//! memory (layout at `Out`) whose strings point into a byte area. Measured on this path
 //! before, a call spent more time in wasm-bindgen's string glue (one `TextDecoder` per result,
 //! one allocation per argument) than in the core.
 
@@ -283,11 +283,11 @@ fn header_pairs<'a>(text: &'a [u8], lens: &[u8], pairs: &mut Vec<(&'a str, &'a s
 /// Classify the response (or the transport error) whose method, headers and body JavaScript
 /// wrote into the input buffer: `method_len` bytes of method (-1: none), `headers_len` bytes of
 /// header names and values, `body_len` bytes of body, then `header_count` pairs of `u32`
-/// lengths (name, value: see [`header_pairs`]), in that order; `with_rules` to use the rules given to
-/// [`set_rules`] just before; `defer_details` to leave the details unbuilt
+/// lengths (name, value: see `header_pairs`), in that order; `with_rules` to use the rules
+/// given to [`set_rules`] just before; `defer_details` to leave the details unbuilt
 /// ([`http_triage::classify_deferring_details`]: their text is then empty, and JavaScript
-/// classifies again without it when they are read). Returns the address of the result (see
-/// [`Out`]), or 0 when the input is refused ([`last_error`] says why).
+/// classifies again, building them, when they are read). Returns the address of the result
+/// (see `Out`), or 0 when the input is refused ([`last_error`] says why).
 #[wasm_bindgen(js_name = classifyIo)]
 #[allow(clippy::too_many_arguments)]
 pub fn classify_io(
