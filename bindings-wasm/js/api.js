@@ -17,7 +17,7 @@ import { call } from './call.js';
 /** How much of a response body `classifyResponse` reads: the core looks at 64 KiB at most. */
 const BODY_PREFIX_BYTES = 64 * 1024;
 
-const CLASSIFY_KEYS = new Set([
+const CLASSIFY_KEYS = [
   'status',
   'transportError',
   'headers',
@@ -26,9 +26,12 @@ const CLASSIFY_KEYS = new Set([
   'idempotencyKey',
   'now',
   'rules',
-]);
+];
 
-/** Whether `k` is one of CLASSIFY_KEYS (a switch on constant strings: cheaper than a Set). */
+/**
+ * Whether `k` is one of CLASSIFY_KEYS (a switch on constant strings: cheaper than a lookup in a
+ * Set). api.test.mjs passes every key of the list and checks the error names the whole list.
+ */
 function isClassifyKey(k) {
   switch (k) {
     case 'status':
@@ -644,7 +647,7 @@ export function bind(raw, codec = WEB_TEXT) {
     }
     for (const k in input) {
       if (!isClassifyKey(k) && Object.hasOwn(input, k)) {
-        throw new InvalidInputError(`unknown field \`${k.slice(0, 40)}\` (known: ${[...CLASSIFY_KEYS].join(', ')})`);
+        throw new InvalidInputError(`unknown field \`${k.slice(0, 40)}\` (known: ${CLASSIFY_KEYS.join(', ')})`);
       }
     }
     const { status, transportError, method, rules } = input;
