@@ -284,57 +284,6 @@ const num = (x) => (x === x ? x : null);
 const ENCODER = new TextEncoder();
 const DECODER = new TextDecoder();
 
-/**
- * What `classify` returns: own, plain fields, and `details` (on the prototype) parsed from the
- * server's JSON text when first read, then kept: parsing them cost as much as the rest of a
- * call, and most callers never look. A getter on the prototype costs nothing a call; an own
- * lazy property (`Object.defineProperty` on each result) cost 0.35-0.45 µs of a 3.5 µs call.
- * `toJSON()` (so `JSON.stringify`) and Node's `util.inspect` (so `console.log`) include it;
- * a spread or `structuredClone` copies only the own fields: use `c.toJSON()` for a plain copy.
- */
-class Classification {
-  /**
-   * The details' JSON text; null when none; '' when deferred: `#redo` classifies the call's
-   * status, content type and body (`#status`, `#contentType`, `#body`) again to build it. A
-   * text body cannot change after the call, so its details need not be built before they are
-   * read (building them was ~10% of a call, and most callers never read them).
-   */
-  #json;
-  #redo;
-  #status;
-  #contentType;
-  #body;
-  #details;
-  constructor(json, redo, status, contentType, body) {
-    this.#json = json;
-    this.#redo = redo;
-    this.#status = status;
-    this.#contentType = contentType;
-    this.#body = body;
-  }
-  /** The structured part of the error body, `null` when none; parsed when first read. */
-  get details() {
-    if (this.#details === undefined) {
-      if (this.#json === '') {
-        this.#json = this.#redo(this.#status, this.#contentType, this.#body);
-        this.#body = null;
-      }
-      this.#details = detailsValue(this.#json);
-    }
-    return this.#details;
-  }
-  set details(value) {
-    this.#details = value;
-  }
-  /** A plain object of every field, `details` included (what `JSON.stringify` writes). */
-  toJSON() {
-    return { ...this, details: this.details };
-  }
-  /** `console.log` in Node shows `details` too. */
-  [Symbol.for('nodejs.util.inspect.custom')]() {
-    return this.toJSON();
-  }
-}
 
 
 /**
@@ -355,6 +304,59 @@ const WEB_TEXT = {
   /** The text of bytes `start` to `end`. */
   read: (view, start, end) => DECODER.decode(view.subarray(start, end)),
 };
+
+/**
+ * What `classify` returns: own, plain fields, and `details` (on the prototype) parsed from the
+ * server's JSON text when first read, then kept: parsing them cost as much as the rest of a
+ * call, and most callers never look. A getter on the prototype costs nothing a call; an own
+ * lazy property (`Object.defineProperty` on each result) cost 0.35-0.45 µs of a 3.5 µs call.
+ * `toJSON()` (so `JSON.stringify`) and Node's `util.inspect` (so `console.log`) include it;
+ * a spread or `structuredClone` copies only the own fields: use `c.toJSON()` for a plain copy.
+ * One class per module bound (`makeIo`), whose `redo` builds deferred details.
+ */
+function classificationClass(redo) {
+  return class Classification {
+    /**
+     * The details' JSON text; null when none; '' when deferred: `redo` classifies the call's
+     * status, content type and body (`#status`, `#contentType`, `#body`) again to build it. A
+     * text body cannot change after the call, so its details need not be built before they are
+     * read (building them was ~10% of a call, and most callers never read them).
+     */
+    #json;
+    #status;
+    #contentType;
+    #body;
+    #details;
+    constructor(json, status, contentType, body) {
+      this.#json = json;
+      this.#status = status;
+      this.#contentType = contentType;
+      this.#body = body;
+    }
+    /** The structured part of the error body, `null` when none; parsed when first read. */
+    get details() {
+      if (this.#details === undefined) {
+        if (this.#json === '') {
+          this.#json = redo(this.#status, this.#contentType, this.#body);
+          this.#body = null;
+        }
+        this.#details = detailsValue(this.#json);
+      }
+      return this.#details;
+    }
+    set details(value) {
+      this.#details = value;
+    }
+    /** A plain object of every field, `details` included (what `JSON.stringify` writes). */
+    toJSON() {
+      return { ...this, details: this.details };
+    }
+    /** `console.log` in Node shows `details` too. */
+    [Symbol.for('nodejs.util.inspect.custom')]() {
+      return this.toJSON();
+    }
+  };
+}
 
 function makeIo(raw, codec) {
   const memory = raw.wasmMemory();
@@ -500,6 +502,7 @@ function makeIo(raw, codec) {
     const headers = contentType === null ? undefined : [['content-type', contentType]];
     return guarded(status, undefined, undefined, false, 0, headers, body, undefined, true);
   };
+  const Classification = classificationClass(redo);
   function guarded(status, transportError, method, idempotencyKey, now, headers, body, rules, again) {
     try {
       return run(status, transportError, method, idempotencyKey, now, headers, body, rules, again);
@@ -612,7 +615,7 @@ function makeIo(raw, codec) {
     const ct = json === '' && f64[n + 43] >= 0 ? fields[2 * f64[n + 43] + 1] : null;
     // The arrays are kept for the next call, but not a long list's strings.
     if (fields.length > 64) fields.length = lens.length = 0;
-    const c = new Classification(json, redo, status, ct, json === '' ? body : null);
+    const c = new Classification(json, status, ct, json === '' ? body : null);
     c.category = name(n + 3);
     c.reason = name(n + 7);
     c.status = num(f64[n + 19]);
