@@ -731,6 +731,13 @@ fn details_at(t: &Tree<'_>, i: usize) -> Option<Details> {
 /// [`KEPT_ON_STACK`] kept members are remembered on the stack while measuring (names compared
 /// and texts found once); past that, a second pass finds them again.
 fn members_except(t: &Tree<'_>, o: usize, skip: &[&str]) -> Option<Details> {
+    if t.details_deferred() {
+        // Only whether there are any is wanted now.
+        return t
+            .children(o)
+            .any(|c| kept_member(t, c, skip).is_some())
+            .then(Details::deferred);
+    }
     let mut first: [(&str, &str); KEPT_ON_STACK] = [("", ""); KEPT_ON_STACK];
     let mut n = 0usize;
     // `{` or `,` before each member, `"key":` and the value; `}` is added below.
@@ -746,9 +753,6 @@ fn members_except(t: &Tree<'_>, o: usize, skip: &[&str]) -> Option<Details> {
     }
     if n == 0 {
         return None;
-    }
-    if t.details_deferred() {
-        return Some(Details::deferred());
     }
     let mut text = String::with_capacity(len + 1);
     if n <= KEPT_ON_STACK {
