@@ -3,10 +3,16 @@
 //!
 //! The order of evidence, strongest first:
 //! 1. the caller's [`Rules`] (per error code, then per status);
-//! 2. a 2xx/3xx is a success unless its body says it failed (`{"ok": false}`, GraphQL `errors`);
+//! 2. a 2xx/3xx is a success unless its body says it failed (`{"ok": false}`, GraphQL `errors`,
+//!    Google Maps' `{"status": "OVER_QUERY_LIMIT", "error_message"}`); then its code decides,
+//!    else an HTTP error status the body states (monday.com's `"status_code": 429`) does, as
+//!    if it had been the response's;
 //! 3. the error *code*: quota codes stop the batch even on a 429, rate-limit codes are retryable
 //!    even on AWS's 400 `ThrottlingException`, auth codes stop the batch;
-//! 4. the status, refined by the code (422 `corrupted` is `corrupted`, not just `unprocessable`);
+//! 4. the status, refined by the code (422 `corrupted` is `corrupted`, not just `unprocessable`)
+//!    and in three cases by the message: a 403 that says it throttles is a rate limit (GitHub);
+//!    a 403 that says one recipient refused is permanent, not auth (Telegram's "bot was blocked
+//!    by the user"); a 400/403 that says the credit balance is too low is a quota (Anthropic);
 //! 5. the server's explicit word (`x-should-retry`, `Stripe-Should-Retry`, a body `retryable`)
 //!    flips retryable ⇄ permanent, but never overrides auth, quota or pending;
 //! 6. last, whether repeating the request is safe: a retryable failure of a non-idempotent
@@ -880,9 +886,13 @@ fn by_evidence(
                 (Success, Reason::Ok, false)
             };
         }
-        // A 2xx that says it failed: only the code and the hints can tell what it is.
+        // A 2xx that says it failed: only the code, an HTTP status the body states and the
+        // hints can tell what it is.
         if let Some(v) = by_code(norm) {
             return v;
+        }
+        if let Some(s) = env.in_band_status {
+            return by_evidence(s, env, norm, hint, has_retry_after, remaining, false);
         }
         return match hint {
             Some(true) => (Retryable, Reason::ServerSaysRetry, false),
@@ -914,6 +924,9 @@ fn by_evidence(
             // left, or only say so ("You have exceeded a secondary rate limit").
             if has_retry_after || remaining == Some(0) || says_rate_limited(env) {
                 (Retryable, Reason::RateLimited, true)
+            } else if says_recipient_refused(env) {
+                // Telegram: one user blocked the bot; the token is fine for everyone else.
+                (Permanent, Reason::ClientError, false)
             } else {
                 (Auth, Reason::Forbidden, true)
             }
@@ -923,7 +936,8 @@ fn by_evidence(
             (Permanent, Reason::ClientError, false)
         }
         402 => (Quota, Reason::PaymentRequired, true),
-        429 => (Retryable, Reason::RateLimited, true),
+        // 420: Twitter's old "Enhance Your Calm", still Cloudinary's rate limit.
+        429 | 420 => (Retryable, Reason::RateLimited, true),
         412 => match hint {
             Some(true) => (Pending, Reason::NotReady, true),
             _ => (Permanent, Reason::PreconditionFailed, false),
@@ -955,6 +969,15 @@ fn by_evidence(
     };
 
     let (mut cat, mut reason, not_processed) = base;
+
+    // An account out of credit, said only in words: Anthropic answers a 400
+    // `invalid_request_error` "Your credit balance is too low to access the Anthropic API".
+    if matches!(status, 400 | 403)
+        && !matches!(coded, Some((c, _, _)) if c != Permanent)
+        && says_out_of_credit(env)
+    {
+        return (Quota, Reason::QuotaExceeded, true);
+    }
 
     // A pending code ("processing", "not_ready") on an error status means poll.
     if cat == Permanent && is_pending_code(norm) && hint != Some(false) {
@@ -993,6 +1016,31 @@ fn says_rate_limited(env: &Envelope) -> bool {
     contains_ci(m, "rate limit")
         || contains_ci(m, "rate-limit")
         || contains_ci(m, "too many requests")
+}
+
+/// The message says a recipient refused the caller, not that its credentials are bad:
+/// Telegram's 403s "Forbidden: bot was blocked by the user", "…: user is deactivated", "…: bot
+/// was kicked from the group chat", "…: bot can't initiate conversation with a user" concern
+/// one chat (a bad token is a 401 there).
+fn says_recipient_refused(env: &Envelope) -> bool {
+    let Some(m) = env.message.as_deref() else {
+        return false;
+    };
+    contains_ci(m, "blocked by the user")
+        || contains_ci(m, "user is deactivated")
+        || contains_ci(m, "was kicked from")
+        || contains_ci(m, "can't initiate conversation")
+}
+
+/// The message says the account has run out of credit: read only when neither the status nor
+/// the code says so (Anthropic's "Your credit balance is too low").
+fn says_out_of_credit(env: &Envelope) -> bool {
+    let Some(m) = env.message.as_deref() else {
+        return false;
+    };
+    contains_ci(m, "credit balance is too low")
+        || contains_ci(m, "insufficient credit")
+        || contains_ci(m, "out of credits")
 }
 
 /// `hay.contains(needle)` for the short normalized codes: a scan for the needle's first byte,
@@ -1064,7 +1112,11 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
     if has!("overloaded") || norm == "serverbusy" || norm == "temporarilyunavailable" {
         return Some((Retryable, Reason::Overloaded, true));
     }
+    // A daily limit lasts until tomorrow: Google's `dailyLimitExceeded`, Google Maps'
+    // `OVER_DAILY_LIMIT`, Yelp's `ACCESS_LIMIT_REACHED` (its daily call limit).
     if has!("quota")
+        || has!("dailylimit")
+        || norm == "accesslimitreached"
         || has!("insufficientfunds")
         || has!("creditbalance")
         || has!("outofcredit")
@@ -1086,6 +1138,8 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
         "authorizationerror",
         "notauthorized",
         "notauthorizedexception",
+        // Google Maps' web services: a missing, invalid or restricted key, or the API off.
+        "requestdenied",
     ];
     const UNAUTHENTICATED: &[&str] = &[
         "invalidapikey",
@@ -1123,7 +1177,8 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
     if FORBIDDEN.contains(&norm) {
         return Some((Auth, Reason::Forbidden, true));
     }
-    if UNAUTHENTICATED.contains(&norm) {
+    // `has!`: Plaid's `INVALID_API_KEYS` too.
+    if UNAUTHENTICATED.contains(&norm) || has!("invalidapikey") {
         return Some((Auth, Reason::Unauthenticated, true));
     }
     if has!("corrupt") || norm == "truncatedfile" || norm == "damagedfile" {
@@ -1162,6 +1217,8 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
         || norm == "internal"
         || norm == "apierror"
         || norm == "unavailable"
+        // Google Maps' web services: "a server error; the request may succeed if you try again".
+        || norm == "unknownerror"
     {
         return Some((Retryable, Reason::ServerError, false));
     }
@@ -1176,17 +1233,17 @@ fn by_code(norm: &str) -> Option<(Category, Reason, bool)> {
 }
 
 fn is_pending_code(norm: &str) -> bool {
-    matches!(
-        norm,
-        "notready"
-            | "processing"
-            | "inprogress"
-            | "pending"
-            | "stillprocessing"
-            | "resultsnotready"
-            | "notyetavailable"
-            | "jobnotfinished"
-    )
+    // Any "…not ready": Plaid's `PRODUCT_NOT_READY` ("try the request again later") too.
+    has_part(norm, "notready")
+        || matches!(
+            norm,
+            "processing"
+                | "inprogress"
+                | "pending"
+                | "stillprocessing"
+                | "notyetavailable"
+                | "jobnotfinished"
+        )
 }
 
 fn is_in_flight_code(norm: &str) -> bool {

@@ -143,6 +143,7 @@ fn slot_of(key: &str) -> Option<K> {
         | "retryAfter"
         | "retry_after_seconds"
         | "retryAfterSeconds"
+        | "retry_in_seconds"
         | "estimated_time" => K::RetryAfter,
         "retry_after_ms" | "retryAfterMs" => K::RetryAfterMs,
         "request_id" | "requestId" | "RequestId" | "request-id" | "requestID" | "correlationId"
@@ -428,6 +429,13 @@ fn hints(t: &Tree<'_>, s: &Slots, env: &mut Envelope) {
     fill(&mut env.retryable, || {
         s.get(K::Retryable).and_then(|i| t.boolean(i))
     });
+    // monday.com: {"error_code": "ComplexityException", "status_code": 429} in a 200.
+    fill(&mut env.in_band_status, || {
+        [K::StatusCode, K::Status].iter().find_map(|&k| {
+            let v = t.int(s.get(k)?)?;
+            u16::try_from(v).ok().filter(|v| (400..=599).contains(v))
+        })
+    });
     fill(&mut env.retry_after, || {
         s.get(K::RetryAfter)
             .and_then(|i| duration_at(t, i, SECS))
@@ -641,17 +649,28 @@ fn generic(t: &Tree<'_>, top: &Slots, dialect: Dialect, deep: bool) -> Envelope 
     // Beside a message, a code-like `name` (Feathers, Node: {"name": "NotFound"}), `id`
     // (Heroku, DigitalOcean: {"id": "not_found"}), `category` (HubSpot) or an UPPER_SNAKE
     // `status` (Google Maps: "OVER_QUERY_LIMIT") is the code.
-    if env.message.is_some() {
-        fill(&mut env.code, || {
-            [K::Name, K::Id, K::Category]
-                .iter()
-                .find_map(|k| code_str(t, top.get(*k)).filter(|n| word_code(n)))
-                .or_else(|| {
-                    code_str(t, top.get(K::Status)).filter(|s| {
-                        s.contains('_') && s.bytes().all(|c| c.is_ascii_uppercase() || c == b'_')
-                    })
-                })
-        });
+    if env.message.is_some() && env.code.is_none() {
+        env.code = [K::Name, K::Id, K::Category]
+            .iter()
+            .find_map(|k| code_str(t, top.get(*k)).filter(|n| word_code(n)));
+        if env.code.is_none() {
+            env.code = code_str(t, top.get(K::Status)).filter(|s| {
+                s.contains('_') && s.bytes().all(|c| c.is_ascii_uppercase() || c == b'_')
+            });
+            // Google Maps' web services (Geocoding, Places, Directions...) answer failures with
+            // a 200: {"status": "OVER_QUERY_LIMIT", "error_message": "..."}. Such a status
+            // beside a message named as an error's is one; `ZERO_RESULTS` comes without one.
+            env.signals_error |= env.code.is_some()
+                && top
+                    .get(K::MsgAlt)
+                    .and_then(|i| t.key(i))
+                    .is_some_and(|(k, _)| {
+                        matches!(
+                            k,
+                            "error_message" | "errorMessage" | "ErrorMessage" | "errmsg"
+                        )
+                    });
+        }
     }
     for k in [K::FieldErrors, K::Violations] {
         if let Some(fe) = top.get(k) {
@@ -1315,13 +1334,21 @@ fn google(t: &Tree<'_>, top: &Slots, es: &Slots) -> Envelope {
         }
     }
     // The ErrorInfo reason is the precise code (AIP-193: `API_KEY_INVALID` under
-    // `INVALID_ARGUMENT`), else the canonical `status`, else the legacy `errors[0].reason`, else
-    // the canonical name of a gRPC code number (bare Status).
-    env.code = reason.or_else(|| code_str(t, es.get(K::Status)));
-    fill(&mut env.code, || {
-        let first = t.nth(arr_at(t, es, K::Errors)?, 0)?;
-        code_str(t, t.get(first, "reason"))
+    // `INVALID_ARGUMENT`), then a legacy `errors[0].reason` of the `usageLimits` domain
+    // (BigQuery's `quotaExceeded` under `PERMISSION_DENIED`), else the canonical `status`, else
+    // any legacy `errors[0].reason`, else the canonical name of a gRPC code number (bare Status).
+    let legacy = arr_at(t, es, K::Errors).and_then(|a| t.nth(a, 0));
+    let legacy_reason = || legacy.and_then(|first| code_str(t, t.get(first, "reason")));
+    fill(&mut reason, || {
+        let domain = t.get(legacy?, "domain")?;
+        if t.str_is(domain, "usageLimits") {
+            legacy_reason()
+        } else {
+            None
+        }
     });
+    env.code = reason.or_else(|| code_str(t, es.get(K::Status)));
+    fill(&mut env.code, legacy_reason);
     env.signals_error = env.code.is_some() || env.message.is_some();
     hints(t, es, &mut env);
     hints(t, top, &mut env);
@@ -1814,8 +1841,14 @@ fn detail(t: &Tree<'_>, top: &Slots, d: usize) -> Option<Envelope> {
             };
             if t.kind(d) == Some(Kind::Obj) {
                 let s = Slots::of(t, d);
+                // ElevenLabs: {"detail": {"status": "quota_exceeded", "message": "..."}}.
                 fill(&mut env.code, || {
-                    code_any(t, s.get(K::Code)).or_else(|| code_any(t, s.get(K::ErrorCode)))
+                    code_any(t, s.get(K::Code))
+                        .or_else(|| code_any(t, s.get(K::ErrorCode)))
+                        .or_else(|| {
+                            code_str(t, s.get(K::Status))
+                                .filter(|c| c.contains('_') && word_code(c))
+                        })
                 });
                 fill(&mut env.message, || {
                     msg(t, s.get(K::Message))

@@ -325,6 +325,12 @@ pub struct Envelope {
     /// `RESOURCE_EXHAUSTED` does not parse them again.
     #[serde(skip)]
     pub(crate) long_quota: bool,
+    /// An HTTP error status (400-599) the body states beside its error (`status_code`,
+    /// `statusCode`, a numeric `status`): what a 2xx that carries an error is classified by
+    /// when its code says nothing (monday.com answers a throttled query with a 200 and
+    /// `"status_code": 429`).
+    #[serde(skip)]
+    pub(crate) in_band_status: Option<u16>,
 }
 
 /// Structured context as the server gave it, kept as its JSON text and parsed only when asked
