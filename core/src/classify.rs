@@ -10,9 +10,11 @@
 //! 3. the error *code*: quota codes stop the batch even on a 429, rate-limit codes are retryable
 //!    even on AWS's 400 `ThrottlingException`, auth codes stop the batch;
 //! 4. the status, refined by the code (422 `corrupted` is `corrupted`, not just `unprocessable`)
-//!    and in three cases by the message: a 403 that says it throttles is a rate limit (GitHub);
+//!    and in four cases by the message: a 403 that says it throttles is a rate limit (GitHub);
 //!    a 403 that says one recipient refused is permanent, not auth (Telegram's "bot was blocked
-//!    by the user"); a 400/403 that says the credit balance is too low is a quota (Anthropic);
+//!    by the user"); a 4xx (not 429) that says the credit balance is too low or a quota is
+//!    exceeded is a quota (Anthropic, Azure, DeepL); a 429 with no wait and no specific code
+//!    that names a daily or monthly limit is a quota (HubSpot, Pinecone);
 //! 5. the server's explicit word (`x-should-retry`, `Stripe-Should-Retry`, a body `retryable`)
 //!    flips retryable ⇄ permanent, but never overrides auth, quota or pending;
 //! 6. last, whether repeating the request is safe: a retryable failure of a non-idempotent
@@ -907,6 +909,17 @@ fn by_evidence(
     // The code is stronger evidence than the status for quota, throttling and auth. (Read
     // once: the refinement below asks again.)
     let coded = by_code(norm);
+    // A 429 that names a day- or month-long limit, gives no wait and no code more specific than
+    // RESOURCE_EXHAUSTED is a quota: HubSpot's "You have reached your daily limit.", Pinecone's
+    // "…your write unit limit for the current month". (OpenAI's per-day limits come with
+    // `rate_limit_exceeded` and "Please try again in 8.64s": those stay retryable.)
+    if status == 429
+        && !has_retry_after
+        && (coded.is_none() || norm == "resourceexhausted")
+        && says_long_window(env)
+    {
+        return (Quota, Reason::QuotaExceeded, true);
+    }
     if let Some(v) = coded {
         if matches!(v.0, Quota | Auth)
             || v.1 == Reason::RateLimited
@@ -970,11 +983,15 @@ fn by_evidence(
 
     let (mut cat, mut reason, not_processed) = base;
 
-    // An account out of credit, said only in words: Anthropic answers a 400
-    // `invalid_request_error` "Your credit balance is too low to access the Anthropic API".
-    if matches!(status, 400 | 403)
+    // An account out of credit or quota, said only in words, on a 4xx that is not a throttle:
+    // Anthropic's 400 `invalid_request_error` "Your credit balance is too low…", Azure's 409
+    // `OperationNotAllowed` "…exceeding approved Total Regional Cores quota", DeepL's 456
+    // "Quota Exceeded". (Not on a 429: Gemini's per-minute limit says "You exceeded your
+    // current quota" too.)
+    if (cat == Permanent || status == 403)
+        && status < 500
         && !matches!(coded, Some((c, _, _)) if c != Permanent)
-        && says_out_of_credit(env)
+        && says_out_of_quota(env)
     {
         return (Quota, Reason::QuotaExceeded, true);
     }
@@ -1032,15 +1049,38 @@ fn says_recipient_refused(env: &Envelope) -> bool {
         || contains_ci(m, "can't initiate conversation")
 }
 
-/// The message says the account has run out of credit: read only when neither the status nor
-/// the code says so (Anthropic's "Your credit balance is too low").
-fn says_out_of_credit(env: &Envelope) -> bool {
+/// The message says the account has run out of credit or quota: read only when neither the
+/// status nor the code says so ("Your credit balance is too low", "Quota Exceeded",
+/// "…results in exceeding approved … quota").
+fn says_out_of_quota(env: &Envelope) -> bool {
     let Some(m) = env.message.as_deref() else {
         return false;
     };
     contains_ci(m, "credit balance is too low")
         || contains_ci(m, "insufficient credit")
         || contains_ci(m, "out of credits")
+        || (contains_ci(m, "quota") && contains_ci(m, "exceed"))
+}
+
+/// The message names a day- or month-long limit ("You have reached your daily limit", "your
+/// write unit limit for the current month"): a 429 that says so, with no wait and no specific
+/// throttling code, will not clear by retrying within a batch.
+fn says_long_window(env: &Envelope) -> bool {
+    let Some(m) = env.message.as_deref() else {
+        return false;
+    };
+    [
+        "daily limit",
+        "daily quota",
+        "per day",
+        "monthly limit",
+        "monthly quota",
+        "per month",
+        "current month",
+        "this month",
+    ]
+    .iter()
+    .any(|w| contains_ci(m, w))
 }
 
 /// `hay.contains(needle)` for the short normalized codes: a scan for the needle's first byte,
