@@ -36,6 +36,8 @@
 //! | [`acquire`](Pacer::acquire) hands out one send time per call, each at least `1000 / rate` ms after the previous one (GCRA's virtual scheduling, burst 1) | after a 429 the waiters leave one by one at the paced rate, not together; no client burst: the server's own bucket burst is the slack that absorbs network jitter, spending it on purpose leaves none |
 //! | `acquire` never returns a time before `now_ms` | a request that was told to wait sleeps its own `Retry-After` first (the retry policy decides that delay, including its `long_wait`), then asks: the pacer can only make it later, never earlier |
 //! | a throttle's `Retry-After` of *d* holds **every** send until now + *d* − 1 s | a whole-second `Retry-After` is the wait rounded up, so the server refuses anything earlier anyway: "come back in an hour" stops the host (not one 429 per caller), while `Retry-After: 1` — the token may come in 10 ms — holds nothing |
+//! | after a hold, until the server accepts a request again, sends go at most every 100 ms, and a throttle of one sent as the hold ended (or up to 1 s before its end) does not cut | such a request probed a window that may still be shut (a sliding-window limiter reopens as its oldest requests age out): its 429 says *when*, not *how fast*. Cutting from the trickle of probes left the host paced at 1–2 req/s as the window reopened; sending every waiter at the learned rate spent a 429 each. Measured against a sliding-window-log limiter of 100 per 10 s with whole-second `Retry-After` (300 files, 10 in flight): 25.5 s → 21.2 s, the naive loop 21.3 s; 429s 28 → 27 |
+//! | a cut ignores a measured rate whose counts span less than one bucket, once a rate is learned | the first sends after a hold or a pause read as 2 req/s; the learned rate is the better base then |
 //! | a **throttle** is a 429, reason `rate_limited` or `overloaded`, or `remaining == 0` without a reset time; not a quota or auth answer, not a 500 | only "too fast" is about the rate; a failing server is the breaker's business, a spent quota stops the batch |
 //! | on a throttle the rate is cut to `beta × min(rate, measured send rate, accepted rate)` (at least `min_rate`), and the next send is one new interval away | AWS's adaptive retry (CUBIC) cuts from the measured send rate: what actually reached the server, so the cut lands below the limit even when the paced rate was far above it. The rate of answers that were not throttles (same buckets) is what the server let through: the closest estimate of its limit. Without it the curve plateaus at the rate that was throttled, 10–25% over the limit, and meets a 429 every second; with it the plateau sits at the limit (measured: 429s 3.2% → 2.2% with a limit falling to 30/s, wall 1.20 → 1.15 × the floor, in a simulation of the benchmark) |
 //! | one cut per round trip: a throttle for a request sent before the last cut, or given its send time before it, does not cut again ([`record_sent`](Pacer::record_sent)) | those requests were paced at the old rate; their 429s say nothing new (TCP's one-decrease-per-window). [`record`](Pacer::record) does not know the send time: its throttles count as sent at `now` |
@@ -56,6 +58,11 @@ const SNAPSHOT_VERSION: u32 = 1;
 
 /// The width of one send-rate bucket, ms.
 const BUCKET_MS: u64 = 500;
+
+/// While a window that was shut may still be (see [`Pacer::record_sent`]), sends go out at
+/// most this often, ms: at most ten refusals a second, and the window is found open at most
+/// this late.
+const PROBE_GAP_MS: u64 = 100;
 
 /// No rate is ever above this many requests per second.
 const RATE_CEILING: f64 = 1e9;
@@ -184,6 +191,17 @@ impl SendCounter {
             current: current.saturating_add(1),
             previous,
         };
+    }
+
+    /// Whether the count as of `now` spans at least one whole bucket: less (a first send, or
+    /// the first after a second or more of silence) tells nothing about a rate.
+    fn spans_a_bucket(&self, now: u64) -> bool {
+        let Some(start) = self.start_ms else {
+            return false;
+        };
+        let t = now.max(start);
+        let (start, _, previous) = self.at(t);
+        previous > 0 || t.saturating_sub(start) >= BUCKET_MS
     }
 
     /// Sends per second over the current and the previous bucket, as of `now`.
@@ -386,7 +404,13 @@ impl Pacer {
             } else {
                 learned
             };
-            self.next_ms = (base + interval).min(u64::MAX as f64);
+            // While a hold has not been followed by an accepted request, one probe at a time.
+            let gap = if self.hold_until_ms.is_some() {
+                interval.max(PROBE_GAP_MS as f64)
+            } else {
+                interval
+            };
+            self.next_ms = (base + gap).min(u64::MAX as f64);
         }
         self.window = self.window_at(at).or(self.window).map(|mut w| {
             if w.left > 0 && at < w.ends_at_ms {
@@ -422,34 +446,66 @@ impl Pacer {
     pub fn record_sent(&mut self, c: &Classification, sent_ms: u64, now_ms: u64) {
         self.read_headers(c, sent_ms, now_ms);
         if is_throttle(c) {
-            if let Some(d) = c.retry_after {
-                let until = now_ms.saturating_add(ceil_ms(d).saturating_sub(1000));
-                if until > now_ms {
-                    self.hold_until_ms = Some(self.hold_until_ms.map_or(until, |h| h.max(until)));
-                }
+            // Sent as a hold ended (or later), and the server has not accepted anything since:
+            // it probed a window that has not opened yet. Its answer says when, not how fast:
+            // it may hold again but does not cut. (After a hold the measured send rate is the
+            // trickle of probes, and a cut from it left the host paced at a few requests a
+            // second once the window opened.)
+            let probe = self.probing(sent_ms);
+            let mut until = c.retry_after.map_or(now_ms, |d| {
+                now_ms.saturating_add(ceil_ms(d).saturating_sub(1000))
+            });
+            if probe {
+                // One probe at a time, not every waiter at the learned rate into a shut window.
+                until = until.max(now_ms.saturating_add(PROBE_GAP_MS));
+            }
+            if until > now_ms {
+                self.hold_until_ms = Some(self.hold_until_ms.map_or(until, |h| h.max(until)));
             }
             // Slots handed out before the cut were paced at the old rate, even those that leave
             // after it.
             let before_cut = self.last_cut_ms.is_some_and(|t| sent_ms < t)
                 || self.cut_slot_ms.is_some_and(|t| sent_ms <= t);
-            if !before_cut {
+            if !before_cut && !probe {
                 self.cut(now_ms);
             }
         } else if c.status.is_some() {
+            if self.probing(sent_ms) {
+                // The server took a request sent as the hold ended: its window is open again,
+                // and the probes' spacing ends.
+                self.hold_until_ms = None;
+                if let Some(interval) = self.interval() {
+                    self.next_ms = self.next_ms.min(now_ms as f64 + interval);
+                }
+            }
             self.accepted.count(now_ms);
             self.grow(now_ms);
         }
     }
 
+    /// A request sent at `sent_ms` went out as a hold ended or later (the hold ends a second
+    /// before the server's whole-second wait does, so up to a second before it counts too):
+    /// until the server accepts one, such requests are probing a window that may still be shut.
+    fn probing(&self, sent_ms: u64) -> bool {
+        self.hold_until_ms
+            .is_some_and(|h| sent_ms.saturating_add(1000) > h)
+    }
+
     fn cut(&mut self, now: u64) {
         let measured = self.sends.rate(now);
+        // With a learned rate, counts that span less than a bucket (the first sends after a hold
+        // or a pause: a few in a bucket read as 2 req/s) say nothing; the learned rate is cut.
+        // Measured after a 5-s hold against a sliding-window limiter, they had cut it to
+        // 1-2 req/s just as the window reopened.
+        let known = |c: &SendCounter| self.rate.is_none() || c.spans_a_bucket(now);
         let mut base = match self.rate {
-            Some(r) => r.min(measured),
+            Some(r) if known(&self.sends) => r.min(measured),
+            Some(r) => r,
             None => measured,
         };
         // What the server let through is the better estimate of its limit, once there is any.
         let accepted = self.accepted.rate(now);
-        if accepted > 0.0 {
+        if accepted > 0.0 && known(&self.accepted) {
             base = base.min(accepted);
         }
 
@@ -713,6 +769,30 @@ mod tests {
         let times: Vec<u64> = (0..5).map(|_| p.acquire(5)).collect();
         assert!(times.windows(2).all(|w| w[1] >= w[0] + 70), "{times:?}");
         assert!(times[0] > 5);
+    }
+
+    #[test]
+    fn a_cut_just_after_a_hold_cuts_the_learned_rate_not_the_trickle() {
+        let mut p = Pacer::new(PacerConfig::default()).unwrap_or_else(|_| unreachable!());
+        for t in 0..100 {
+            let at = p.acquire(t);
+            p.record_sent(&answer(200, None, None), at, t + 1);
+        }
+        let mut full = answer(429, None, None);
+        full.retry_after = Some(Duration::from_secs(3));
+        p.record_sent(&full, 99, 100);
+        let learned = p.rate().unwrap_or_default();
+        assert!(learned > 100.0, "{learned}");
+        // The hold ends at 2100; a probe gets through, so the window is open again.
+        let at = p.acquire(150);
+        assert_eq!(at, 2_100);
+        p.record_sent(&answer(200, None, None), at, at + 1);
+        // The next throttle cuts: from the learned rate, not from the 2 req/s of the two sends
+        // and one answer since the hold.
+        let at = p.acquire(at + 1);
+        p.record_sent(&answer(429, None, None), at, at + 5);
+        let cut = p.rate().unwrap_or_default();
+        assert!((cut - 0.7 * learned).abs() < 1e-6, "{cut} after {learned}");
     }
 
     #[test]
