@@ -1221,6 +1221,32 @@ async fn window_and_bucket_limit_differently() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sliding_window_refuses_until_the_oldest_ages_out() {
+    // 5/s over a rolling 3 s: 15 at once, then a 429 whose whole-second Retry-After is the
+    // time until the first of them ages out (just under 3 s, so 3), with the headers' limit 15.
+    let c = client();
+    let s = Server::start(ServeConfig {
+        permanent_rate: 0.0,
+        transient_rate: 0.0,
+        rate_limit_per_sec: Some(5),
+        limiter: RateLimiter::Sliding,
+        window_secs: 3,
+        rate_headers: RateHeaders::XRateLimit,
+        ..cfg()
+    })
+    .await
+    .unwrap();
+    let answers = burst(&c, &s, "slide", 20).await;
+    assert!(answers[..15].iter().all(|(st, _)| *st == 200));
+    assert!(answers[15..].iter().all(|(st, _)| *st == 429));
+    let h = &answers[15].1;
+    assert_eq!(num(h, "retry-after"), Some(3));
+    assert_eq!(num(h, "x-ratelimit-limit"), Some(15));
+    assert_eq!(num(h, "x-ratelimit-remaining"), Some(0));
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rate_headers_follow_the_limiter_state() {
     // A window of 5: Remaining counts down on every answer (200s included), Limit stays 5, Reset
     // is the window's end in whole seconds; the 429 says 0 left.

@@ -63,9 +63,14 @@ pub struct ServeArgs {
     #[arg(long, default_value_t = 200)]
     pub rate_limit: u32,
     /// How the limit is enforced: `bucket` (a token bucket refilled at the rate, holding
-    /// `--burst` tokens) or `window` (fixed 1-s windows of `--rate-limit` requests).
+    /// `--burst` tokens), `window` (fixed windows of `--window-secs`, each of rate x
+    /// window-secs requests) or `sliding` (at most rate x window-secs requests in any rolling
+    /// `--window-secs`: a sliding-window log).
     #[arg(long, default_value = "bucket")]
     pub limiter: RateLimiter,
+    /// The window limiters' window, in seconds (1 to 86400).
+    #[arg(long, default_value_t = 1)]
+    pub window_secs: u32,
     /// The token bucket's capacity (default: one second's worth, the rate).
     #[arg(long)]
     pub burst: Option<u32>,
@@ -118,6 +123,7 @@ impl ServeArgs {
             rate_limit_per_sec: (self.rate_limit > 0).then_some(self.rate_limit),
             limiter: self.limiter,
             burst: self.burst,
+            window_secs: self.window_secs,
             rate_changes: self.rate_change.clone(),
             retry_after_ms: self.retry_after_ms,
             rate_headers: self.rate_headers,
@@ -142,7 +148,8 @@ pub fn run(args: ServeArgs) -> ExitCode {
             .replace("permanent_rate", "--permanent-rate")
             .replace("transient_rate", "--transient-rate")
             .replace("api_key", "--key")
-            .replace("burst", "--burst");
+            .replace("burst", "--burst")
+            .replace("window_secs", "--window-secs");
         eprintln!("http-triage serve: {e}");
         return ExitCode::from(3);
     }
@@ -152,12 +159,13 @@ pub fn run(args: ServeArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         let summary = format!(
-            "dialect={} permanent_rate={} transient_rate={} rate_limit={} limiter={} burst={} rate_change={} retry_after_ms={} rate_headers={} cors={} quota={} outage={} hang_ms={} latency_ms={} seed={}",
+            "dialect={} permanent_rate={} transient_rate={} rate_limit={} limiter={} window_secs={} burst={} rate_change={} retry_after_ms={} rate_headers={} cors={} quota={} outage={} hang_ms={} latency_ms={} seed={}",
             config.dialect,
             config.permanent_rate,
             config.transient_rate,
             config.rate_limit_per_sec.map_or("off".to_owned(), |r| format!("{r}/s")),
             config.limiter,
+            config.window_secs,
             config.burst.map_or("rate".to_owned(), |b| b.to_string()),
             if config.rate_changes.is_empty() {
                 "none".to_owned()
@@ -297,6 +305,19 @@ mod tests {
         );
         assert!(config(&["--rate-change", "1:x"]).is_err());
         assert!(config(&["--limiter", "leaky"]).is_err());
+        let c = config(&["--limiter", "sliding", "--window-secs", "10"])?;
+        assert_eq!((c.limiter, c.window_secs), (RateLimiter::Sliding, 10));
+        assert!(c.validate().is_ok());
+        assert!(config(&["--window-secs", "0"])?.validate().is_err());
+        let huge = config(&[
+            "--limiter",
+            "sliding",
+            "--window-secs",
+            "86400",
+            "--rate-limit",
+            "100",
+        ])?;
+        assert!(huge.validate().is_err_and(|e| e.contains("window_secs")));
         Ok(())
     }
 }

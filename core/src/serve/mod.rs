@@ -68,8 +68,11 @@ pub struct ServeConfig {
     /// How the rate limit is enforced; default [`RateLimiter::Bucket`].
     pub limiter: RateLimiter,
     /// The token bucket's capacity (the burst allowed after a quiet spell). `None`: one
-    /// second's worth (the current rate). Ignored by [`RateLimiter::Window`].
+    /// second's worth (the current rate). Ignored by the window limiters.
     pub burst: Option<u32>,
+    /// The length of [`RateLimiter::Window`]'s and [`RateLimiter::Sliding`]'s windows in
+    /// seconds, each allowing `rate × window_secs` requests; default 1. Ignored by the bucket.
+    pub window_secs: u32,
     /// The rate limit changes at these times (sorted or not): from `at` after the server
     /// started, `rate` requests per second (0 = no limit). Default none.
     pub rate_changes: Vec<RateChange>,
@@ -119,6 +122,7 @@ impl Default for ServeConfig {
             rate_limit_per_sec: Some(200),
             limiter: RateLimiter::Bucket,
             burst: None,
+            window_secs: 1,
             rate_changes: Vec::new(),
             retry_after_ms: false,
             rate_headers: RateHeaders::Off,
@@ -184,6 +188,28 @@ impl ServeConfig {
         if self.burst == Some(0) {
             return Err("burst must be at least 1".to_owned());
         }
+        if !(1..=86_400).contains(&self.window_secs) {
+            return Err(format!(
+                "window_secs must be from 1 to 86400, got {}",
+                self.window_secs
+            ));
+        }
+        if self.limiter == RateLimiter::Sliding {
+            // The sliding log keeps one entry per request in its window.
+            let top = self
+                .rate_changes
+                .iter()
+                .map(|c| c.rate)
+                .chain(self.rate_limit_per_sec)
+                .max()
+                .unwrap_or(0);
+            if u64::from(top) * u64::from(self.window_secs) > MAX_SLIDING_LOG {
+                return Err(format!(
+                    "the sliding limiter keeps every request of its window: rate x window_secs must be at most {MAX_SLIDING_LOG}, got {top} x {}",
+                    self.window_secs
+                ));
+            }
+        }
         if self.api_key.is_empty() {
             return Err("api_key must not be empty".to_owned());
         }
@@ -218,17 +244,26 @@ pub enum RateLimiter {
     /// 429's wait is the time to the next token.
     #[default]
     Bucket,
-    /// Fixed 1-second windows (counted from the server's start) of `rate` requests per key.
-    /// A 429's wait is the time to the window's end.
+    /// Fixed windows of [`ServeConfig::window_secs`] (counted from the server's start), each of
+    /// `rate × window_secs` requests per key. A 429's wait is the time to the window's end.
     Window,
+    /// A sliding-window log, as many SaaS APIs keep: at most `rate × window_secs` requests per
+    /// key in any rolling [`ServeConfig::window_secs`]. A 429's wait is the time until the
+    /// oldest request in the window ages out; the window reopens as the requests that filled
+    /// it age out, at the pace they came.
+    Sliding,
 }
 
+/// The most requests a sliding window may hold (each is remembered until it ages out).
+pub const MAX_SLIDING_LOG: u64 = 1_000_000;
+
 impl RateLimiter {
-    /// `bucket` or `window`.
+    /// `bucket`, `window` or `sliding`.
     pub fn as_str(self) -> &'static str {
         match self {
             RateLimiter::Bucket => "bucket",
             RateLimiter::Window => "window",
+            RateLimiter::Sliding => "sliding",
         }
     }
 }
@@ -245,7 +280,10 @@ impl FromStr for RateLimiter {
         match s.trim().to_ascii_lowercase().as_str() {
             "bucket" | "token-bucket" => Ok(RateLimiter::Bucket),
             "window" | "fixed-window" => Ok(RateLimiter::Window),
-            _ => Err(format!("unknown limiter `{s}` (expected bucket or window)")),
+            "sliding" | "sliding-window" | "sliding-log" => Ok(RateLimiter::Sliding),
+            _ => Err(format!(
+                "unknown limiter `{s}` (expected bucket, window or sliding)"
+            )),
         }
     }
 }

@@ -176,7 +176,7 @@ impl Shared {
             .limits
             .entry(config.api_key.clone())
             .or_insert_with(|| Limit::new(config.limiter, capacity, elapsed));
-        Some(limit.check(rate, capacity, elapsed, true))
+        Some(limit.check(rate, capacity, config.window_secs, elapsed, true))
     }
 
     /// A converted answer: the head line and the input, or a streamed body of

@@ -136,9 +136,13 @@ pub(crate) enum Limit {
         last: Duration,
     },
     Window {
-        /// The window's index (whole seconds since the server started).
+        /// The window's index (windows since the server started).
         index: u64,
         count: u32,
+    },
+    Sliding {
+        /// When each request in the window was let through, oldest first.
+        log: std::collections::VecDeque<Duration>,
     },
 }
 
@@ -162,8 +166,11 @@ impl Limit {
     pub fn new(kind: RateLimiter, capacity: u32, now: Duration) -> Self {
         match kind {
             RateLimiter::Window => Limit::Window {
-                index: now.as_secs(),
+                index: u64::MAX,
                 count: 0,
+            },
+            RateLimiter::Sliding => Limit::Sliding {
+                log: std::collections::VecDeque::new(),
             },
             _ => Limit::Bucket {
                 tokens: f64::from(capacity),
@@ -172,10 +179,22 @@ impl Limit {
         }
     }
 
-    /// Take one request at `now` (time since the server started) under `rate` per second and
-    /// a bucket `capacity` (ignored by windows). `take` false only looks.
-    pub fn check(&mut self, rate: u32, capacity: u32, now: Duration, take: bool) -> Verdict {
+    /// Take one request at `now` (time since the server started) under `rate` per second, a
+    /// bucket `capacity` (ignored by windows) and windows of `window_secs` (ignored by the
+    /// bucket). `take` false only looks.
+    pub fn check(
+        &mut self,
+        rate: u32,
+        capacity: u32,
+        window_secs: u32,
+        now: Duration,
+        take: bool,
+    ) -> Verdict {
         let rate = rate.max(1);
+        let window_ms = u64::from(window_secs.max(1)) * 1000;
+        let quota =
+            u32::try_from(u64::from(rate) * u64::from(window_secs.max(1))).unwrap_or(u32::MAX);
+        let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
         match self {
             Limit::Bucket { tokens, last } => {
                 let cap = f64::from(capacity.max(1));
@@ -200,13 +219,13 @@ impl Limit {
                 }
             }
             Limit::Window { index, count } => {
-                let now_index = now.as_secs();
+                let now_index = now_ms / window_ms;
                 if now_index != *index {
                     *index = now_index;
                     *count = 0;
                 }
-                let to_end_ms = 1000 - u64::from(now.subsec_millis());
-                let refused_ms = if *count < rate {
+                let to_end_ms = window_ms - now_ms % window_ms;
+                let refused_ms = if *count < quota {
                     if take {
                         *count += 1;
                     }
@@ -216,10 +235,38 @@ impl Limit {
                 };
                 Verdict {
                     refused_ms,
-                    limit: rate,
-                    remaining: rate.saturating_sub(*count),
+                    limit: quota,
+                    remaining: quota.saturating_sub(*count),
                     reset_ms: to_end_ms,
-                    window_secs: 1,
+                    window_secs: u64::from(window_secs.max(1)),
+                }
+            }
+            Limit::Sliding { log } => {
+                let window = Duration::from_millis(window_ms);
+                while log
+                    .front()
+                    .is_some_and(|&t| now.saturating_sub(t) >= window)
+                {
+                    log.pop_front();
+                }
+                let ms_until = |t: Duration| {
+                    u64::try_from((t + window).saturating_sub(now).as_millis()).unwrap_or(u64::MAX)
+                };
+                let refused_ms = if log.len() < quota as usize {
+                    if take {
+                        log.push_back(now);
+                    }
+                    None
+                } else {
+                    Some(log.front().map_or(1, |&t| ms_until(t)).max(1))
+                };
+                Verdict {
+                    refused_ms,
+                    limit: quota,
+                    remaining: quota.saturating_sub(u32::try_from(log.len()).unwrap_or(u32::MAX)),
+                    // Every request in the window has aged out.
+                    reset_ms: log.back().map_or(0, |&t| ms_until(t)),
+                    window_secs: u64::from(window_secs.max(1)),
                 }
             }
         }
@@ -262,29 +309,63 @@ mod limit_tests {
     fn bucket_allows_the_burst_then_one_per_interval() {
         let mut b = Limit::new(RateLimiter::Bucket, 3, MS(0));
         for left in [2, 1, 0] {
-            let v = b.check(10, 3, MS(0), true);
+            let v = b.check(10, 3, 1, MS(0), true);
             assert_eq!((v.refused_ms, v.remaining, v.limit), (None, left, 3));
         }
-        let v = b.check(10, 3, MS(0), true);
+        let v = b.check(10, 3, 1, MS(0), true);
         assert_eq!(v.refused_ms, Some(100));
         assert_eq!(v.reset_ms, 300);
-        assert_eq!(b.check(10, 3, MS(40), true).refused_ms, Some(60));
-        assert_eq!(b.check(10, 3, MS(100), true).refused_ms, None);
+        assert_eq!(b.check(10, 3, 1, MS(40), true).refused_ms, Some(60));
+        assert_eq!(b.check(10, 3, 1, MS(100), true).refused_ms, None);
+    }
+
+    #[test]
+    fn sliding_log_reopens_as_its_oldest_age_out() {
+        // 2 per second, windows of 2 s: 4 in any rolling 2 s.
+        let mut s = Limit::new(RateLimiter::Sliding, 0, MS(0));
+        for (t, left) in [(0, 3), (100, 2), (200, 1), (300, 0)] {
+            let v = s.check(2, 0, 2, MS(t), true);
+            assert_eq!(
+                (v.refused_ms, v.remaining, v.limit),
+                (None, left, 4),
+                "at {t}"
+            );
+        }
+        let v = s.check(2, 0, 2, MS(1_500), true);
+        assert_eq!(
+            (v.refused_ms, v.reset_ms, v.window_secs),
+            (Some(500), 800, 2)
+        );
+        // At 2 000 the first has aged out: one place, not four.
+        assert_eq!(s.check(2, 0, 2, MS(2_000), true).refused_ms, None);
+        assert_eq!(s.check(2, 0, 2, MS(2_000), true).refused_ms, Some(100));
+        assert_eq!(s.check(2, 0, 2, MS(2_100), false).refused_ms, None);
+    }
+
+    #[test]
+    fn window_of_several_seconds() {
+        let mut w = Limit::new(RateLimiter::Window, 0, MS(0));
+        for _ in 0..6 {
+            assert_eq!(w.check(2, 0, 3, MS(1_000), true).refused_ms, None);
+        }
+        let v = w.check(2, 0, 3, MS(2_500), true);
+        assert_eq!((v.refused_ms, v.limit, v.window_secs), (Some(500), 6, 3));
+        assert_eq!(w.check(2, 0, 3, MS(3_000), true).refused_ms, None);
     }
 
     #[test]
     fn window_refuses_until_its_end() {
         let mut w = Limit::new(RateLimiter::Window, 0, MS(0));
         for left in [1, 0] {
-            let v = w.check(2, 0, MS(250), true);
+            let v = w.check(2, 0, 1, MS(250), true);
             assert_eq!((v.refused_ms, v.remaining), (None, left));
         }
-        let v = w.check(2, 0, MS(250), true);
+        let v = w.check(2, 0, 1, MS(250), true);
         assert_eq!((v.refused_ms, v.reset_ms), (Some(750), 750));
-        let v = w.check(2, 0, MS(1_001), true);
+        let v = w.check(2, 0, 1, MS(1_001), true);
         assert_eq!((v.refused_ms, v.remaining), (None, 1));
         // Looking does not count.
-        let v = w.check(2, 0, MS(1_002), false);
+        let v = w.check(2, 0, 1, MS(1_002), false);
         assert_eq!(v.remaining, 1);
     }
 }
