@@ -1028,66 +1028,69 @@ fn by_evidence(
     (cat, reason, not_processed)
 }
 
+/// Whether the message holds any of `phrases` (lowercase; compared in any ASCII case). Read
+/// only on the few paths where the status and the code leave a question open; out of line so
+/// that those paths cost `classify_with` nothing.
+#[inline(never)]
+fn message_says(env: &Envelope, phrases: &[&str]) -> bool {
+    env.message
+        .as_deref()
+        .is_some_and(|m| phrases.iter().any(|p| contains_ci(m, p)))
+}
+
 /// The message says the caller is throttled ("API rate limit exceeded", "secondary rate
 /// limit", "Too Many Requests"): read only to tell a throttling 403 from a forbidden one.
 fn says_rate_limited(env: &Envelope) -> bool {
-    let Some(m) = env.message.as_deref() else {
-        return false;
-    };
-    contains_ci(m, "rate limit")
-        || contains_ci(m, "rate-limit")
-        || contains_ci(m, "too many requests")
+    message_says(env, &["rate limit", "rate-limit", "too many requests"])
 }
 
 /// The message says a recipient refused the caller, not that its credentials are bad:
 /// Telegram's 403s "Forbidden: bot was blocked by the user", "…: user is deactivated", "…: bot
 /// was kicked from the group chat", "…: bot can't initiate conversation with a user" concern
 /// one chat (a bad token is a 401 there).
-#[inline(never)]
 fn says_recipient_refused(env: &Envelope) -> bool {
-    let Some(m) = env.message.as_deref() else {
-        return false;
-    };
-    contains_ci(m, "blocked by the user")
-        || contains_ci(m, "user is deactivated")
-        || contains_ci(m, "was kicked from")
-        || contains_ci(m, "can't initiate conversation")
+    message_says(
+        env,
+        &[
+            "blocked by the user",
+            "user is deactivated",
+            "was kicked from",
+            "can't initiate conversation",
+        ],
+    )
 }
 
 /// The message says the account has run out of credit or quota: read only when neither the
 /// status nor the code says so ("Your credit balance is too low", "Quota Exceeded",
 /// "…results in exceeding approved … quota").
-#[inline(never)]
 fn says_out_of_quota(env: &Envelope) -> bool {
-    let Some(m) = env.message.as_deref() else {
-        return false;
-    };
-    contains_ci(m, "credit balance is too low")
-        || contains_ci(m, "insufficient credit")
-        || contains_ci(m, "out of credits")
-        || (contains_ci(m, "quota") && contains_ci(m, "exceed"))
+    message_says(
+        env,
+        &[
+            "credit balance is too low",
+            "insufficient credit",
+            "out of credits",
+        ],
+    ) || (message_says(env, &["quota"]) && message_says(env, &["exceed"]))
 }
 
 /// The message names a day- or month-long limit ("You have reached your daily limit", "your
 /// write unit limit for the current month"): a 429 that says so, with no wait and no specific
 /// throttling code, will not clear by retrying within a batch.
-#[inline(never)]
 fn says_long_window(env: &Envelope) -> bool {
-    let Some(m) = env.message.as_deref() else {
-        return false;
-    };
-    [
-        "daily limit",
-        "daily quota",
-        "per day",
-        "monthly limit",
-        "monthly quota",
-        "per month",
-        "current month",
-        "this month",
-    ]
-    .iter()
-    .any(|w| contains_ci(m, w))
+    message_says(
+        env,
+        &[
+            "daily limit",
+            "daily quota",
+            "per day",
+            "monthly limit",
+            "monthly quota",
+            "per month",
+            "current month",
+            "this month",
+        ],
+    )
 }
 
 /// `hay.contains(needle)` for the short normalized codes: a scan for the needle's first byte,
