@@ -12,8 +12,9 @@
 //! 4. the status, refined by the code (422 `corrupted` is `corrupted`, not just `unprocessable`)
 //!    and in four cases by the message: a 403 that says it throttles is a rate limit (GitHub);
 //!    a 403 that says one recipient refused is permanent, not auth (Telegram's "bot was blocked
-//!    by the user"); a 4xx (not 429) that says the credit balance is too low or a quota is
-//!    exceeded is a quota (Anthropic, Azure, DeepL); a 429 with no wait and no specific code
+//!    by the user"); a 400, 403, 409 or vendor-specific 4xx that says the credit balance is
+//!    too low or a quota is exceeded is a quota (Anthropic, Azure, DeepL's 456; not a 429, and
+//!    not a 404, 413, 422… whose status names the problem); a 429 with no wait and no specific code
 //!    that names a daily or monthly limit is a quota (HubSpot, Pinecone);
 //! 5. the server's explicit word (`x-should-retry`, `Stripe-Should-Retry`, a body `retryable`)
 //!    flips retryable ⇄ permanent, but never overrides auth, quota or pending;
